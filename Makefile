@@ -1,0 +1,48 @@
+# Two commands set everything up on a fresh machine:
+#   make run    build the warehouse from the committed sample exports and print the scorecard
+#   make test   lint, dbt build (data + unit tests), Great Expectations checkpoint, pytest
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+RAW_DIR ?= data/sample_exports
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: help setup run test lint dbt-build gx pytest bench docs clean lock
+
+help:
+	@echo "make run [RAW_DIR=dir]   build the warehouse from CIS exports and print the scorecard"
+	@echo "make test                lint + dbt build/tests + GX checkpoint + pytest"
+	@echo "make bench               benchmark on generated exports (see docs/benchmarks.md)"
+
+$(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)"
+
+lint: setup
+	$(BIN)/sqlfluff lint models macros tests analyses
+
+test: setup
+	$(BIN)/python -m cx_warehouse test
+
+bench: setup
+	$(BIN)/python -m cx_warehouse.bench $(BENCH_ARGS)
+
+lock: setup
+	$(BIN)/python -m pip freeze --exclude-editable > constraints.txt
+
+clean:
+	rm -rf target logs warehouse dbt_packages

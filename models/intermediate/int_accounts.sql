@@ -1,0 +1,28 @@
+-- Kept accounts with their customer's derived attributes. The birth date
+-- itself stays in staging: only the dates the customer turns 35, 50 and 65
+-- (age-band boundaries) and whether an e-mail exists travel on.
+with accounts as (
+    select * from {{ ref('stg_cis__accounts') }} where not is_rejected
+),
+
+customers as (
+    select * from {{ ref('stg_cis__customers') }} where not is_rejected
+)
+
+select
+    accounts.account_id,
+    accounts.customer_id,
+    accounts.premise_id,
+    accounts.account_class,
+    accounts.rate_code,
+    accounts.service_area,
+    accounts.opened_date,
+    accounts.closed_date,
+    customers.customer_id is not null as has_known_customer,
+    customers.email is not null as has_email,
+    customers.birth_date is not null as has_birth_date,
+    {{ anniversary('customers.birth_date', 35) }} as turns_35_on,
+    {{ anniversary('customers.birth_date', 50) }} as turns_50_on,
+    {{ anniversary('customers.birth_date', 65) }} as turns_65_on
+from accounts
+left join customers on accounts.customer_id = customers.customer_id

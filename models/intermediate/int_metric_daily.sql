@@ -1,0 +1,44 @@
+-- The five additive metrics summed per day and segment. Each record is
+-- segmented by the account it is attributed to (age band on its reference
+-- date); a record with no known account counts in `all` and in `unknown` of
+-- every account-based segment type. Coarser periods are sums of these days.
+with records as (
+    select
+        records.metric_name,
+        records.reference_date,
+        records.contact_reason,
+        records.numerator,
+        records.denominator,
+        accounts.account_class,
+        accounts.rate_code,
+        accounts.service_area,
+        {{ age_band(
+            'accounts.account_class', 'accounts.has_birth_date', 'accounts.turns_35_on',
+            'accounts.turns_50_on', 'accounts.turns_65_on', 'records.reference_date'
+        ) }} as age_band
+    from {{ ref('int_metric_records') }} as records
+    left join {{ ref('int_accounts') }} as accounts on records.account_id = accounts.account_id
+),
+
+segmented as (
+    select
+        records.metric_name,
+        records.reference_date,
+        segment_types.segment_type,
+        {{ segment_value('segment_types.segment_type', 'records') }} as segment_value,
+        records.numerator,
+        records.denominator
+    from records
+    cross join {{ ref('int_segment_types') }} as segment_types
+    where segment_types.segment_type <> 'contact_reason' or records.contact_reason is not null
+)
+
+select
+    metric_name,
+    reference_date,
+    segment_type,
+    segment_value,
+    sum(numerator) as numerator,
+    sum(denominator) as denominator
+from segmented
+group by metric_name, reference_date, segment_type, segment_value

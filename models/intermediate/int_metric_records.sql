@@ -1,0 +1,105 @@
+-- The five additive metrics at entity grain: one row per record that enters
+-- a metric's denominator, with its numerator contribution, reference date,
+-- attributed account (null = unknown) and contact reason (FCR and AHT only).
+-- E-bill adoption is a snapshot metric and lives in int_ebill_daily.
+with surveys as (
+    select * from {{ ref('stg_cis__surveys') }} where not is_rejected
+),
+
+csat as (
+    select
+        'csat' as metric_name,
+        survey_id as record_id,
+        cast(responded_at as date) as reference_date,
+        account_id,
+        cast(null as {{ dbt.type_string() }}) as contact_reason,
+        case when score >= 4 then 1.0 else 0.0 end as numerator,
+        1 as denominator
+    from surveys
+    where responded_at is not null and score between 1 and 5
+),
+
+first_contact_resolution as (
+    select
+        'first_contact_resolution' as metric_name,
+        ticket_id as record_id,
+        first_contact_date as reference_date,
+        account_id,
+        first_contact_reason_code as contact_reason,
+        case when is_first_contact_resolved then 1.0 else 0.0 end as numerator,
+        1 as denominator
+    from {{ ref('int_tickets') }}
+    where is_fcr_eligible
+),
+
+self_service_adoption as (
+    select
+        'self_service_adoption' as metric_name,
+        transaction_id as record_id,
+        transaction_date as reference_date,
+        account_id,
+        cast(null as {{ dbt.type_string() }}) as contact_reason,
+        1.0 as numerator,
+        1 as denominator
+    from {{ ref('int_self_service_transactions') }}
+    union all
+    select
+        'self_service_adoption' as metric_name,
+        {{ dbt.concat(["'assisted_contact:'", 'contact_id']) }} as record_id,
+        started_date as reference_date,
+        account_id,
+        cast(null as {{ dbt.type_string() }}) as contact_reason,
+        0.0 as numerator,
+        1 as denominator
+    from {{ ref('int_contacts') }}
+    where is_assisted_contact
+),
+
+bill_accuracy as (
+    select
+        'bill_accuracy' as metric_name,
+        bill_id as record_id,
+        bill_date as reference_date,
+        account_id,
+        cast(null as {{ dbt.type_string() }}) as contact_reason,
+        case when is_accurate then 1.0 else 0.0 end as numerator,
+        1 as denominator
+    from {{ ref('int_bills') }}
+),
+
+average_handle_time as (
+    select
+        'average_handle_time' as metric_name,
+        contact_id as record_id,
+        started_date as reference_date,
+        account_id,
+        reason_code as contact_reason,
+        cast(handle_seconds as {{ type_double() }}) as numerator,
+        1 as denominator
+    from {{ ref('int_contacts') }}
+    where is_agent_handled_call
+),
+
+unioned as (
+    select * from csat
+    union all
+    select * from first_contact_resolution
+    union all
+    select * from self_service_adoption
+    union all
+    select * from bill_accuracy
+    union all
+    select * from average_handle_time
+)
+
+select
+    unioned.metric_name,
+    unioned.record_id,
+    unioned.reference_date,
+    unioned.account_id,
+    unioned.contact_reason,
+    cast(unioned.numerator as {{ type_double() }}) as numerator,
+    cast(unioned.denominator as {{ dbt.type_bigint() }}) as denominator
+from unioned
+cross join {{ ref('int_reporting_window') }} as reporting_window
+where unioned.reference_date between reporting_window.window_start_date and reporting_window.as_of_date

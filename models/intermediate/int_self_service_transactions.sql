@@ -1,0 +1,51 @@
+-- One row per self-service transaction: portal/app events that complete a
+-- task (not logins or views) and IVR contacts resolved in the menu (contained).
+with portal_users as (
+    select portal_user_id, account_id from {{ ref('stg_cis__portal_users') }} where not is_rejected
+),
+
+portal_transactions as (
+    select
+        'portal_event' as transaction_source,
+        events.event_id as source_id,
+        portal_users.account_id,
+        events.channel,
+        events.event_type as transaction_type,
+        events.event_at as transaction_at
+    from {{ ref('stg_cis__portal_events') }} as events
+    left join portal_users on events.portal_user_id = portal_users.portal_user_id
+    where not events.is_rejected
+        and events.event_type in (
+            'make_payment', 'enroll_autopay', 'enroll_paperless',
+            'start_stop_move', 'update_contact_info', 'report_outage'
+        )
+),
+
+ivr_transactions as (
+    select
+        'ivr_contact' as transaction_source,
+        contact_id as source_id,
+        account_id,
+        channel,
+        reason_code as transaction_type,
+        started_at as transaction_at
+    from {{ ref('int_contacts') }}
+    where is_ivr_contained
+),
+
+unioned as (
+    select * from portal_transactions
+    union all
+    select * from ivr_transactions
+)
+
+select
+    {{ dbt.concat(['transaction_source', "':'", 'source_id']) }} as transaction_id,
+    transaction_source,
+    source_id,
+    unioned.account_id,
+    channel,
+    transaction_type,
+    transaction_at,
+    cast(transaction_at as date) as transaction_date
+from unioned

@@ -1,0 +1,1 @@
+{{ stage_cis_export('raw_ami_daily_reads') }}

@@ -1,0 +1,1 @@
+{{ stage_cis_export('raw_bills') }}

@@ -22,25 +22,48 @@ with accounts as (
 ),
 
 preferences as (
-    select account_id, delivery_method, effective_date
+    select
+        account_id,
+        delivery_method,
+        effective_date
     from {{ ref('stg_cis__delivery_preferences') }}
     where not is_rejected
 ),
 
 candidate_cuts as (
-    select account_id, opened_date as cut_date from accounts
+    select
+        account_id,
+        opened_date as cut_date
+    from accounts
     union all
-    select account_id, effective_date from preferences
+    select
+        account_id,
+        effective_date
+    from preferences
     union all
-    select account_id, turns_35_on from accounts where account_class = 'residential' and has_birth_date
+    select
+        account_id,
+        turns_35_on
+    from accounts
+    where account_class = 'residential' and has_birth_date
     union all
-    select account_id, turns_50_on from accounts where account_class = 'residential' and has_birth_date
+    select
+        account_id,
+        turns_50_on
+    from accounts
+    where account_class = 'residential' and has_birth_date
     union all
-    select account_id, turns_65_on from accounts where account_class = 'residential' and has_birth_date
+    select
+        account_id,
+        turns_65_on
+    from accounts
+    where account_class = 'residential' and has_birth_date
 ),
 
 cuts as (
-    select distinct candidate_cuts.account_id, candidate_cuts.cut_date
+    select distinct
+        candidate_cuts.account_id,
+        candidate_cuts.cut_date
     from candidate_cuts
     inner join accounts on candidate_cuts.account_id = accounts.account_id
     where candidate_cuts.cut_date >= accounts.opened_date and candidate_cuts.cut_date < accounts.closed_date
@@ -68,8 +91,9 @@ method_in_force as (
         ) as recency
     from pieces
     inner join preferences
-        on pieces.account_id = preferences.account_id
-        and preferences.effective_date <= pieces.valid_from
+        on
+            pieces.account_id = preferences.account_id
+            and pieces.valid_from >= preferences.effective_date
 )
 
 select
@@ -88,6 +112,7 @@ select
 from pieces
 inner join accounts on pieces.account_id = accounts.account_id
 left join method_in_force
-    on pieces.account_id = method_in_force.account_id
-    and pieces.valid_from = method_in_force.valid_from
-    and method_in_force.recency = 1
+    on
+        pieces.account_id = method_in_force.account_id
+        and pieces.valid_from = method_in_force.valid_from
+        and method_in_force.recency = 1

@@ -2,11 +2,13 @@
 -- itself stays in staging: only the dates the customer turns 35, 50 and 65
 -- (age-band boundaries) and whether an e-mail exists travel on.
 with accounts as (
-    select * from {{ ref('stg_cis__accounts') }} where not is_rejected
+    select * from {{ ref('stg_cis__accounts') }}
+    where not is_rejected
 ),
 
 customers as (
-    select * from {{ ref('stg_cis__customers') }} where not is_rejected
+    select * from {{ ref('stg_cis__customers') }}
+    where not is_rejected
 )
 
 select

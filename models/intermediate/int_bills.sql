@@ -1,18 +1,23 @@
 -- One row per kept bill with its accuracy flags. A bill is accurate when no
 -- billing exception names it and no bill corrects it (corrects_bill_id).
 with bills as (
-    select * from {{ ref('stg_cis__bills') }} where not is_rejected
+    select * from {{ ref('stg_cis__bills') }}
+    where not is_rejected
 ),
 
 exceptions_per_bill as (
-    select bill_id, count(*) as exceptions
+    select
+        bill_id,
+        count(*) as exceptions
     from {{ ref('stg_cis__billing_exceptions') }}
     where not is_rejected and bill_id is not null
     group by bill_id
 ),
 
 corrections as (
-    select corrects_bill_id as bill_id, count(*) as corrections
+    select
+        corrects_bill_id as bill_id,
+        count(*) as corrections
     from bills
     where corrects_bill_id is not null
     group by corrects_bill_id

@@ -6,11 +6,7 @@ with reporting_window as (
 ),
 
 days as (
-    {{ dbt.date_spine(
-        'day',
-        '(select window_start_date from ' ~ ref('int_reporting_window') ~ ')',
-        '(select ' ~ dbt.dateadd('day', 1, 'as_of_date') ~ ' from ' ~ ref('int_reporting_window') ~ ')'
-    ) }}
+    {{ day_spine('(select window_start_date from reporting_window)', '(select as_of_date from reporting_window)') | indent(4) }}
 ),
 
 periods as (

@@ -6,11 +6,17 @@
 --   3. else unknown (account_id null), with the reason in attribution_method.
 -- Entity-grain flags feed every contact-based metric.
 with contacts as (
-    select * from {{ ref('stg_cis__contacts') }} where not is_rejected
+    select * from {{ ref('stg_cis__contacts') }}
+    where not is_rejected
 ),
 
 accounts as (
-    select account_id, customer_id, opened_date, closed_date from {{ ref('int_accounts') }}
+    select
+        account_id,
+        customer_id,
+        opened_date,
+        closed_date
+    from {{ ref('int_accounts') }}
 ),
 
 customer_phones as (
@@ -39,9 +45,10 @@ phone_matches as (
     from needs_phone
     inner join customer_phones on needs_phone.caller_phone_key = customer_phones.phone_key
     inner join accounts
-        on customer_phones.customer_id = accounts.customer_id
-        and accounts.opened_date <= needs_phone.started_date
-        and (accounts.closed_date is null or needs_phone.started_date < accounts.closed_date)
+        on
+            customer_phones.customer_id = accounts.customer_id
+            and needs_phone.started_date >= accounts.opened_date
+            and (accounts.closed_date is null or needs_phone.started_date < accounts.closed_date)
     group by needs_phone.contact_id
 )
 

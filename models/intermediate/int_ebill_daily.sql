@@ -17,7 +17,8 @@ segmented as (
     from {{ ref('int_account_delivery_intervals') }} as intervals
     cross join reporting_window
     cross join {{ ref('int_segment_types') }} as segment_types
-    where segment_types.segment_type <> 'contact_reason'
+    where
+        segment_types.segment_type <> 'contact_reason'
         and intervals.valid_from <= reporting_window.as_of_date
         and intervals.valid_to > reporting_window.window_start_date
 ),
@@ -44,13 +45,21 @@ deltas as (
 ),
 
 daily_deltas as (
-    select segment_type, segment_value, delta_date, sum(active_delta) as active_delta, sum(ebill_delta) as ebill_delta
+    select
+        segment_type,
+        segment_value,
+        delta_date,
+        sum(active_delta) as active_delta,
+        sum(ebill_delta) as ebill_delta
     from deltas
     group by segment_type, segment_value, delta_date
 ),
 
 segments as (
-    select distinct segment_type, segment_value from daily_deltas
+    select distinct
+        segment_type,
+        segment_value
+    from daily_deltas
 ),
 
 running as (
@@ -71,9 +80,10 @@ running as (
     from {{ ref('int_calendar_days') }} as calendar
     cross join segments
     left join daily_deltas
-        on segments.segment_type = daily_deltas.segment_type
-        and segments.segment_value = daily_deltas.segment_value
-        and calendar.calendar_date = daily_deltas.delta_date
+        on
+            segments.segment_type = daily_deltas.segment_type
+            and segments.segment_value = daily_deltas.segment_value
+            and calendar.calendar_date = daily_deltas.delta_date
 )
 
 select

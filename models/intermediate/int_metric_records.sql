@@ -3,7 +3,8 @@
 -- attributed account (null = unknown) and contact reason (FCR and AHT only).
 -- E-bill adoption is a snapshot metric and lives in int_ebill_daily.
 with surveys as (
-    select * from {{ ref('stg_cis__surveys') }} where not is_rejected
+    select * from {{ ref('stg_cis__surveys') }}
+    where not is_rejected
 ),
 
 csat as (

@@ -1,7 +1,11 @@
 -- One row per self-service transaction: portal/app events that complete a
 -- task (not logins or views) and IVR contacts resolved in the menu (contained).
 with portal_users as (
-    select portal_user_id, account_id from {{ ref('stg_cis__portal_users') }} where not is_rejected
+    select
+        portal_user_id,
+        account_id
+    from {{ ref('stg_cis__portal_users') }}
+    where not is_rejected
 ),
 
 portal_transactions as (
@@ -14,7 +18,8 @@ portal_transactions as (
         events.event_at as transaction_at
     from {{ ref('stg_cis__portal_events') }} as events
     left join portal_users on events.portal_user_id = portal_users.portal_user_id
-    where not events.is_rejected
+    where
+        not events.is_rejected
         and events.event_type in (
             'make_payment', 'enroll_autopay', 'enroll_paperless',
             'start_stop_move', 'update_contact_info', 'report_outage'
@@ -40,12 +45,12 @@ unioned as (
 )
 
 select
-    {{ dbt.concat(['transaction_source', "':'", 'source_id']) }} as transaction_id,
-    transaction_source,
-    source_id,
+    unioned.{{ dbt.concat(['transaction_source', "':'", 'source_id']) }} as transaction_id,
+    unioned.transaction_source,
+    unioned.source_id,
     unioned.account_id,
-    channel,
-    transaction_type,
-    transaction_at,
-    cast(transaction_at as date) as transaction_date
+    unioned.channel,
+    unioned.transaction_type,
+    unioned.transaction_at,
+    cast(unioned.transaction_at as date) as transaction_date
 from unioned

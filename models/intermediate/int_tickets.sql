@@ -3,7 +3,8 @@
 -- another contact on the ticket starting in (t, t + N days], where t is the
 -- first contact's start and N is var `fcr_recontact_window_days`.
 with contacts as (
-    select * from {{ ref('int_contacts') }} where ticket_id is not null
+    select * from {{ ref('int_contacts') }}
+    where ticket_id is not null
 ),
 
 ranked as (
@@ -14,7 +15,8 @@ ranked as (
 ),
 
 first_contacts as (
-    select * from ranked where contact_sequence = 1
+    select * from ranked
+    where contact_sequence = 1
 ),
 
 ticket_stats as (
@@ -22,7 +24,8 @@ ticket_stats as (
         first_contacts.ticket_id,
         count(*) as contacts,
         count(case
-            when others.contact_id <> first_contacts.contact_id
+            when
+                others.contact_id <> first_contacts.contact_id
                 and others.started_at > first_contacts.started_at
                 and others.started_at <= {{ dbt.dateadd('day', var('fcr_recontact_window_days'), 'first_contacts.started_at') }}
                 then 1
@@ -53,5 +56,6 @@ select
 from first_contacts
 inner join ticket_stats on first_contacts.ticket_id = ticket_stats.ticket_id
 left join ranked as attributed
-    on ticket_stats.ticket_id = attributed.ticket_id
-    and ticket_stats.first_attributed_sequence = attributed.contact_sequence
+    on
+        ticket_stats.ticket_id = attributed.ticket_id
+        and ticket_stats.first_attributed_sequence = attributed.contact_sequence

@@ -9,10 +9,14 @@ accounts as (
 ),
 
 state_on_as_of as (
-    select intervals.account_id, intervals.delivery_method, intervals.age_band
+    select
+        intervals.account_id,
+        intervals.delivery_method,
+        intervals.age_band
     from {{ ref('int_account_delivery_intervals') }} as intervals
     cross join reporting_window
-    where intervals.valid_from <= reporting_window.as_of_date
+    where
+        intervals.valid_from <= reporting_window.as_of_date
         and reporting_window.as_of_date < intervals.valid_to
 ),
 

@@ -1,7 +1,11 @@
 -- Bill accuracy per billing run: every kept run, its bills, its accurate
 -- bills and all its exception rows (including those that stopped a bill).
 with runs as (
-    select billing_run_id, run_date from {{ ref('stg_cis__billing_runs') }} where not is_rejected
+    select
+        billing_run_id,
+        run_date
+    from {{ ref('stg_cis__billing_runs') }}
+    where not is_rejected
 ),
 
 bills as (
@@ -14,7 +18,9 @@ bills as (
 ),
 
 exceptions as (
-    select billing_run_id, count(*) as exceptions
+    select
+        billing_run_id,
+        count(*) as exceptions
     from {{ ref('stg_cis__billing_exceptions') }}
     where not is_rejected
     group by billing_run_id

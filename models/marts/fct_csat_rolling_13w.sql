@@ -27,8 +27,9 @@ rolled as (
         sum(weekly.denominator) as denominator_13w
     from weeks
     inner join weekly
-        on weekly.week_start <= weeks.week_start
-        and weekly.week_start >= cast({{ dbt.dateadd('day', -84, 'weeks.week_start') }} as date)
+        on
+            weeks.week_start >= weekly.week_start
+            and weekly.week_start >= cast({{ dbt.dateadd('day', -84, 'weeks.week_start') }} as date)
     group by weeks.week_start, weekly.segment_type, weekly.segment_value
 )
 

@@ -4,7 +4,10 @@
 {%- set exports = cis_export_names() %}
 with file_counts as (
     {%- for name in exports %}
-    select '{{ name }}' as source_file, count(*) as file_rows from {{ source('cis', name) }}
+    select
+        '{{ name }}' as source_file,
+        count(*) as file_rows
+    from {{ source('cis', name) }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )
@@ -19,6 +22,7 @@ select
 from file_counts
 left join {{ ref('dq_row_reconciliation') }} as reconciliation
     on file_counts.source_file = reconciliation.source_file
-where reconciliation.source_file is null
+where
+    reconciliation.source_file is null
     or reconciliation.raw_rows <> file_counts.file_rows
     or reconciliation.raw_rows <> reconciliation.kept_rows + reconciliation.duplicate_rows + reconciliation.rejected_rows

@@ -1,0 +1,76 @@
+"""Command line of the CX warehouse tooling: `python -m cx_warehouse <command>`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .contract import ContractError, preflight
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .pipeline import build_and_publish
+    from .scorecard import render_scorecard
+
+    extra = {}
+    if args.as_of:
+        extra["as_of_date"] = args.as_of
+    try:
+        result = build_and_publish(Path(args.raw_dir), Path(args.duckdb) if args.duckdb else None,
+                                   extra_vars=extra, run_gx=not args.skip_gx)
+    except ContractError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    if not result.published:
+        print(f"ERROR: {result.message}", file=sys.stderr)
+        return 1
+    print(render_scorecard(result.duckdb_path))
+    return 0
+
+
+def _cmd_preflight(args: argparse.Namespace) -> int:
+    problems = preflight(Path(args.raw_dir))
+    for p in problems:
+        print(f"ERROR: {p}", file=sys.stderr)
+    if not problems:
+        print(f"{args.raw_dir}: all 14 CIS exports present with every contract column")
+    return 2 if problems else 0
+
+
+def _cmd_scorecard(args: argparse.Namespace) -> int:
+    from .pipeline import warehouse_path
+    from .scorecard import render_scorecard
+
+    path = Path(args.duckdb) if args.duckdb else warehouse_path()
+    if not path.exists():
+        print(f"ERROR: no warehouse at {path}; run `make run` first", file=sys.stderr)
+        return 2
+    print(render_scorecard(path))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cx_warehouse", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="build the warehouse from CIS exports, publish it atomically, print the scorecard")
+    run.add_argument("--raw-dir", default="data/sample_exports", help="directory of the 14 CIS export CSVs")
+    run.add_argument("--duckdb", help="published warehouse file (default: $DUCKDB_PATH or warehouse/cx_warehouse.duckdb)")
+    run.add_argument("--as-of", help="override the as-of date (YYYY-MM-DD)")
+    run.add_argument("--skip-gx", action="store_true", help="skip the Great Expectations checkpoint")
+    run.set_defaults(func=_cmd_run)
+
+    pf = sub.add_parser("preflight", help="check that every export exists with every contract column")
+    pf.add_argument("--raw-dir", default="data/sample_exports")
+    pf.set_defaults(func=_cmd_preflight)
+
+    sc = sub.add_parser("scorecard", help="print the scorecard of a built warehouse")
+    sc.add_argument("--duckdb")
+    sc.set_defaults(func=_cmd_scorecard)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The console scorecard printed after `make run`.
+
+For the latest complete month (the last month whose last day is on or before
+the as-of date): each metric overall with its prior-year value, change and
+target status, and the weakest segment of each metric (smallest value, or
+largest for average handle time, among segments with at least
+`min_denominator` records).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+METRIC_ORDER = [
+    "csat", "first_contact_resolution", "self_service_adoption",
+    "bill_accuracy", "average_handle_time", "ebill_adoption",
+]
+
+
+def _fmt(metric: str, value: float | None, change: bool = False) -> str:
+    if value is None:
+        return "-"
+    if metric == "average_handle_time":
+        return f"{value:+.0f}s" if change else f"{value:.0f}s"
+    return f"{value * 100:+.1f}pt" if change else f"{value * 100:.1f}%"
+
+
+def target_status(value: float, direction: str, target: float, at_risk: float) -> str:
+    if direction == "lower_is_better":
+        if value <= target:
+            return "on target"
+        return "at risk" if value > at_risk else "watch"
+    if value >= target:
+        return "on target"
+    return "at risk" if value < at_risk else "watch"
+
+
+def scorecard_rows(con: duckdb.DuckDBPyConnection, min_denominator: int = 20) -> tuple[str, str, list[dict]]:
+    as_of = con.sql("select max(as_of_date) from marts.dim_accounts").fetchone()[0]
+    if as_of is None:
+        as_of = con.sql("select max(period_start) from marts.fct_cx_metrics where period_grain = 'day'").fetchone()[0]
+    month = con.execute(
+        """
+        select max(period_start) from marts.fct_cx_metrics
+        where period_grain = 'month' and last_day(period_start) <= ?
+        """,
+        [as_of],
+    ).fetchone()[0]
+    if month is None:
+        return str(as_of), "none", []
+    overall = con.execute(
+        """
+        select m.metric_name, m.metric_value, m.prior_year_value, m.yoy_change, m.denominator,
+               t.direction, t.target_value, t.at_risk_value
+        from marts.fct_cx_metrics m
+        left join reference.metric_targets t using (metric_name)
+        where m.period_grain = 'month' and m.period_start = ? and m.segment_type = 'all'
+        """,
+        [month],
+    ).fetchall()
+    weakest = con.execute(
+        """
+        select metric_name, segment_type, segment_value, metric_value, denominator
+        from (
+            select m.*, row_number() over (
+                partition by m.metric_name
+                order by case when t.direction = 'lower_is_better' then -m.metric_value else m.metric_value end,
+                         m.segment_type, m.segment_value
+            ) as rank_weakest
+            from marts.fct_cx_metrics m
+            left join reference.metric_targets t using (metric_name)
+            where m.period_grain = 'month' and m.period_start = ?
+              and m.segment_type <> 'all' and m.denominator >= ?
+        )
+        where rank_weakest = 1
+        """,
+        [month, min_denominator],
+    ).fetchall()
+    weak = {r[0]: r for r in weakest}
+    rows = []
+    for name, value, prior, change, denom, direction, target, at_risk in overall:
+        w = weak.get(name)
+        rows.append({
+            "metric": name,
+            "value": value,
+            "prior_year": prior,
+            "change": change,
+            "records": denom,
+            "target": target,
+            "status": target_status(value, direction, target, at_risk) if target is not None else "no target",
+            "weakest": None if w is None else {"segment_type": w[1], "segment_value": w[2], "value": w[3], "records": w[4]},
+        })
+    rows.sort(key=lambda r: METRIC_ORDER.index(r["metric"]) if r["metric"] in METRIC_ORDER else 99)
+    return str(as_of), str(month)[:7], rows
+
+
+def render_scorecard(duckdb_path: Path, min_denominator: int = 20) -> str:
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        as_of, month, rows = scorecard_rows(con, min_denominator)
+    finally:
+        con.close()
+    header = ["metric", "value", "prior year", "change", "target", "status", "records", f"weakest segment (n >= {min_denominator})"]
+    table = []
+    for r in rows:
+        m = r["metric"]
+        w = r["weakest"]
+        weakest = "-" if w is None else f"{w['segment_type']}={w['segment_value']}: {_fmt(m, w['value'])} (n={w['records']})"
+        table.append([m, _fmt(m, r["value"]), _fmt(m, r["prior_year"]), _fmt(m, r["change"], change=True),
+                      _fmt(m, r["target"]), r["status"], str(r["records"]), weakest])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table)] if table else [len(h) for h in header]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    out = [
+        f"CX scorecard for {month} (latest complete month; as-of date {as_of})",
+        line(header),
+        line(["-" * w for w in widths]),
+        *[line(t) for t in table],
+        "",
+        f"Warehouse: {Path(duckdb_path).resolve()}",
+        "Query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('" + str(Path(duckdb_path).resolve())
+        + "', read_only=True).sql('select * from marts.fct_cx_metrics limit 10'))\"",
+        "Published marts: marts.fct_cx_metrics, marts.fct_csat_rolling_13w, marts.fct_bill_accuracy_by_billing_run,"
+        " marts.dim_accounts, marts.dq_rejected_rows, marts.dq_row_reconciliation",
+    ]
+    return "\n".join(out)

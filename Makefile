@@ -33,10 +33,22 @@ run: setup
 	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)"
 
 lint: setup
-	$(BIN)/sqlfluff lint models macros tests analyses
+	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb $(BIN)/sqlfluff lint models tests analyses
 
-test: setup
-	$(BIN)/python -m cx_warehouse test
+# dbt build (seeds, models, unit tests and data tests) on the committed sample,
+# into a throw-away warehouse file so the published one is never touched.
+TEST_DUCKDB := $(CURDIR)/target/test_warehouse.duckdb
+dbt-build: setup
+	mkdir -p target && rm -f $(TEST_DUCKDB) $(TEST_DUCKDB).wal
+	DUCKDB_PATH=$(TEST_DUCKDB) $(BIN)/dbt build --vars '{raw_dir: "$(CURDIR)/$(RAW_DIR)"}'
+
+gx: setup
+	$(BIN)/python -m cx_warehouse.gx_checks --duckdb $(TEST_DUCKDB) --raw-dir $(RAW_DIR) --results-dir target/gx_results
+
+pytest: setup
+	$(BIN)/python -m pytest -q
+
+test: lint dbt-build gx pytest
 
 bench: setup
 	$(BIN)/python -m cx_warehouse.bench $(BENCH_ARGS)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .pipeline import build_and_publish
     from .scorecard import render_scorecard
 
-    extra = {}
+    extra = json.loads(args.vars) if args.vars else {}
     if args.as_of:
         extra["as_of_date"] = args.as_of
     try:
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--raw-dir", default="data/sample_exports", help="directory of the 14 CIS export CSVs")
     run.add_argument("--duckdb", help="published warehouse file (default: $DUCKDB_PATH or warehouse/cx_warehouse.duckdb)")
     run.add_argument("--as-of", help="override the as-of date (YYYY-MM-DD)")
+    run.add_argument("--vars", help="extra dbt vars as a JSON object, e.g. '{\"fcr_recontact_window_days\": 5}'")
     run.add_argument("--skip-gx", action="store_true", help="skip the Great Expectations checkpoint")
     run.set_defaults(func=_cmd_run)
 

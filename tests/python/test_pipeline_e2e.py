@@ -1,0 +1,252 @@
+"""End to end: `python -m cx_warehouse run` on a generated export set whose seed,
+size and dates differ from the committed sample, checked against numbers
+computed independently here in pandas from the CSV files and the generator's
+manifest of planted defects; and the bad-input paths."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from cx_warehouse.generator import generate
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cx_warehouse", *args],
+        cwd=PROJECT, capture_output=True, text=True, timeout=1800,
+    )
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    raw = root / "exports"
+    manifest = generate(raw, accounts=140, start=date(2023, 3, 1), end=date(2024, 10, 15), seed=2024, defect_rate=0.02)
+    db = root / "published" / "cx.duckdb"
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"raw": raw, "db": db, "manifest": manifest, "stdout": proc.stdout}
+
+
+def query(db: Path, sql: str, params=None) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def kept(raw: Path, manifest: dict, name: str, key: list[str]) -> pd.DataFrame:
+    """The rows the contract keeps, derived from the file and the planted-defect list."""
+    df = pd.read_csv(raw / f"{name}.csv", dtype=str, keep_default_na=False).drop_duplicates()
+    bad = {d["primary_key"] for d in manifest["defects"] if d["file"] == name and d.get("outcome") != "duplicate"
+           and d["kind"] != "exact_duplicate"}
+    pk = df[key].agg("|".join, axis=1)
+    return df[~pk.isin(bad)].replace({"": None})
+
+
+def metric(db: Path, name: str, month: str, segment_type="all", segment_value="all") -> pd.Series:
+    df = query(db, """select * from marts.fct_cx_metrics where metric_name = ? and period_grain = 'month'
+                      and period_start = cast(? as date) and segment_type = ? and segment_value = ?""",
+               [name, month, segment_type, segment_value])
+    assert len(df) == 1, (name, month, df)
+    return df.iloc[0]
+
+
+def test_every_file_reconciles_with_the_generator_manifest(built):
+    rec = query(built["db"], "select * from marts.dq_row_reconciliation").set_index("source_file")
+    assert len(rec) == 14
+    for fname, expected in built["manifest"]["files"].items():
+        name = fname.removesuffix(".csv")
+        row = rec.loc[name]
+        assert (row.raw_rows, row.kept_rows, row.duplicate_rows, row.rejected_rows) == (
+            expected["raw_rows"], expected["kept_rows"], expected["duplicate_rows"], expected["rejected_rows"]), name
+        assert row.raw_rows == row.kept_rows + row.duplicate_rows + row.rejected_rows
+
+
+def test_every_planted_rejection_is_in_dq_rejected_rows_with_a_matching_reason(built):
+    rejected = query(built["db"], "select source_file, primary_key_value, reject_reason from marts.dq_rejected_rows")
+    reasons = rejected.groupby(["source_file", "primary_key_value"])["reject_reason"].apply(" ; ".join).to_dict()
+    words = {
+        "missing_required": "missing required value",
+        "unparseable": "not a valid",
+        "out_of_domain": "outside domain",
+        "negative_value": "negative value",
+        "score_out_of_range": ("below 1", "above 5", "not a valid integer"),
+        "conflicting_duplicate": "conflicting duplicate",
+        "completed_at_mismatch": "completed",
+    }
+    kinds_seen = set()
+    for d in built["manifest"]["defects"]:
+        if d["kind"] == "exact_duplicate":
+            continue
+        got = reasons.get((d["file"], d["primary_key"]))
+        assert got is not None, d
+        expect = words.get(d["kind"])
+        if expect:
+            assert any(w in got for w in ((expect,) if isinstance(expect, str) else expect)), (d, got)
+        if d.get("column") and d["kind"] != "conflicting_duplicate":
+            assert d["column"] in got, (d, got)
+        kinds_seen.add(d["kind"])
+    assert {"missing_required", "unparseable", "out_of_domain", "negative_value", "conflicting_duplicate"} <= kinds_seen
+
+
+def test_bill_accuracy_matches_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    bills = kept(raw, m, "raw_bills", ["bill_id"])
+    exc = kept(raw, m, "raw_billing_exceptions", ["exception_id"])
+    bills["accurate"] = ~bills.bill_id.isin(set(exc.bill_id.dropna())) & ~bills.bill_id.isin(set(bills.corrects_bill_id.dropna()))
+    bills["month"] = bills.bill_date.str[:7] + "-01"
+    for month in ["2023-07-01", "2024-01-01", "2024-09-01"]:
+        sub = bills[bills.month == month]
+        row = metric(db, "bill_accuracy", month)
+        assert row.denominator == len(sub)
+        assert row.numerator == sub.accurate.sum()
+    runs = query(db, "select * from marts.fct_bill_accuracy_by_billing_run").set_index("billing_run_id")
+    per_run = bills.groupby("billing_run_id").agg(bills=("bill_id", "size"), accurate=("accurate", "sum"))
+    exc_per_run = exc.groupby("billing_run_id").size()
+    for run_id, r in per_run.iterrows():
+        if run_id in runs.index:
+            assert runs.loc[run_id, "bills"] == r.bills
+            assert runs.loc[run_id, "accurate_bills"] == r.accurate
+            assert runs.loc[run_id, "exceptions"] == exc_per_run.get(run_id, 0)
+
+
+def test_csat_and_handle_time_match_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    surveys = kept(raw, m, "raw_surveys", ["survey_id"])
+    responses = surveys[surveys.responded_at.notna() & surveys.score.notna()].copy()
+    responses["month"] = responses.responded_at.str[:7] + "-01"
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    calls = contacts[(contacts.channel == "phone") & contacts.agent_id.notna() & (contacts.resolution_status != "abandoned")].copy()
+    calls["month"] = calls.started_at.str[:7] + "-01"
+    calls["handle"] = sum(pd.to_numeric(calls[c]).fillna(0) for c in ["talk_seconds", "hold_seconds", "wrap_seconds"])
+    for month in ["2023-11-01", "2024-06-01"]:
+        sub = responses[responses.month == month]
+        row = metric(db, "csat", month)
+        assert row.denominator == len(sub)
+        assert row.numerator == (sub.score.astype(int) >= 4).sum()
+        sub = calls[calls.month == month]
+        row = metric(db, "average_handle_time", month)
+        assert row.denominator == len(sub)
+        assert row.numerator == pytest.approx(sub.handle.sum())
+        assert row.metric_value == pytest.approx(sub.handle.sum() / len(sub))
+
+
+def test_ebill_adoption_snapshot_matches_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    accounts = kept(raw, m, "raw_accounts", ["account_id"])
+    prefs = kept(raw, m, "raw_delivery_preferences", ["account_id", "effective_date"])
+    for month, snapshot in [("2023-08-01", "2023-08-31"), ("2024-02-01", "2024-02-29")]:
+        active = accounts[(accounts.opened_date <= snapshot) & (accounts.closed_date.isna() | (accounts.closed_date > snapshot))]
+        in_force = prefs[prefs.effective_date <= snapshot].sort_values("effective_date").groupby("account_id").last()
+        ebill = active.account_id.map(in_force.delivery_method).eq("ebill").sum()
+        row = metric(db, "ebill_adoption", month)
+        assert row.denominator == len(active)
+        assert row.numerator == ebill
+
+
+def test_first_contact_resolution_matches_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    contacts = contacts[contacts.ticket_id.notna()].copy()
+    contacts["t"] = pd.to_datetime(contacts.started_at)
+    contacts = contacts.sort_values(["ticket_id", "t", "contact_id"])
+    first = contacts.groupby("ticket_id").head(1).set_index("ticket_id")
+    eligible = first[first.channel.isin(["phone", "chat", "email", "walk_in"])]
+    merged = contacts.merge(first[["t", "contact_id"]], left_on="ticket_id", right_index=True, suffixes=("", "_first"))
+    recontacted = set(merged[(merged.contact_id != merged.contact_id_first) & (merged.t > merged.t_first)
+                             & (merged.t <= merged.t_first + pd.Timedelta(days=7))].ticket_id)
+    resolved = eligible[(eligible.resolution_status == "resolved") & ~eligible.index.isin(recontacted)]
+    for month in ["2023-09-01", "2024-03-01"]:
+        in_month = eligible[eligible.started_at.str[:7] + "-01" == month]
+        row = metric(db, "first_contact_resolution", month)
+        assert row.denominator == len(in_month)
+        assert row.numerator == resolved.index.isin(in_month.index).sum()
+
+
+def test_month_rows_carry_prior_year_and_weeks_are_ratios_of_sums(built):
+    db = built["db"]
+    m = query(db, """select * from marts.fct_cx_metrics where period_grain = 'month' and segment_type = 'all'
+                     and metric_name = 'bill_accuracy' order by period_start""").set_index("period_start")
+    row = m.loc[pd.Timestamp("2024-05-01")]
+    prior = m.loc[pd.Timestamp("2023-05-01")]
+    assert row.prior_year_value == pytest.approx(prior.metric_value)
+    assert row.yoy_change == pytest.approx(row.metric_value - prior.metric_value)
+    assert pd.isna(m.loc[pd.Timestamp("2023-03-01")].prior_year_value)
+    weeks = query(db, """
+        select w.metric_name, w.period_start, w.segment_type, w.segment_value,
+               w.numerator, w.denominator, sum(d.numerator) as n, sum(d.denominator) as den
+        from marts.fct_cx_metrics w
+        join marts.fct_cx_metrics d on d.metric_name = w.metric_name and d.segment_type = w.segment_type
+          and d.segment_value = w.segment_value and d.period_grain = 'day'
+          and d.period_start between w.period_start and w.period_start + 6
+        where w.period_grain = 'week' and w.metric_name <> 'ebill_adoption'
+        group by all""")
+    assert len(weeks) > 100
+    assert (weeks.numerator - weeks.n).abs().max() < 1e-6
+    assert (weeks.denominator == weeks.den).all()
+
+
+def test_marts_hold_no_personal_data_and_scorecard_prints(built):
+    cols = query(built["db"], "select table_name, column_name from information_schema.columns where table_schema = 'marts'")
+    assert not cols.column_name.isin(["full_name", "email", "phone", "birth_date", "caller_phone"]).any()
+    out = built["stdout"]
+    assert "CX scorecard for 2024-09" in out
+    for name in ["csat", "first_contact_resolution", "self_service_adoption", "bill_accuracy", "average_handle_time", "ebill_adoption"]:
+        assert name in out
+    assert str(built["db"]) in out
+
+
+def test_missing_file_stops_the_run_naming_the_file(tmp_path, built):
+    raw = tmp_path / "exports"
+    shutil.copytree(built["raw"], raw)
+    (raw / "raw_surveys.csv").unlink()
+    before = built["db"].read_bytes()
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(built["db"]))
+    assert proc.returncode == 2
+    assert "raw_surveys.csv: file is missing" in proc.stderr
+    assert built["db"].read_bytes() == before
+
+
+def test_header_missing_a_column_stops_the_run_and_keeps_published_marts(tmp_path, built):
+    raw = tmp_path / "exports"
+    shutil.copytree(built["raw"], raw)
+    path = raw / "raw_contacts.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[0] = lines[0].replace(",reason_code,", ",reason,")
+    path.write_text("".join(lines))
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(built["db"]))
+    assert proc.returncode == 2
+    assert "raw_contacts.csv: header lacks contract column 'reason_code'" in proc.stderr
+    # the previously published marts are still there and readable
+    n = query(built["db"], "select count(*) as n from marts.fct_cx_metrics").n[0]
+    assert n > 1000
+
+
+def test_failing_data_test_keeps_published_marts(built):
+    # every generated set plants a few orphan references; with a zero tolerance the
+    # orphan-share test errors, dbt build fails and nothing is published
+    before = built["db"].read_bytes()
+    proc = run_cli("run", "--raw-dir", str(built["raw"]), "--duckdb", str(built["db"]), "--skip-gx",
+                   "--vars", json.dumps({"orphan_error_share": 0}))
+    assert proc.returncode == 1
+    assert "dbt build failed" in proc.stderr
+    assert built["db"].read_bytes() == before
+    assert not Path(str(built["db"]) + ".building").exists()
+
+
+def test_preflight_cli_names_every_problem(tmp_path):
+    proc = run_cli("preflight", "--raw-dir", str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.count("file is missing") == 14

@@ -63,6 +63,35 @@ def _remove_db(path: Path) -> None:
             p.unlink()
 
 
+HISTORY_TABLE = "dq_runtime.test_results"
+
+
+def merge_test_history(src: Path, dst: Path) -> None:
+    """Append the test-result log rows of warehouse `src` that `dst` lacks."""
+    if not src.exists() or not dst.exists():
+        return
+    import duckdb
+
+    con = duckdb.connect(str(dst))
+    try:
+        con.execute(f"attach '{src}' as src_db (read_only)")
+        has = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'src_db' "
+            "and schema_name = 'dq_runtime' and table_name = 'test_results'"
+        ).fetchone()[0]
+        if has:
+            con.execute("create schema if not exists dq_runtime")
+            con.execute(f"create table if not exists {HISTORY_TABLE} as select * from src_db.{HISTORY_TABLE} limit 0")
+            con.execute(
+                f"insert into {HISTORY_TABLE} select * from src_db.{HISTORY_TABLE} s "
+                f"where not exists (select 1 from {HISTORY_TABLE} d where d.invocation_id = s.invocation_id "
+                "and d.test_unique_id = s.test_unique_id)"
+            )
+        con.execute("detach src_db")
+    finally:
+        con.close()
+
+
 def build_and_publish(
     raw_dir: Path,
     duckdb_path: Path | None = None,
@@ -89,6 +118,8 @@ def build_and_publish(
     rc = run_dbt(["build", "--vars", json.dumps(dbt_vars)], building, quiet=quiet)
     timings["dbt_build_s"] = time.perf_counter() - t0
     if rc != 0:
+        # keep the failed run's test results in the published warehouse's log
+        merge_test_history(building, duckdb_path)
         _remove_db(building)
         return RunResult(False, duckdb_path, f"dbt build failed (exit {rc}); the published warehouse was left unchanged", timings)
 
@@ -102,10 +133,12 @@ def build_and_publish(
         if not quiet:
             print(format_summary(outcome))
         if not outcome.success:
+            merge_test_history(building, duckdb_path)
             _remove_db(building)
             return RunResult(False, duckdb_path, "the Great Expectations checkpoint failed; the published warehouse was left unchanged", timings)
 
-    # Publish: one atomic rename on the same filesystem.
+    # Carry the test-result history over, then publish: one atomic rename.
+    merge_test_history(duckdb_path, building)
     wal = Path(str(duckdb_path) + ".wal")
     if wal.exists():
         wal.unlink()

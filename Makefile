@@ -13,7 +13,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help setup run test lint dbt-build gx pytest bench docs clean lock
+.PHONY: help setup run test lint dbt-build gx pytest bench docs clean lock \
+	freshness build-billing-run build-daily build-monthly
 
 help:
 	@echo "make run [RAW_DIR=dir]   build the warehouse from CIS exports and print the scorecard"
@@ -49,6 +50,24 @@ pytest: setup
 	$(BIN)/python -m pytest -q
 
 test: lint dbt-build gx pytest
+
+# Scheduled cadences (docs/scheduling.md): freshness of the feeds the cadence
+# reads, then an in-place `dbt build --selector` on the published warehouse.
+DBT_RUN_VARS = --vars '{raw_dir: "$(abspath $(RAW_DIR))"}'
+freshness: setup
+	$(BIN)/dbt source freshness $(DBT_RUN_VARS) $(if $(SOURCES),--select $(SOURCES))
+
+build-billing-run: setup
+	$(BIN)/dbt source freshness $(DBT_RUN_VARS) --select source:cis.raw_billing_runs source:cis.raw_bills source:cis.raw_ami_daily_reads
+	$(BIN)/dbt build --selector billing_run $(DBT_RUN_VARS)
+
+build-daily: setup
+	$(BIN)/dbt source freshness $(DBT_RUN_VARS) --select source:cis.raw_contacts source:cis.raw_portal_events source:cis.raw_surveys source:cis.raw_payments
+	$(BIN)/dbt build --selector daily $(DBT_RUN_VARS)
+
+build-monthly: setup
+	$(BIN)/dbt source freshness $(DBT_RUN_VARS)
+	$(BIN)/dbt build --selector monthly $(DBT_RUN_VARS)
 
 bench: setup
 	$(BIN)/python -m cx_warehouse.bench $(BENCH_ARGS)

@@ -11,7 +11,8 @@
   Output: the typed contract columns, then
     staging_row_id (hash of the raw row; unique), primary_key_value (text,
     composite keys joined with '|'), raw_copies, is_rejected, reject_reason,
-    raw_row (the raw values as JSON text, rejected rows only).
+    raw_row (the raw values as JSON text, rejected rows only; personal-data
+    columns masked so that they never leave staging).
 -#}
 {% macro stage_cis_export(table_name, extra_rules=[]) %}
 {%- set relation = source('cis', table_name) -%}
@@ -24,6 +25,8 @@
     {%- set pk = [] -%}
 {%- endif -%}
 {%- set names = columns | map(attribute='name') | list -%}
+{%- set personal = [] -%}
+{%- for c in columns if c.meta.get('personal_data') -%}{%- do personal.append(c.name) -%}{%- endfor -%}
 
 with raw_rows as (
     select
@@ -98,7 +101,7 @@ select
     raw_copies,
     coalesce(reasons, '') <> '' as is_rejected,
     nullif(reasons, '') as reject_reason,
-    case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__') }} end as raw_row
+    case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__', masked=personal) }} end as raw_row
 from checked
 {% endmacro %}
 

@@ -1,0 +1,911 @@
+"""Great Expectations data-quality checkpoint for the CX warehouse.
+
+One checkpoint (``cx_data_quality``) runs two suites:
+
+``cis_raw_exports``
+    On each of the 14 raw CIS exports of a directory, read as text exactly as
+    dbt reads them, exact duplicate copies dropped as staging drops them: the
+    contract columns in order, required values present, values that parse as
+    their contract type, domains, numeric bounds and unique primary keys. The rules come from the contract metadata in
+    models/staging/cis/_cis__sources.yml (through cx_warehouse.contract).
+    Exports normally hold a few defective rows that staging rejects row by
+    row, so row-level expectations use a ``mostly`` threshold (gx/checkpoint.yml):
+    the suite fails on a broken extract, not on a handful of rejected rows.
+
+``cx_published_marts``
+    On the tables of schema ``marts`` of the DuckDB warehouse: the published
+    contract read from the model ymls (columns in order, not_null, unique,
+    accepted_values, unique_combination_of_columns), the metric rules of
+    cx-metrics.md (bounds, 'all' segment at every grain, no missing month,
+    period alignment, raw = kept + duplicate + rejected) and no personal data
+    in any table of the schema (column names, and e-mail addresses or phone
+    numbers in text values); the tables are listed from information_schema so
+    that new marts are covered.
+
+GX's SQL datasource does not work on DuckDB, so every table is read with the
+duckdb Python API (read-only) into a pandas DataFrame and validated through
+GX's pandas datasource in an ephemeral context. A checkpoint passes the same
+batch parameters to every validation, so each DataFrame is handed to GX as a
+pickle file in a temporary directory (one data asset per frame). Analytics
+are disabled and no Data Docs are built: nothing leaves the machine.
+
+Usage::
+
+    python -m cx_warehouse.gx_checks --duckdb warehouse/cx_warehouse.duckdb \\
+        --raw-dir data/sample_exports --results-dir gx/uncommitted/validations
+
+prints a summary table and exits 1 when any expectation fails (0 otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+# Must be set before great_expectations is imported (it is imported lazily).
+os.environ["GX_ANALYTICS_ENABLED"] = "False"
+
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
+
+from cx_warehouse import contract  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_DIR / "gx" / "checkpoint.yml"
+DEFAULT_RESULTS_DIR = PROJECT_DIR / "gx" / "uncommitted" / "validations"
+
+RAW_SUITE = "cis_raw_exports"
+MARTS_SUITE = "cx_published_marts"
+SUITE_CHOICES = {"raw": (RAW_SUITE,), "marts": (MARTS_SUITE,), "all": (RAW_SUITE, MARTS_SUITE)}
+
+# Metric names with a special rule (cx-metrics.md): every other metric is a share in [0, 1].
+NON_SHARE_METRIC = "average_handle_time"
+PROVISIONAL_METRIC = "first_contact_resolution"
+CONTACT_REASON_METRICS = ("first_contact_resolution", "average_handle_time")
+
+REDACTED = "<redacted>"
+OUTCOME_FILE = "checkpoint_outcome.json"
+# Column types whose values cannot hold an e-mail address or a phone number as text.
+_NON_TEXT_TYPE = re.compile(
+    r"^(BOOLEAN|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|"
+    r"UHUGEINT|FLOAT|REAL|DOUBLE|DECIMAL.*|DATE|TIME.*|TIMESTAMP.*|INTERVAL|UUID)$",
+    re.IGNORECASE,
+)
+_PERSONAL_DATA_NOTE = re.compile(r"\(personal data\)", re.IGNORECASE)
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------------------
+# Outcome
+# ---------------------------------------------------------------------------
+@dataclass
+class ExpectationOutcome:
+    """One expectation's result on one table (or one derived view of it)."""
+
+    suite: str
+    table: str
+    check: str  # which view of the table: rows, numeric values, month coverage, ...
+    expectation_type: str
+    column: str | None
+    unexpected_count: int | None  # rows (or values) failing; None for table-level checks
+    success: bool
+    element_count: int | None = None
+    description: str | None = None
+    details: str = ""
+    raised_exception: bool = False
+
+    @property
+    def status(self) -> str:
+        if self.raised_exception:
+            return "ERROR"
+        return "PASS" if self.success else "FAIL"
+
+
+@dataclass
+class CheckpointOutcome:
+    success: bool
+    results: list[ExpectationOutcome]
+    result_files: list[Path] = field(default_factory=list)
+    checkpoint_name: str = "cx_data_quality"
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
+
+
+# ---------------------------------------------------------------------------
+# Configuration and contracts
+# ---------------------------------------------------------------------------
+def load_config(path: Path | str | None = None) -> dict[str, Any]:
+    cfg = yaml.safe_load(Path(path or DEFAULT_CONFIG).read_text(encoding="utf-8"))
+    for key in ("raw", "marts", "personal_data"):
+        if key not in cfg:
+            raise ValueError(f"{path or DEFAULT_CONFIG}: missing section '{key}'")
+    return cfg
+
+
+def personal_data_columns(sources_yml: Path = contract.SOURCES_YML) -> set[tuple[str, str]]:
+    """(export, column) pairs the CIS contract describes as personal data."""
+    doc = yaml.safe_load(sources_yml.read_text(encoding="utf-8"))
+    found = set()
+    for source in doc["sources"]:
+        for table in source.get("tables", []):
+            for col in table.get("columns", []):
+                if _PERSONAL_DATA_NOTE.search(col.get("description") or ""):
+                    found.add((table["name"], col["name"]))
+    return found
+
+
+@dataclass
+class MartContract:
+    """What a model yml promises about one published table."""
+
+    name: str
+    columns: list[str]
+    not_null: list[str]
+    unique: list[str]
+    accepted_values: dict[str, list[Any]]
+    unique_combinations: list[list[str]]
+    source_yml: str
+    data_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key_columns(self) -> list[str]:
+        if self.unique_combinations:
+            return self.unique_combinations[0]
+        return self.unique[:1]
+
+
+def _test_name_and_args(test: Any) -> tuple[str, dict]:
+    if isinstance(test, str):
+        return test, {}
+    name, body = next(iter(test.items()))
+    body = body or {}
+    args = dict(body.get("arguments") or {})
+    # Older dbt style: arguments next to config.
+    args.update({k: v for k, v in body.items() if k not in ("arguments", "config")})
+    return name.split(".")[-1], args
+
+
+def load_mart_contracts(project_dir: Path, patterns: Sequence[str]) -> dict[str, MartContract]:
+    """Models declared in the mart ymls (marts and data_quality: schema marts)."""
+    contracts: dict[str, MartContract] = {}
+    files = sorted({p for pattern in patterns for p in project_dir.glob(pattern)})
+    for path in files:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for model in doc.get("models") or []:
+            config = model.get("config") or {}
+            if config.get("enabled") is False or config.get("materialized") == "ephemeral":
+                continue
+            cols = model.get("columns") or []
+            c = MartContract(
+                name=model["name"], columns=[col["name"] for col in cols], not_null=[], unique=[],
+                accepted_values={}, unique_combinations=[],
+                source_yml=str(path.relative_to(project_dir)),
+                data_types={col["name"]: col["data_type"] for col in cols if col.get("data_type")},
+            )
+            for test in model.get("data_tests") or model.get("tests") or []:
+                name, args = _test_name_and_args(test)
+                if name == "unique_combination_of_columns" and args.get("combination"):
+                    c.unique_combinations.append(list(args["combination"]))
+            for col in cols:
+                constraints = [k.get("type") for k in col.get("constraints") or []]
+                tests = [_test_name_and_args(t) for t in col.get("data_tests") or col.get("tests") or []]
+                names = {n for n, _ in tests}
+                if "not_null" in constraints or "not_null" in names:
+                    c.not_null.append(col["name"])
+                if "unique" in constraints or "unique" in names:
+                    c.unique.append(col["name"])
+                for n, args in tests:
+                    if n == "accepted_values" and args.get("values") is not None:
+                        c.accepted_values[col["name"]] = list(args["values"])
+            contracts[c.name] = c
+    return contracts
+
+
+# ---------------------------------------------------------------------------
+# Batches: a DataFrame plus the expectations it must meet
+# ---------------------------------------------------------------------------
+@dataclass
+class Batch:
+    suite: str  # logical suite: cis_raw_exports or cx_published_marts
+    table: str
+    check: str
+    frame: pd.DataFrame
+    expectations: list = field(default_factory=list)
+    note: str = ""  # e.g. why a file could not be read
+
+    @property
+    def key(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.suite}.{self.table}.{self.check}")
+
+
+def _gx():
+    """Import great_expectations lazily (slow) with analytics off."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import great_expectations as gx
+
+    return gx
+
+
+def _gxe():
+    return _gx().expectations
+
+
+def _col(name: str):
+    from great_expectations.expectations.row_conditions import Column
+
+    return Column(name)
+
+
+PERSONAL = {"personal_data": True}
+
+
+def raw_mostly(rows: int, raw_cfg: dict) -> float:
+    """Share of rows that must meet a row-level expectation in a file of `rows` rows."""
+    mostly = float(raw_cfg["mostly"])
+    if rows > 0:
+        mostly = min(mostly, 1 - int(raw_cfg.get("tolerated_defective_rows", 0)) / rows)
+    return round(max(float(raw_cfg.get("mostly_floor", 0.0)), mostly), 6)
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
+    # The same options as the dbt source (models/staging/cis/_cis__sources.yml).
+    frame = con.execute(
+        "select * from read_csv($1, header=true, all_varchar=true, delim=',', quote='\"', "
+        "escape='\"', null_padding=true)",
+        [str(path)],
+    ).df()
+    frame = frame.astype(object).where(frame.notna(), None).replace({"": None})
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="csv_line")
+    return frame
+
+
+def raw_batches(raw_dir: Path, cfg: dict) -> list[Batch]:
+    """Suite cis_raw_exports, built from the CIS contract."""
+    gxe = _gxe()
+    raw_cfg = cfg["raw"]
+    patterns = raw_cfg["type_patterns"]
+    exports = contract.load_contract()
+    personal = personal_data_columns()
+    raw_dir = Path(raw_dir)
+    present = sorted(p.stem for p in raw_dir.glob("*.csv")) if raw_dir.is_dir() else []
+    batches = [Batch(
+        RAW_SUITE, "export set", "files", pd.DataFrame({"export": pd.Series(present, dtype=object)}),
+        [gxe.ExpectColumnDistinctValuesToContainSet(
+            column="export", value_set=[e.name for e in exports],
+            description=f"every contract export is a file in {raw_dir}")],
+    )]
+    con = duckdb.connect()
+    try:
+        for export in exports:
+            path = raw_dir / export.file_name
+            if not path.is_file():
+                continue  # reported by the files check
+            note = ""
+            try:
+                # Exact duplicate copies are dropped first, as staging does: they are
+                # harmless (counted in dq_row_reconciliation), and every rule below is
+                # then judged on the same distinct rows staging judges.
+                frame = _read_raw(con, path).drop_duplicates()
+            except duckdb.Error as exc:
+                note = f"cannot read {path.name}: {str(exc).splitlines()[0]}"
+                frame = pd.DataFrame(index=pd.RangeIndex(0, name="csv_line"))
+            mostly = raw_mostly(len(frame), raw_cfg)
+            exps = [
+                gxe.ExpectTableColumnsToMatchOrderedList(
+                    column_list=export.column_names, description="contract columns, in order"),
+                gxe.ExpectTableRowCountToBeBetween(
+                    min_value=int(raw_cfg.get("min_rows", 1)), description="the export has data rows"),
+            ]
+            for c in export.columns:
+                meta = PERSONAL if (export.name, c.name) in personal else {}
+                if c.required:
+                    exps.append(gxe.ExpectColumnValuesToNotBeNull(
+                        column=c.name, mostly=mostly, meta=meta, description="required value present"))
+                if c.cis_type != "text":
+                    exps.append(gxe.ExpectColumnValuesToMatchRegex(
+                        column=c.name, regex=patterns[c.cis_type], mostly=mostly, meta=meta,
+                        description=f"parses as {c.cis_type}"))
+                if c.domain:
+                    exps.append(gxe.ExpectColumnValuesToBeInSet(
+                        column=c.name, value_set=list(c.domain), mostly=mostly, meta=meta,
+                        description="value in its domain"))
+            pk = list(export.primary_key)
+            if len(pk) == 1:
+                exps.append(gxe.ExpectColumnValuesToBeUnique(
+                    column=pk[0], mostly=mostly, description="primary key unique"))
+            else:
+                exps.append(gxe.ExpectCompoundColumnsToBeUnique(
+                    column_list=pk, mostly=mostly, description="primary key unique"))
+            batches.append(Batch(RAW_SUITE, export.name, "distinct rows", frame, exps, note))
+
+            # Bounds apply to the values that parse (those that do not are reported above).
+            bounded = [c for c in export.columns
+                       if (c.min is not None or c.max is not None) and c.name in frame.columns]
+            if bounded:
+                numeric = pd.DataFrame(index=frame.index)
+                bound_exps = []
+                for c in bounded:
+                    text = frame[c.name]
+                    with warnings.catch_warnings():  # "pattern has match groups"
+                        warnings.simplefilter("ignore", UserWarning)
+                        parses = text.notna() & text.astype(str).str.contains(patterns[c.cis_type])
+                    numeric[c.name] = pd.to_numeric(text.where(parses), errors="coerce")
+                    meta = PERSONAL if (export.name, c.name) in personal else {}
+                    bound_exps.append(gxe.ExpectColumnValuesToBeBetween(
+                        column=c.name, min_value=c.min, max_value=c.max, mostly=mostly, meta=meta,
+                        description=f"within bounds [{_fmt_bound(c.min)}, {_fmt_bound(c.max)}]"))
+                batches.append(Batch(RAW_SUITE, export.name, "numeric values", numeric, bound_exps))
+    finally:
+        con.close()
+    return batches
+
+
+def _fmt_bound(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+def _keyed(frame: pd.DataFrame, key_columns: Sequence[str]) -> pd.DataFrame:
+    """Index the frame by its key (shown for failing rows in the results)."""
+    if not key_columns or not set(key_columns) <= set(frame.columns) or frame.empty:
+        return frame
+    key = frame[list(key_columns)[0]].astype(str)
+    for k in list(key_columns)[1:]:
+        key = key + "|" + frame[k].astype(str)
+    out = frame.copy()
+    out.index = pd.Index(key.to_numpy(), name="key")
+    return out
+
+
+def _contract_expectations(c: MartContract) -> list:
+    gxe = _gxe()
+    exps = []
+    if c.columns:
+        exps.append(gxe.ExpectTableColumnsToMatchOrderedList(
+            column_list=c.columns, description=f"published columns, in order ({c.source_yml})"))
+    for col in c.not_null:
+        exps.append(gxe.ExpectColumnValuesToNotBeNull(column=col, description="not null"))
+    for col in c.unique:
+        exps.append(gxe.ExpectColumnValuesToBeUnique(column=col, description="unique"))
+    for col, values in c.accepted_values.items():
+        exps.append(gxe.ExpectColumnValuesToBeInSet(
+            column=col, value_set=values, description="accepted values"))
+    for combo in c.unique_combinations:
+        exps.append(gxe.ExpectCompoundColumnsToBeUnique(
+            column_list=combo, description="compound key unique"))
+    return exps
+
+
+def _mart_rules(table: str, export_names: list[str]) -> list:
+    """The metric rules of cx-metrics.md that the ymls do not carry, per table."""
+    gxe = _gxe()
+    col = _col
+    if table == "fct_cx_metrics":
+        share = col("metric_name") != NON_SHARE_METRIC
+        return [
+            gxe.ExpectColumnValuesToBeBetween(column="numerator", min_value=0, description="numerator >= 0"),
+            gxe.ExpectColumnValuesToBeBetween(column="denominator", min_value=1, description="denominator >= 1"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="metric_value", min_value=0, max_value=1, row_condition=share,
+                description=f"metric_value in [0, 1] (every metric but {NON_SHARE_METRIC})"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="metric_value", min_value=0, row_condition=col("metric_name") == NON_SHARE_METRIC,
+                description=f"metric_value >= 0 ({NON_SHARE_METRIC})"),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="denominator", column_B="numerator", or_equal=True, row_condition=share,
+                description=f"numerator <= denominator (every metric but {NON_SHARE_METRIC})"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="prior_year_value", min_value=0, max_value=1, row_condition=share,
+                description=f"prior_year_value in [0, 1] (every metric but {NON_SHARE_METRIC})"),
+            gxe.ExpectColumnValuesToBeNull(
+                column="prior_year_value", row_condition=col("period_grain") != "month",
+                description="prior_year_value only on month rows"),
+            gxe.ExpectColumnValuesToBeNull(
+                column="yoy_change", row_condition=col("period_grain") != "month",
+                description="yoy_change only on month rows"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="is_provisional", value_set=[False],
+                row_condition=col("metric_name") != PROVISIONAL_METRIC,
+                description=f"only {PROVISIONAL_METRIC} rows can be provisional"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="metric_name", value_set=list(CONTACT_REASON_METRICS),
+                row_condition=col("segment_type") == "contact_reason",
+                description="segment contact_reason only for FCR and AHT"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="segment_value", value_set=["all"], row_condition=col("segment_type") == "all",
+                description="segment_type all has segment_value all"),
+        ]
+    if table == "fct_csat_rolling_13w":
+        return [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="numerator_13w", min_value=0, description="numerator_13w >= 0"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="denominator_13w", min_value=1, description="denominator_13w >= 1"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="csat_13w", min_value=0, max_value=1, description="csat_13w in [0, 1]"),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="denominator_13w", column_B="numerator_13w", or_equal=True,
+                description="numerator_13w <= denominator_13w"),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="segment_value", value_set=["all"], row_condition=col("segment_type") == "all",
+                description="segment_type all has segment_value all"),
+        ]
+    if table == "fct_bill_accuracy_by_billing_run":
+        return [
+            gxe.ExpectColumnValuesToBeBetween(column="bills", min_value=0, description="bills >= 0"),
+            gxe.ExpectColumnValuesToBeBetween(column="accurate_bills", min_value=0, description="accurate_bills >= 0"),
+            gxe.ExpectColumnValuesToBeBetween(column="exceptions", min_value=0, description="exceptions >= 0"),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="bills", column_B="accurate_bills", or_equal=True,
+                description="accurate_bills <= bills"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="bill_accuracy", min_value=0, max_value=1, description="bill_accuracy in [0, 1]"),
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="bill_accuracy", row_condition=col("bills") > 0,
+                description="bill_accuracy set for a run with bills"),
+        ]
+    if table == "dim_accounts":
+        return [
+            gxe.ExpectColumnUniqueValueCountToBeBetween(
+                column="as_of_date", min_value=0, max_value=1, description="one as-of date"),
+        ]
+    if table == "dq_row_reconciliation":
+        return [
+            *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, description=f"{c} >= 0")
+              for c in ("raw_rows", "kept_rows", "duplicate_rows", "rejected_rows")],
+            gxe.ExpectColumnDistinctValuesToEqualSet(
+                column="source_file", value_set=export_names, description="one row per CIS export"),
+        ]
+    if table == "dq_rejected_rows":
+        return [
+            gxe.ExpectColumnValuesToBeInSet(
+                column="source_file", value_set=export_names, description="a CIS export"),
+            gxe.ExpectColumnValuesToBeBetween(column="raw_copies", min_value=1, description="raw_copies >= 1"),
+        ]
+    return []
+
+
+def _derived_batches(table: str, frame: pd.DataFrame, c: MartContract) -> list[Batch]:
+    """Checks GX has no direct expectation for, run on a DataFrame derived from the table."""
+    gxe = _gxe()
+    out: list[Batch] = []
+    cols = set(frame.columns)
+    if table == "fct_cx_metrics" and {"metric_name", "period_grain", "period_start", "segment_type",
+                                      "segment_value"} <= cols:
+        # Every metric present for segment_type 'all' at every grain.
+        metrics = c.accepted_values.get("metric_name") or sorted(frame["metric_name"].dropna().unique())
+        grains = c.accepted_values.get("period_grain") or sorted(frame["period_grain"].dropna().unique())
+        all_rows = frame[frame["segment_type"] == "all"]
+        counts = all_rows.groupby(["metric_name", "period_grain"]).size()
+        grid = pd.MultiIndex.from_product([metrics, grains], names=["metric_name", "period_grain"])
+        coverage = counts.reindex(grid, fill_value=0).rename("all_segment_rows").reset_index()
+        coverage.index = pd.Index(coverage["metric_name"] + "/" + coverage["period_grain"], name="metric/grain")
+        out.append(Batch(MARTS_SUITE, table, "all-segment coverage", coverage, [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="all_segment_rows", min_value=1,
+                description="every metric has segment_type 'all' rows at every grain"),
+        ]))
+
+        # No missing month between a metric's first and last 'all' month.
+        months = all_rows[all_rows["period_grain"] == "month"]
+        pieces = []
+        for metric, rows in months.groupby("metric_name"):
+            starts = pd.to_datetime(rows["period_start"]).dt.to_period("M")
+            span = pd.period_range(starts.min(), starts.max(), freq="M")
+            n = starts.value_counts().reindex(span, fill_value=0)
+            pieces.append(pd.DataFrame({"metric_name": metric, "month": span.astype(str),
+                                        "all_segment_rows": n.to_numpy()}))
+        gaps = (pd.concat(pieces, ignore_index=True) if pieces else
+                pd.DataFrame({"metric_name": pd.Series(dtype=object), "month": pd.Series(dtype=object),
+                              "all_segment_rows": pd.Series(dtype="int64")}))
+        gaps.index = pd.Index(gaps["metric_name"] + "/" + gaps["month"], name="metric/month")
+        out.append(Batch(MARTS_SUITE, table, "month coverage", gaps, [
+            gxe.ExpectColumnValuesToBeBetween(
+                column="all_segment_rows", min_value=1,
+                description="no missing month between a metric's first and last month (segment all)"),
+        ]))
+        out.append(_alignment_batch(table, frame[["period_grain", "period_start"]]))
+    if table == "fct_csat_rolling_13w" and "week_start" in cols:
+        weeks = pd.DataFrame({"period_grain": "week", "period_start": frame["week_start"]})
+        out.append(_alignment_batch(table, weeks))
+    if table == "dq_row_reconciliation" and {"source_file", "raw_rows", "kept_rows", "duplicate_rows",
+                                             "rejected_rows"} <= cols:
+        rec = pd.DataFrame({
+            "source_file": frame["source_file"],
+            "raw_rows": frame["raw_rows"],
+            "kept_plus_duplicate_plus_rejected": frame["kept_rows"] + frame["duplicate_rows"] + frame["rejected_rows"],
+        })
+        rec.index = pd.Index(frame["source_file"].astype(str).to_numpy(), name="source_file")
+        out.append(Batch(MARTS_SUITE, table, "reconciliation", rec, [
+            gxe.ExpectColumnPairValuesToBeEqual(
+                column_A="raw_rows", column_B="kept_plus_duplicate_plus_rejected",
+                description="raw_rows = kept_rows + duplicate_rows + rejected_rows"),
+        ]))
+    return out
+
+
+def _alignment_batch(table: str, periods: pd.DataFrame) -> Batch:
+    gxe = _gxe()
+    col = _col
+    p = periods.drop_duplicates().copy()
+    start = pd.to_datetime(p["period_start"])
+    p["iso_weekday"] = start.dt.dayofweek + 1
+    p["day_of_month"] = start.dt.day
+    p.index = pd.Index(p["period_grain"].astype(str) + "/" + start.dt.strftime("%Y-%m-%d"), name="grain/start")
+    return Batch(MARTS_SUITE, table, "period alignment", p, [
+        gxe.ExpectColumnValuesToBeInSet(
+            column="iso_weekday", value_set=[1], row_condition=col("period_grain") == "week",
+            description="weeks start on a Monday"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="day_of_month", value_set=[1], row_condition=col("period_grain") == "month",
+            description="months start on the 1st"),
+    ])
+
+
+def _pii_batches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
+                 columns: list[tuple[str, str]], cfg: dict, personal_names: set[str]) -> list[Batch]:
+    """No personal data in a mart: column names, and e-mail / phone values in text columns."""
+    gxe = _gxe()
+    pcfg = cfg["personal_data"]
+    name_regex = pcfg["column_name_regex"]
+    if personal_names:
+        flags, body = re.match(r"^(\(\?[a-z]+\))?(.*)$", name_regex).groups()
+        exact = "|".join(re.escape(n) for n in sorted(personal_names))
+        name_regex = f"{flags or ''}(?:{body})|^(?:{exact})$"
+    names = pd.DataFrame({"column_name": pd.Series([c for c, _ in columns], dtype=object)})
+    out = [Batch(MARTS_SUITE, table, "column names", names, [
+        gxe.ExpectColumnValuesToNotMatchRegex(
+            column="column_name", regex=name_regex,
+            description="no personal-data column (full_name, email, phone, birth_date, caller_phone, ...)"),
+    ])]
+    text_cols = [c for c, t in columns if not _NON_TEXT_TYPE.match(t.strip())]
+    if text_cols:
+        q = " union all ".join(
+            f"select distinct '{_quote(c)}' as column_name, cast({_ident(c)} as varchar) as value "
+            f"from {_ident(schema)}.{_ident(table)} where {_ident(c)} is not null"
+            for c in text_cols
+        )
+        values = con.execute(q).df()
+        values.index = pd.Index(values["column_name"].to_numpy(), name="column_name")
+        out.append(Batch(MARTS_SUITE, table, "text values", values, [
+            gxe.ExpectColumnValuesToNotMatchRegex(
+                column="value", regex=pcfg["email_regex"], meta=PERSONAL,
+                description="no e-mail address in a text value"),
+            gxe.ExpectColumnValuesToNotMatchRegex(
+                column="value", regex=pcfg["phone_regex"], meta=PERSONAL,
+                description="no phone number in a text value"),
+        ]))
+    return out
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def mart_batches(duckdb_path: Path, cfg: dict, project_dir: Path = PROJECT_DIR) -> list[Batch]:
+    """Suite cx_published_marts, on the tables of the marts schema."""
+    gxe = _gxe()
+    schema = cfg["marts"]["schema"]
+    contracts = load_mart_contracts(project_dir, cfg["marts"]["contract_ymls"])
+    export_names = [e.name for e in contract.load_contract()]
+    personal_names = {c for _, c in personal_data_columns()}
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = $1 order by table_name, ordinal_position", [schema]).fetchall()
+        tables: dict[str, list[tuple[str, str]]] = {}
+        for t, c, typ in rows:
+            tables.setdefault(t, []).append((c, typ))
+        batches = [Batch(
+            MARTS_SUITE, f"schema {schema}", "tables",
+            pd.DataFrame({"table_name": pd.Series(sorted(tables), dtype=object)}),
+            [gxe.ExpectColumnDistinctValuesToContainSet(
+                column="table_name", value_set=sorted(contracts),
+                description="every published model is a table of the schema")],
+        )]
+        for table in sorted(tables):
+            c = contracts.get(table)
+            if c is not None:
+                frame = con.execute(f"select * from {_ident(schema)}.{_ident(table)}").df()
+                exps = _contract_expectations(c) + _mart_rules(table, export_names)
+                batches.append(Batch(MARTS_SUITE, table, "rows", _keyed(frame, c.key_columns), exps))
+                batches.extend(_derived_batches(table, frame, c))
+            batches.extend(_pii_batches(con, schema, table, tables[table], cfg, personal_names))
+    finally:
+        con.close()
+    return batches
+
+
+# ---------------------------------------------------------------------------
+# Running the checkpoint
+# ---------------------------------------------------------------------------
+def _ephemeral_context():
+    gx = _gx()
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        analytics_enabled=False,
+        progress_bars=ProgressBarsConfig(globally=False),
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites={},
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    context.enable_analytics(False)
+    return context
+
+
+def run_batches(batches: list[Batch], results_dir: Path | str,
+                checkpoint_name: str = "cx_data_quality") -> CheckpointOutcome:
+    """Validate every batch with one GX checkpoint; write each validation result as JSON."""
+    gx = _gx()
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    _remove_previous_results(results_dir)
+    by_suite: dict[str, Batch] = {}
+    with tempfile.TemporaryDirectory(prefix="cx-gx-") as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        context = _ephemeral_context()
+        datasource = context.data_sources.add_pandas("cx_frames")
+        definitions = []
+        for i, batch in enumerate(batches):
+            key = batch.key
+            if key in by_suite:
+                key = f"{key}.{i}"
+            path = Path(tmp) / f"{i:04d}.pkl"
+            batch.frame.to_pickle(path)
+            asset = datasource.add_pickle_asset(key, filepath_or_buffer=path)
+            batch_definition = asset.add_batch_definition_whole_dataframe(key)
+            suite = context.suites.add(gx.ExpectationSuite(name=key, expectations=batch.expectations))
+            definitions.append(context.validation_definitions.add(
+                gx.ValidationDefinition(name=key, data=batch_definition, suite=suite)))
+            by_suite[key] = batch
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=checkpoint_name, validation_definitions=definitions, actions=[],
+            result_format={"result_format": "SUMMARY"}))
+        result = checkpoint.run()
+
+    outcomes: list[ExpectationOutcome] = []
+    files: list[Path] = []
+    for validation in result.run_results.values():
+        batch = by_suite[validation.suite_name]
+        doc = validation.to_json_dict()
+        for r in doc["results"]:
+            _redact(r)
+            outcomes.append(_outcome(batch, r))
+        doc["meta"]["cx_table"] = batch.table
+        doc["meta"]["cx_check"] = batch.check
+        doc["meta"]["cx_suite"] = batch.suite
+        if batch.note:
+            doc["meta"]["cx_note"] = batch.note
+        path = results_dir / f"{validation.suite_name}.json"
+        path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+        files.append(path)
+    outcome = CheckpointOutcome(
+        success=all(o.success for o in outcomes), results=outcomes,
+        result_files=files, checkpoint_name=checkpoint_name)
+    summary_path = results_dir / OUTCOME_FILE
+    summary_path.write_text(json.dumps({
+        "checkpoint": checkpoint_name,
+        "success": outcome.success,
+        "run_id": str(result.run_id),
+        "result_files": [p.name for p in files],
+        "results": [asdict(o) for o in outcomes],
+    }, indent=2, default=str), encoding="utf-8")
+    return outcome
+
+
+def _remove_previous_results(results_dir: Path) -> None:
+    """Delete the files the previous run listed (and only those), so no stale result stays."""
+    previous = results_dir / OUTCOME_FILE
+    try:
+        names = json.loads(previous.read_text(encoding="utf-8")).get("result_files", [])
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in names:
+        path = results_dir / Path(name).name
+        if path.suffix == ".json":
+            path.unlink(missing_ok=True)
+
+
+def run_checkpoint(duckdb_path: Path | str | None, raw_dir: Path | str | None,
+                   results_dir: Path | str, *, suites: Iterable[str] = (RAW_SUITE, MARTS_SUITE),
+                   config_path: Path | str | None = None,
+                   project_dir: Path = PROJECT_DIR) -> CheckpointOutcome:
+    """Run the checkpoint on the raw exports in `raw_dir` and the marts in `duckdb_path`.
+
+    `suites` selects cis_raw_exports and/or cx_published_marts (or "raw" / "marts" / "all").
+    """
+    wanted: set[str] = set()
+    for s in ([suites] if isinstance(suites, str) else suites):
+        wanted.update(SUITE_CHOICES.get(s, (s,)))
+    unknown = wanted - {RAW_SUITE, MARTS_SUITE}
+    if unknown:
+        raise ValueError(f"unknown suite(s): {', '.join(sorted(unknown))}")
+    cfg = load_config(config_path)
+    batches: list[Batch] = []
+    if RAW_SUITE in wanted:
+        if raw_dir is None:
+            raise ValueError("the raw suite needs raw_dir")
+        batches += raw_batches(Path(raw_dir), cfg)
+    if MARTS_SUITE in wanted:
+        if duckdb_path is None or not Path(duckdb_path).is_file():
+            raise FileNotFoundError(f"DuckDB warehouse not found: {duckdb_path}")
+        batches += mart_batches(Path(duckdb_path), cfg, project_dir)
+    return run_batches(batches, results_dir, cfg.get("checkpoint_name", "cx_data_quality"))
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+def _redact(r: dict) -> None:
+    """Hide the values of personal-data expectations (the results are logged and kept)."""
+    cfg = r.get("expectation_config") or {}
+    if not (cfg.get("meta") or {}).get("personal_data"):
+        return
+    res = r.get("result") or {}
+    column = (cfg.get("kwargs") or {}).get("column")
+    for key in ("partial_unexpected_list", "unexpected_list"):
+        if key in res:
+            res[key] = [REDACTED] * len(res[key])
+    for key in ("partial_unexpected_counts",):
+        if key in res:
+            res[key] = [{**c, "value": REDACTED} for c in res[key]]
+    for key in ("partial_unexpected_index_list", "unexpected_index_list"):
+        if key in res:
+            res[key] = [{k: v for k, v in i.items() if k != column} if isinstance(i, dict) else i
+                        for i in res[key]]
+
+
+def _column_of(expectation_type: str, kwargs: dict) -> str | None:
+    if "compound_columns" in expectation_type or "multicolumn" in expectation_type:
+        return ", ".join(kwargs.get("column_list") or [])
+    if kwargs.get("column"):
+        return kwargs["column"]
+    if kwargs.get("column_A"):
+        return f"{kwargs['column_A']}, {kwargs.get('column_B')}"
+    return None
+
+
+def _exception_message(info: dict) -> str | None:
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return info.get("exception_message") if info.get("raised_exception") else None
+    for v in info.values():
+        if isinstance(v, dict) and v.get("raised_exception", True):
+            msg = v.get("exception_message") or ""
+            return msg.strip().splitlines()[-1] if msg.strip() else "exception"
+    return None
+
+
+def _details(r: dict, batch: Batch) -> str:
+    res = r.get("result") or {}
+    parts = []
+    error = _exception_message(r.get("exception_info") or {})
+    if error:
+        parts.append(f"error: {error}")
+    if batch.note:
+        parts.append(batch.note)
+    index_name = batch.frame.index.name
+    keys = [str(i[index_name]) for i in res.get("partial_unexpected_index_list") or []
+            if isinstance(i, dict) and index_name in i]
+    if keys:
+        parts.append(f"at {index_name} " + ", ".join(dict.fromkeys(keys)))
+    values = res.get("partial_unexpected_list")
+    if values and any(v != REDACTED for v in values) and not isinstance(values[0], dict):
+        parts.append("values " + ", ".join(dict.fromkeys(repr(v) for v in values)))
+    if res.get("partial_missing_list"):
+        parts.append("missing " + ", ".join(map(str, res["partial_missing_list"])))
+    if (res.get("details") or {}).get("mismatched"):
+        parts.append("observed columns " + ", ".join(map(str, res.get("observed_value") or [])))
+    elif "observed_value" in res and not parts:
+        parts.append(f"observed {res['observed_value']}")
+    return "; ".join(parts)
+
+
+def _outcome(batch: Batch, r: dict) -> ExpectationOutcome:
+    cfg = r["expectation_config"]
+    res = r.get("result") or {}
+    raised = bool(_exception_message(r.get("exception_info") or {}))
+    return ExpectationOutcome(
+        suite=batch.suite,
+        table=batch.table,
+        check=batch.check,
+        expectation_type=cfg["type"],
+        column=_column_of(cfg["type"], cfg.get("kwargs") or {}),
+        unexpected_count=res.get("unexpected_count"),
+        success=bool(r.get("success")),
+        element_count=res.get("element_count"),
+        description=cfg.get("description"),
+        details="" if r.get("success") else _details(r, batch),
+        raised_exception=raised,
+    )
+
+
+def format_summary(outcome: CheckpointOutcome, *, failures_only: bool = False, width: int = 80) -> str:
+    """A readable table (status, suite, table, expectation, rows failing), failures first."""
+    rows = sorted(outcome.results, key=lambda o: (o.success, o.suite, o.table, o.check, o.raised_exception))
+    if failures_only:
+        rows = [o for o in rows if not o.success]
+
+    def cut(text: str, n: int) -> str:
+        return text if len(text) <= n else text[: n - 1] + "…"
+
+    table = [("STATUS", "SUITE", "TABLE", "EXPECTATION", "ROWS FAILING", "DETAILS")]
+    for o in rows:
+        where = o.table if o.check in ("rows", "distinct rows") else f"{o.table} ({o.check})"
+        expectation = o.expectation_type + (f"({o.column})" if o.column else "")
+        if o.description:
+            expectation += f": {o.description}"
+        failing = "-" if o.unexpected_count is None else str(o.unexpected_count)
+        if o.raised_exception:
+            failing = "error"
+        table.append((o.status, o.suite, where, cut(expectation, 110), failing, cut(o.details, width)))
+    widths = [max(len(r[i]) for r in table) for i in range(6)]
+    lines = []
+    for n, r in enumerate(table):
+        lines.append("  ".join(r[i].ljust(widths[i]) if i < 5 else r[i] for i in range(6)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths[:5]) + "  " + "-" * min(widths[5], width))
+    failed = len(outcome.failures)
+    head = (f"Great Expectations checkpoint {outcome.checkpoint_name}: "
+            f"{'PASSED' if outcome.success else 'FAILED'} - {failed} of {len(outcome.results)} "
+            f"expectations failed")
+    suites = sorted({o.suite for o in outcome.results})
+    for s in suites:
+        n = sum(1 for o in outcome.results if o.suite == s)
+        f = sum(1 for o in outcome.results if o.suite == s and not o.success)
+        head += f"\n  {s}: {n - f} passed, {f} failed"
+    return head + "\n\n" + "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# CLI
+# ---------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m cx_warehouse.gx_checks",
+        description="Run the Great Expectations checkpoint on the raw CIS exports and the published marts.")
+    parser.add_argument("--duckdb", default=os.environ.get("DUCKDB_PATH", "warehouse/cx_warehouse.duckdb"),
+                        help="DuckDB warehouse file (read only; default $DUCKDB_PATH or warehouse/cx_warehouse.duckdb)")
+    parser.add_argument("--raw-dir", default="data/sample_exports", help="directory of the 14 CIS export CSVs")
+    parser.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR),
+                        help="where the validation results are written as JSON (default gx/uncommitted/validations)")
+    parser.add_argument("--suite", choices=sorted(SUITE_CHOICES), default="all", help="which suite(s) to run")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="checkpoint settings (gx/checkpoint.yml)")
+    parser.add_argument("--failures-only", action="store_true", help="list only the failing expectations")
+    args = parser.parse_args(argv)
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    try:
+        outcome = run_checkpoint(args.duckdb, args.raw_dir, args.results_dir,
+                                 suites=args.suite, config_path=args.config)
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
+        print(f"gx_checks: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(outcome, failures_only=args.failures_only))
+    print(f"\nValidation results: {Path(args.results_dir)}")
+    return 0 if outcome.success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

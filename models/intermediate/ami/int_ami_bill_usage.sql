@@ -1,0 +1,95 @@
+-- One row per kept bill compared with the AMI reads attributed to its account
+-- over its service period (inclusive days). Only reads with status
+-- 'attributed' count, so a day whose premise was vacant, ambiguous or whose
+-- read is missing leaves the bill not fully covered. Reads join bills on
+-- account_id plus a range predicate (no account x day explosion).
+--   variance_kwh   = billed_kwh - ami_kwh (positive: billed more than measured)
+--   variance_share = variance_kwh / billed_kwh
+-- both only for fully covered bills. A bill matches when it is fully covered
+-- and |variance_kwh| <= var ami_usage_tolerance (default 0.02) x billed_kwh.
+{%- set tolerance = var('ami_usage_tolerance', 0.02) %}
+with bills as (
+    select
+        bill_id,
+        account_id,
+        billing_run_id,
+        bill_date,
+        service_period_start,
+        service_period_end,
+        billed_kwh,
+        is_estimated,
+        is_rebill,
+        is_corrected
+    from {{ ref('int_bills') }}
+),
+
+reads as (
+    select
+        account_id,
+        read_date,
+        kwh
+    from {{ ref('int_ami_reads_attributed') }}
+    where attribution_status = 'attributed'
+),
+
+bill_reads as (
+    select
+        bills.bill_id,
+        count(*) as reads,
+        count(distinct reads.read_date) as read_days,
+        sum(reads.kwh) as ami_kwh
+    from bills
+    inner join reads
+        on
+            bills.account_id = reads.account_id
+            and bills.service_period_start <= reads.read_date
+            and bills.service_period_end >= reads.read_date
+    group by bills.bill_id
+),
+
+compared as (
+    select
+        bills.*,
+        case
+            when bills.service_period_end >= bills.service_period_start
+                then {{ dbt.datediff('bills.service_period_start', 'bills.service_period_end', 'day') }} + 1
+            else 0
+        end as period_days,
+        coalesce(bill_reads.reads, 0) as reads,
+        coalesce(bill_reads.read_days, 0) as read_days,
+        coalesce(bill_reads.ami_kwh, 0) as ami_kwh
+    from bills
+    left join bill_reads on bills.bill_id = bill_reads.bill_id
+),
+
+flagged as (
+    select
+        *,
+        period_days > 0 and read_days = period_days as is_fully_covered
+    from compared
+)
+
+select
+    bill_id,
+    account_id,
+    billing_run_id,
+    bill_date,
+    cast({{ dbt.date_trunc('month', 'bill_date') }} as date) as bill_month,
+    service_period_start,
+    service_period_end,
+    is_estimated,
+    is_rebill,
+    is_corrected,
+    period_days,
+    read_days,
+    reads,
+    billed_kwh,
+    ami_kwh,
+    is_fully_covered,
+    case when is_fully_covered then billed_kwh - ami_kwh end as variance_kwh,
+    case
+        when is_fully_covered and billed_kwh <> 0
+            then cast(1.0 * (billed_kwh - ami_kwh) / billed_kwh as {{ type_double() }})
+    end as variance_share,
+    coalesce(is_fully_covered and abs(billed_kwh - ami_kwh) <= {{ tolerance }} * billed_kwh, false) as is_matched
+from flagged

@@ -1,0 +1,173 @@
+-- Every kept AMI daily read attributed to the premise its meter measured that
+-- day and to the account active on that premise that day (both hops
+-- effective-dated, half-open [start, end) intervals, empty end = open).
+--
+-- Set-based and bounded: the install and account intervals (small tables) are
+-- first cut into non-overlapping elementary segments per meter / per premise,
+-- each knowing how many intervals cover it. A read then equi-joins on
+-- meter_id (and the premise on premise_id) plus a range predicate and meets at
+-- most one segment per hop, so there is no aggregation over reads and no
+-- account x day explosion. Open segments end on a far-future sentinel so the
+-- read joins are plain equality + range comparisons (hash joins, not nested
+-- loops, for outer joins too).
+{%- set open_end = "cast('9999-12-31' as date)" %}
+with reads as (
+    select
+        meter_id,
+        read_date,
+        kwh,
+        read_quality
+    from {{ ref('stg_cis__ami_daily_reads') }}
+    where not is_rejected
+),
+
+installs as (
+    select
+        meter_id,
+        premise_id,
+        installed_date,
+        removed_date
+    from {{ ref('stg_cis__meter_installs') }}
+    where not is_rejected
+),
+
+accounts as (
+    select
+        account_id,
+        premise_id,
+        opened_date,
+        closed_date
+    from {{ ref('int_accounts') }}
+),
+
+-- hop 1: meter -> premise ------------------------------------------------
+meter_bounds as (
+    select
+        meter_id,
+        installed_date as bound_date
+    from installs
+    union
+    select
+        meter_id,
+        removed_date as bound_date
+    from installs
+    where removed_date is not null
+),
+
+meter_pieces as (
+    select
+        meter_id,
+        bound_date as segment_start,
+        coalesce(lead(bound_date) over (partition by meter_id order by bound_date), {{ open_end }}) as segment_end
+    from meter_bounds
+),
+
+meter_segments as (
+    -- no bound lies inside a piece, so coverage at its first day holds for all of it;
+    -- pieces no install covers (gaps between installs) drop out here
+    select
+        meter_pieces.meter_id,
+        meter_pieces.segment_start,
+        meter_pieces.segment_end,
+        count(*) as installs_covering,
+        count(distinct installs.premise_id) as premises_covering,
+        min(installs.premise_id) as premise_id
+    from meter_pieces
+    inner join installs
+        on
+            meter_pieces.meter_id = installs.meter_id
+            and meter_pieces.segment_start >= installs.installed_date
+            and (installs.removed_date is null or meter_pieces.segment_start < installs.removed_date)
+    group by meter_pieces.meter_id, meter_pieces.segment_start, meter_pieces.segment_end
+),
+
+-- hop 2: premise -> account ----------------------------------------------
+premise_bounds as (
+    select
+        premise_id,
+        opened_date as bound_date
+    from accounts
+    union
+    select
+        premise_id,
+        closed_date as bound_date
+    from accounts
+    where closed_date is not null
+),
+
+premise_pieces as (
+    select
+        premise_id,
+        bound_date as segment_start,
+        coalesce(lead(bound_date) over (partition by premise_id order by bound_date), {{ open_end }}) as segment_end
+    from premise_bounds
+),
+
+premise_segments as (
+    select
+        premise_pieces.premise_id,
+        premise_pieces.segment_start,
+        premise_pieces.segment_end,
+        count(*) as accounts_active,
+        min(accounts.account_id) as account_id
+    from premise_pieces
+    inner join accounts
+        on
+            premise_pieces.premise_id = accounts.premise_id
+            and premise_pieces.segment_start >= accounts.opened_date
+            and (accounts.closed_date is null or premise_pieces.segment_start < accounts.closed_date)
+    group by premise_pieces.premise_id, premise_pieces.segment_start, premise_pieces.segment_end
+),
+
+-- reads through both hops ------------------------------------------------
+read_premise as (
+    select
+        reads.meter_id,
+        reads.read_date,
+        reads.kwh,
+        reads.read_quality,
+        coalesce(meter_segments.installs_covering, 0) as installs_covering,
+        coalesce(meter_segments.premises_covering, 0) as premises_covering,
+        case when meter_segments.premises_covering = 1 then meter_segments.premise_id end as premise_id
+    from reads
+    left join meter_segments
+        on
+            reads.meter_id = meter_segments.meter_id
+            and reads.read_date >= meter_segments.segment_start
+            and reads.read_date < meter_segments.segment_end
+),
+
+read_account as (
+    select
+        read_premise.*,
+        case
+            when read_premise.premise_id is not null then coalesce(premise_segments.accounts_active, 0)
+        end as accounts_active,
+        case when premise_segments.accounts_active = 1 then premise_segments.account_id end as matched_account_id
+    from read_premise
+    left join premise_segments
+        on
+            read_premise.premise_id = premise_segments.premise_id
+            and read_premise.read_date >= premise_segments.segment_start
+            and read_premise.read_date < premise_segments.segment_end
+)
+
+select
+    meter_id,
+    read_date,
+    kwh,
+    read_quality,
+    read_quality = 'estimated' as is_estimated,
+    premise_id,
+    matched_account_id as account_id,
+    installs_covering,
+    premises_covering,
+    accounts_active,
+    case
+        when installs_covering = 0 then 'orphan_read'
+        when premises_covering > 1 then 'ambiguous_premise'
+        when accounts_active = 0 then 'vacant_premise'
+        when accounts_active > 1 then 'ambiguous_account'
+        else 'attributed'
+    end as attribution_status
+from read_account

@@ -91,6 +91,10 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection, min_denominator: int = 20) ->
             "status": target_status(value, direction, target, at_risk) if target is not None else "no target",
             "weakest": None if w is None else {"segment_type": w[1], "segment_value": w[2], "value": w[3], "records": w[4]},
         })
+    for name in METRIC_ORDER:
+        if name not in {r["metric"] for r in rows}:
+            rows.append({"metric": name, "value": None, "prior_year": None, "change": None, "records": 0,
+                         "target": None, "status": "no data", "weakest": None})
     rows.sort(key=lambda r: METRIC_ORDER.index(r["metric"]) if r["metric"] in METRIC_ORDER else 99)
     return str(as_of), str(month)[:7], rows
 

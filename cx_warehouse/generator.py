@@ -1,0 +1,582 @@
+"""Deterministic generator of a utility's CIS exports (the 14 CSV files of
+``shared/spec/cis-exports.md``) with optional planted defects.
+
+    python -m cx_warehouse.generator --out data/generated --accounts 300
+
+Public API: :func:`generate` and :func:`main`.  Only numpy and the standard
+library are used; the same parameters always give byte-identical files.
+
+Scale: ``accounts`` is the number of service premises.  Each premise is
+served by a chain of non-overlapping accounts (move-outs, vacancies,
+move-ins), so ``raw_accounts.csv`` holds a few percent more rows.
+
+Ids: C000001 customers, A000001 accounts, P000001 premises, M0000001 meters,
+BR0001 billing runs, B00000001 bills, BX000001 billing exceptions,
+PY00000001 payments, SO0000001 service orders, CT00000001 contacts,
+T0000001 tickets, AG0001 agents, U000001 portal users, EV000000001 portal
+events, S0000001 surveys (the width grows with the volume).
+
+Defects (``defect_rate`` > 0): about ``defect_rate`` x rows extra rows per
+file, split over the kinds that apply to the file, at least one of each:
+
+- ``missing_required``      a required, non-key field is empty
+- ``unparseable``           a date / timestamp / decimal / integer / boolean
+                            that does not parse (2024-13-45, yesterday, 12,5,
+                            12.5 as an integer, yes as a boolean, ...)
+- ``out_of_domain``         e.g. account_class residental, channel fax
+- ``negative_value``        kwh, billed_kwh, amount, talk/hold/wrap seconds
+- ``score_out_of_range``    surveys.score 0, 6, 10 or 3.5
+- ``completed_at_mismatch`` service order completed_at set while not
+                            completed, or missing while completed
+- ``conflicting_duplicate`` two rows with the same key differing in one
+                            column (both rejected)
+- ``exact_duplicate``       a row repeated verbatim (1 or 2 extra copies of a
+                            clean row; per file also one copy of a rejected row)
+
+Defective rows always get a fresh key, so no clean row is ever affected.
+Also planted, and *kept* (not rejected): orphan references (bills, payments,
+contacts for an unknown account id, reads of a never installed meter).
+
+``_manifest.json``: ``params``, ``entities``, ``rows_written`` per file,
+``files`` (per source file: raw_rows, kept_rows, duplicate_rows,
+rejected_rows with raw = kept + duplicate + rejected, orphan_rows,
+defects_by_kind), ``defect_kinds`` per file, ``defects`` (one entry per
+planted defect: file, primary_key (composite keys joined with '|'), kind,
+column, rows, outcome rejected|duplicate) and ``orphans``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import os
+import sys
+import time
+from typing import Sequence
+
+import numpy as np
+
+from . import _gen_cx as cx
+from ._gen_common import FILES, KEYS, Fmt, fmt_fixed, fmt_ids, fmt_int, id_width, stream
+from ._gen_defects import Injector, applicable_kinds
+from ._gen_world import (
+    AREAS, CLASS_NAMES, CYCLES, EXCEPTION_TYPES, RATE_CODES, NONE_DAY, build_world,
+    finish_bills, usage_pass,
+)
+from ._gen_common import (
+    CONTACT_CHANNELS, DELIVERY_METHODS, EVENT_TYPES, ORDER_STATUSES, ORDER_TYPES,
+    PAYMENT_CHANNELS, PORTAL_CHANNELS, REASON_CODES, RESOLUTIONS,
+)
+
+__all__ = ["generate", "main", "GENERATOR_VERSION", "FILES"]
+
+GENERATOR_VERSION = "1.0.0"
+# survey trigger rank used internally -> contract trigger_type
+_SURVEY_TYPES = np.array(["contact", "service_order", "payment", "bill"], dtype=object)
+
+
+class _Ids:
+    """Text ids per entity: prefix + zero padded (index + 1); fresh ids continue
+    after the clean ones (used for defects and orphan references)."""
+
+    def __init__(self, prefix: str, count: int, minimum: int):
+        self.prefix = prefix
+        self.count = int(count)
+        self.width = id_width(3 * count + 1000, minimum)
+        self.next = self.count + 1
+        self._all = None
+
+    @property
+    def all(self) -> np.ndarray:
+        if self._all is None:
+            self._all = fmt_ids(self.prefix, np.arange(1, self.count + 1), self.width)
+        return self._all
+
+    def of(self, idx) -> np.ndarray:
+        return self.all[np.asarray(idx, dtype=np.int64)]
+
+    def of_opt(self, idx) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        out = self.all[np.maximum(idx, 0)] if self.count else np.full(idx.size, "", dtype=object)
+        out = out.copy()
+        out[idx < 0] = ""
+        return out
+
+    def fresh(self) -> str:
+        s = f"{self.prefix}{self.next:0{self.width}d}"
+        self.next += 1
+        return s
+
+
+def _phone_text(numbers: np.ndarray, styles: np.ndarray, caller: bool) -> np.ndarray:
+    out = []
+    for num, st in zip(numbers.tolist(), styles.tolist()):
+        if num < 0:
+            out.append("")
+            continue
+        s = f"{num:010d}"
+        a, e, x = s[:3], s[3:6], s[6:]
+        if caller:
+            out.append((f"+1{s}", s, f"({a}) {e}-{x}", f"{a}-{e}-{x}")[st])
+        else:
+            out.append((f"({a}) {e}-{x}", f"{a}.{e}.{x}", f"+1 {a} {e} {x}", s, f"{a}-{e}-{x}")[st])
+    return np.array(out, dtype=object)
+
+
+def _obj(values) -> np.ndarray:
+    a = np.empty(len(values), dtype=object)
+    a[:] = list(values)
+    return a
+
+
+def _write(path: str, name: str, cols: dict) -> int:
+    header = FILES[name]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        w.writerow(header)
+        lists = [cols[c].tolist() if isinstance(cols[c], np.ndarray) else list(cols[c]) for c in header]
+        w.writerows(zip(*lists))
+    return len(cols[header[0]])
+
+
+def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
+             end: dt.date = dt.date(2025, 12, 31), seed: int = 42, defect_rate: float = 0.01,
+             ami_days: int | None = None) -> dict:
+    """Write the 14 CIS export files and ``_manifest.json`` to ``out_dir``.
+
+    ``accounts`` is the number of service premises (each served by a chain of
+    accounts over time, so the accounts file holds somewhat more rows).
+    Returns the manifest (also written as ``_manifest.json``).
+    """
+    if isinstance(start, str):
+        start = dt.date.fromisoformat(start)
+    if isinstance(end, str):
+        end = dt.date.fromisoformat(end)
+    if end < start:
+        raise ValueError("end must be on or after start")
+    if accounts < 1:
+        raise ValueError("accounts must be >= 1")
+    if not (0 <= defect_rate < 0.5):
+        raise ValueError("defect_rate must be in [0, 0.5)")
+    if ami_days is not None and ami_days < 1:
+        raise ValueError("ami_days must be >= 1")
+    t_start = time.perf_counter()
+    os.makedirs(out_dir, exist_ok=True)
+    start_o, end_o = start.toordinal(), end.toordinal()
+    fmt = Fmt(dt.date(max(1, start.year - 140), 1, 1), end + dt.timedelta(days=400))
+    w = build_world(seed, int(accounts), start_o, end_o)
+    inj = Injector(stream(seed, "defects"), float(defect_rate))
+    ids = {
+        "C": _Ids("C", w.C, 6), "A": _Ids("A", w.A, 6), "P": _Ids("P", w.P, 6),
+        "M": _Ids("M", w.M, 7), "R": _Ids("BR", w.R, 4),
+    }
+    rows_written: dict[str, int] = {}
+    paths = {name: os.path.join(out_dir, name + ".csv") for name in FILES}
+
+    # ---- AMI reads: streamed chunk by chunk ---------------------------------
+    ami_first = start_o if ami_days is None else max(start_o, end_o - int(ami_days) + 1)
+    name = "raw_ami_daily_reads"
+    inst_days = np.clip(
+        np.minimum(w.m_rem, end_o + 1) - np.maximum(w.m_inst, ami_first), 0, None).sum()
+    quotas = inj.quotas(name, int(inst_days))
+    n_chunks = -(-w.P // max(500, 3_000_000 // w.D))
+    # spread every planted defect of the reads over the chunks
+    plan: dict[int, list[str]] = {}
+    rr = stream(seed, "ami-defect-plan")
+    for kind, q in quotas.items():
+        for c in rr.integers(0, n_chunks, q).tolist():
+            plan.setdefault(c, []).append(kind)
+    pending: dict[str, int] = {}
+    reads_file = open(paths[name], "w", newline="", encoding="utf-8")
+    reads_writer = csv.writer(reads_file, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    reads_writer.writerow(FILES[name])
+    n_reads = [0]
+    dup_done = [False]
+    quality = np.array(["actual", "estimated"], dtype=object)
+
+    def emit_reads(k, meter, day, kwh, est, gap_meter, gap_day):
+        cols = {
+            "meter_id": ids["M"].of(meter),
+            "read_date": fmt.date(day),
+            "kwh": fmt_fixed(kwh, 3),
+            "read_quality": quality[est.astype(np.int64)],
+        }
+        inj.add_clean(name, len(day))
+        for kind in plan.get(k, ()):
+            pending[kind] = pending.get(kind, 0) + 1
+        last = k == n_chunks - 1
+        if last and defect_rate > 0:
+            orphan_meter = ids["M"].fresh()
+            days = np.arange(max(ami_first, end_o - 2), end_o + 1)
+            rows = [{"meter_id": orphan_meter, "read_date": fmt.date_text[d - fmt.base],
+                     "kwh": f"{(i + 1) * 7.125:.3f}", "read_quality": "actual"}
+                    for i, d in enumerate(days.tolist())]
+            cols = inj.add_orphans(name, cols, rows, "meter_id")
+        if pending and len(cols["meter_id"]) > 0:
+            free = list(zip(gap_meter.tolist(), gap_day.tolist()))
+            rfree = stream(seed, f"ami-free-{k}")
+            order = rfree.permutation(len(free)).tolist()
+            free_iter = iter([free[i] for i in order])
+
+            def fresh_key(row):
+                nxt = next(free_iter, None)
+                if nxt is not None:
+                    return {"meter_id": ids["M"].of([nxt[0]])[0],
+                            "read_date": fmt.date_text[nxt[1] - fmt.base]}
+                return {"meter_id": ids["M"].fresh()}
+
+            cols = inj.inject(name, cols, dict(pending), fresh_key, dup_defect=not dup_done[0])
+            dup_done[0] = True
+            pending.clear()
+        header = FILES[name]
+        reads_writer.writerows(zip(*[cols[c].tolist() for c in header]))
+        n_reads[0] += len(cols["meter_id"])
+
+    try:
+        usage_pass(w, ami_first, emit_reads)
+    finally:
+        reads_file.close()
+    rows_written[name] = n_reads[0]
+    finish_bills(w)
+    cx.build_cx(w)
+    ids.update({
+        "B": _Ids("B", w.B, 8), "E": _Ids("BX", w.E, 6), "PY": _Ids("PY", w.PY, 8),
+        "SO": _Ids("SO", w.SO, 7), "CT": _Ids("CT", w.CT, 8), "T": _Ids("T", w.T, 7),
+        "U": _Ids("U", w.U, 6), "EV": _Ids("EV", w.EV, 9), "S": _Ids("S", w.SV, 7),
+    })
+    tables = _format_tables(w, fmt, ids)
+    ro = stream(seed, "orphans")
+    for name in FILES:
+        if name == "raw_ami_daily_reads":
+            continue
+        cols = tables.pop(name)()
+        n = len(cols[FILES[name][0]])
+        inj.add_clean(name, n)
+        if defect_rate > 0:
+            cols = _plant_orphans(name, cols, inj, ids, ro)
+            cols = inj.inject(name, cols, inj.quotas(name, n), _fresh_key_factory(name, w, ids, fmt, ro),
+                              synthetic=_synthetic_row(name, w, ids, fmt))
+        rows_written[name] = _write(paths[name], name, cols)
+        del cols
+    files = {name: inj.books[name].as_dict() for name in FILES}
+    for name in FILES:
+        assert files[name]["raw_rows"] == rows_written[name], (name, files[name], rows_written[name])
+    manifest = {
+        "generator": "cx_warehouse.generator",
+        "version": GENERATOR_VERSION,
+        "contract": "shared/spec/cis-exports.md",
+        "params": {
+            "accounts": int(accounts), "start": start.isoformat(), "end": end.isoformat(),
+            "seed": int(seed), "defect_rate": float(defect_rate),
+            "ami_days": None if ami_days is None else int(ami_days),
+            "ami_first_date": dt.date.fromordinal(ami_first).isoformat(),
+        },
+        "entities": {"premises": int(w.P), "accounts": int(w.A), "customers": int(w.C),
+                     "meters": int(w.M), "billing_runs": int(w.R), "tickets": int(w.T)},
+        "rows_written": {name + ".csv": rows_written[name] for name in FILES},
+        "files": files,
+        "defect_kinds": {name: [k for k in applicable_kinds(name)] for name in FILES}
+        if defect_rate > 0 else {},
+        "defects": inj.defects,
+        "orphans": inj.orphans,
+        "elapsed_seconds": None,
+    }
+    manifest["elapsed_seconds"] = round(time.perf_counter() - t_start, 3)
+    # the elapsed time varies from run to run: keep it out of the file so that
+    # the same parameters give byte-identical output
+    on_disk = dict(manifest)
+    on_disk.pop("elapsed_seconds")
+    with open(os.path.join(out_dir, "_manifest.json"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(_manifest_text(on_disk))
+    return manifest
+
+
+def _manifest_text(m: dict) -> str:
+    """Indented JSON, with one planted defect / orphan per line (fast and diffable)."""
+    lists = ("defects", "orphans")
+    head = json.dumps({k: v for k, v in m.items() if k not in lists}, indent=1, ensure_ascii=False)
+    parts = [head[:-2]]
+    for key in lists:
+        items = m.get(key, [])
+        body = ",\n".join("  " + json.dumps(d, ensure_ascii=False) for d in items)
+        parts.append(f',\n "{key}": [\n{body}\n ]' if items else f',\n "{key}": []')
+    parts.append("\n}\n")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------
+def _format_tables(w, fmt: Fmt, ids) -> dict:
+    """Per file, a function that formats its columns (one table in memory at a time)."""
+    T: dict = {}
+    C, A, P, M, R = ids["C"], ids["A"], ids["P"], ids["M"], ids["R"]
+    T["raw_customers"] = lambda: {
+        "customer_id": C.all,
+        "full_name": w.c_name,
+        "email": w.c_email,
+        "phone": _phone_text(w.c_phone, w.c_phone_fmt, caller=False),
+        "birth_date": fmt.date(np.maximum(w.c_birth, fmt.base), empty=w.c_birth < 0),
+    }
+    T["raw_accounts"] = lambda: {
+        "account_id": A.all,
+        "customer_id": C.of(w.a_cust),
+        "premise_id": P.of(w.a_prem),
+        "account_class": _obj(CLASS_NAMES)[w.a_class],
+        "rate_code": _obj(RATE_CODES)[w.a_rate],
+        "service_area": _obj(AREAS)[w.p_area[w.a_prem]],
+        "opened_date": fmt.date(w.a_open),
+        "closed_date": fmt.date(np.minimum(w.a_close, w.end_o), empty=w.a_close >= NONE_DAY),
+    }
+    T["raw_meter_installs"] = lambda: {
+        "meter_id": M.all,
+        "premise_id": P.of(w.m_prem),
+        "installed_date": fmt.date(w.m_inst),
+        "removed_date": fmt.date(np.minimum(w.m_rem, w.end_o), empty=w.m_rem >= NONE_DAY),
+    }
+    T["raw_billing_runs"] = lambda: {
+        "billing_run_id": R.all,
+        "run_date": fmt.date(w.r_date),
+        "bill_cycle": _obj(CYCLES)[w.r_cycle],
+    }
+    B = ids["B"]
+    T["raw_bills"] = lambda: {
+        "bill_id": B.all,
+        "account_id": A.of(w.b_acc),
+        "billing_run_id": R.of(w.b_run),
+        "bill_date": fmt.date(w.b_date),
+        "service_period_start": fmt.date(w.b_start),
+        "service_period_end": fmt.date(w.b_end),
+        "billed_kwh": fmt_fixed(w.b_kwh, 2),
+        "amount_due": fmt_fixed(w.b_amount, 2),
+        "is_estimated": _obj(["false", "true"])[w.b_est.astype(np.int64)],
+        "corrects_bill_id": B.of_opt(w.b_corrects),
+    }
+    T["raw_billing_exceptions"] = lambda: {
+        "exception_id": ids["E"].all,
+        "billing_run_id": R.of(w.e_run),
+        "bill_id": B.of_opt(w.e_bill),
+        "account_id": A.of(w.e_acc),
+        "exception_type": _obj(EXCEPTION_TYPES)[w.e_type],
+        "raised_at": fmt.ts(w.e_raised),
+        "resolved_at": fmt.ts(w.e_resolved, empty=w.e_resolved < 0),
+    }
+    T["raw_payments"] = lambda: {
+        "payment_id": ids["PY"].all,
+        "account_id": A.of(w.py_acc),
+        "paid_at": fmt.ts(w.py_t),
+        "amount": fmt_fixed(w.py_amount, 2),
+        "payment_channel": _obj(PAYMENT_CHANNELS)[w.py_channel],
+    }
+    T["raw_service_orders"] = lambda: {
+        "service_order_id": ids["SO"].all,
+        "account_id": A.of(w.so_acc),
+        "order_type": _obj(ORDER_TYPES)[w.so_type],
+        "status": _obj(ORDER_STATUSES)[w.so_status],
+        "created_at": fmt.ts(w.so_created),
+        "completed_at": fmt.ts(w.so_completed, empty=w.so_completed < 0),
+    }
+    agents = fmt_ids("AG", np.arange(1, w.n_agents + 1), 4)
+    ivr = w.ct_talk < 0
+    T["raw_contacts"] = lambda: {
+        "contact_id": ids["CT"].all,
+        "ticket_id": ids["T"].of_opt(w.ct_ticket),
+        "account_id": A.of_opt(w.ct_acc),
+        "caller_phone": _phone_text(w.ct_phone, w.ct_phone_fmt, caller=True),
+        "channel": _obj(CONTACT_CHANNELS)[w.ct_channel],
+        "reason_code": _obj(REASON_CODES)[w.ct_reason],
+        "started_at": fmt.ts(w.ct_t),
+        "agent_id": np.where(w.ct_agent >= 0, agents[np.maximum(w.ct_agent, 0)], "").astype(object),
+        "talk_seconds": fmt_int(np.maximum(w.ct_talk, 0), empty=ivr),
+        "hold_seconds": fmt_int(np.maximum(w.ct_hold, 0), empty=ivr),
+        "wrap_seconds": fmt_int(np.maximum(w.ct_wrap, 0), empty=ivr),
+        "resolution_status": _obj(RESOLUTIONS)[w.ct_status],
+    }
+    T["raw_portal_users"] = lambda: {
+        "portal_user_id": ids["U"].all,
+        "account_id": A.of(w.u_acc),
+        "email": w.u_email,
+        "registered_at": fmt.ts(w.u_reg),
+    }
+    T["raw_portal_events"] = lambda: {
+        "event_id": ids["EV"].all,
+        "portal_user_id": ids["U"].of(w.ev_user),
+        "event_at": fmt.ts(w.ev_t),
+        "channel": _obj(PORTAL_CHANNELS)[w.ev_channel],
+        "event_type": _obj(EVENT_TYPES)[w.ev_type],
+    }
+    T["raw_delivery_preferences"] = lambda: {
+        "account_id": A.of(w.dp_acc),
+        "delivery_method": _obj(DELIVERY_METHODS)[w.dp_method],
+        "effective_date": fmt.date(w.dp_day),
+    }
+    trig = np.empty(w.SV, dtype=object)
+    for rank, key in enumerate(("CT", "SO", "PY", "B")):
+        m = w.sv_type == rank
+        trig[m] = ids[key].of(w.sv_trigger[m])
+    T["raw_surveys"] = lambda: {
+        "survey_id": ids["S"].all,
+        "account_id": A.of(w.sv_acc),
+        "trigger_type": _SURVEY_TYPES[w.sv_type],
+        "trigger_id": trig,
+        "sent_at": fmt.ts(w.sv_sent),
+        "responded_at": fmt.ts(w.sv_resp, empty=w.sv_resp < 0),
+        "score": fmt_int(np.maximum(w.sv_score, 0), empty=w.sv_score < 0),
+    }
+    return T
+
+
+def _synthetic_row(name, w, ids, fmt: Fmt) -> dict:
+    """A valid-looking row, used as a defect template when a file is empty."""
+    def one(key, n):
+        return ids[key].of([0])[0] if n else ids[key].fresh()
+
+    d0 = fmt.date_text[w.start_o - fmt.base]
+    t0 = d0 + " 10:15:00"
+    t1 = d0 + " 11:20:00"
+    acc = one("A", w.A)
+    rows = {
+        "raw_customers": {"customer_id": "", "full_name": "Pat Doe", "email": "pat.doe@example.com",
+                          "phone": "(555) 201-0000", "birth_date": "1980-05-05"},
+        "raw_accounts": {"account_id": "", "customer_id": one("C", w.C), "premise_id": one("P", w.P),
+                         "account_class": "residential", "rate_code": "RES-STD",
+                         "service_area": "NORTH", "opened_date": d0, "closed_date": ""},
+        "raw_meter_installs": {"meter_id": "", "premise_id": one("P", w.P), "installed_date": d0,
+                               "removed_date": ""},
+        "raw_ami_daily_reads": {"meter_id": "", "read_date": d0, "kwh": "12.345", "read_quality": "actual"},
+        "raw_billing_runs": {"billing_run_id": "", "run_date": d0, "bill_cycle": "01"},
+        "raw_bills": {"bill_id": "", "account_id": acc, "billing_run_id": one("R", w.R), "bill_date": d0,
+                      "service_period_start": d0, "service_period_end": d0, "billed_kwh": "25.00",
+                      "amount_due": "4.20", "is_estimated": "false", "corrects_bill_id": ""},
+        "raw_billing_exceptions": {"exception_id": "", "billing_run_id": one("R", w.R), "bill_id": "",
+                                   "account_id": acc, "exception_type": "missing_read",
+                                   "raised_at": t0, "resolved_at": t1},
+        "raw_payments": {"payment_id": "", "account_id": acc, "paid_at": t0, "amount": "42.10",
+                         "payment_channel": "mail"},
+        "raw_service_orders": {"service_order_id": "", "account_id": acc, "order_type": "reconnect",
+                               "status": "completed", "created_at": t0, "completed_at": t1},
+        "raw_contacts": {"contact_id": "", "ticket_id": "", "account_id": acc, "caller_phone": "",
+                         "channel": "phone", "reason_code": "other", "started_at": t0, "agent_id": "AG0001",
+                         "talk_seconds": "240", "hold_seconds": "0", "wrap_seconds": "45",
+                         "resolution_status": "resolved"},
+        "raw_portal_users": {"portal_user_id": "", "account_id": acc, "email": "pat.doe@example.com",
+                             "registered_at": t0},
+        "raw_portal_events": {"event_id": "", "portal_user_id": one("U", w.U), "event_at": t1,
+                              "channel": "web", "event_type": "login"},
+        "raw_delivery_preferences": {"account_id": acc, "delivery_method": "ebill", "effective_date": d0},
+        "raw_surveys": {"survey_id": "", "account_id": acc, "trigger_type": "bill", "trigger_id": one("B", w.B),
+                        "sent_at": t0, "responded_at": t1, "score": "4"},
+    }
+    return rows[name]
+
+
+def _plant_orphans(name, cols, inj: Injector, ids, r) -> dict:
+    """A few kept rows whose reference points at nothing."""
+    n = len(cols[FILES[name][0]])
+    if n == 0:
+        return cols
+    header = FILES[name]
+
+    def copy_row():
+        i = int(r.integers(0, n))
+        return {c: cols[c][i] for c in header}
+
+    if name == "raw_bills":
+        rows = []
+        for _ in range(2):
+            row = copy_row()
+            row.update(bill_id=ids["B"].fresh(), account_id=ids["A"].fresh(), corrects_bill_id="")
+            rows.append(row)
+        return inj.add_orphans(name, cols, rows, "account_id")
+    if name == "raw_contacts":
+        rows = []
+        for _ in range(2):
+            row = copy_row()
+            row.update(contact_id=ids["CT"].fresh(), account_id=ids["A"].fresh(), ticket_id="")
+            rows.append(row)
+        return inj.add_orphans(name, cols, rows, "account_id")
+    if name == "raw_payments":
+        row = copy_row()
+        row.update(payment_id=ids["PY"].fresh(), account_id=ids["A"].fresh())
+        return inj.add_orphans(name, cols, [row], "account_id")
+    return cols
+
+
+def _fresh_key_factory(name, w, ids, fmt: Fmt, r):
+    key_cols = KEYS[name]
+    if name == "raw_delivery_preferences":
+        used = set(zip(w.dp_acc.tolist(), w.dp_day.tolist()))
+
+        def fresh(row):
+            if w.A == 0:
+                return {"account_id": ids["A"].fresh(), "effective_date": fmt.date_text[w.start_o - fmt.base]}
+            for _ in range(100):
+                a = int(r.integers(0, w.A))
+                d = int(r.integers(max(w.start_o - 3 * 365, w.a_open[a]), w.end_o + 1))
+                if (a, d) not in used:
+                    used.add((a, d))
+                    return {"account_id": ids["A"].of([a])[0], "effective_date": fmt.date_text[d - fmt.base]}
+            return {"account_id": ids["A"].fresh(), "effective_date": fmt.date_text[w.start_o - fmt.base]}
+        return fresh
+    prefix_key = {
+        "raw_customers": "C", "raw_accounts": "A", "raw_meter_installs": "M",
+        "raw_billing_runs": "R", "raw_bills": "B", "raw_billing_exceptions": "E",
+        "raw_payments": "PY", "raw_service_orders": "SO", "raw_contacts": "CT",
+        "raw_portal_users": "U", "raw_portal_events": "EV", "raw_surveys": "S",
+    }[name]
+    col = key_cols[0]
+
+    def fresh(row):
+        return {col: ids[prefix_key].fresh()}
+    return fresh
+
+
+# ---------------------------------------------------------------------------
+def _date_arg(s: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m cx_warehouse.generator",
+        description="Generate the 14 CIS export CSV files (and _manifest.json) of a synthetic "
+                    "utility, deterministic for a given seed, with optional planted defects.")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--accounts", type=int, default=300, metavar="N",
+                   help="number of service premises, each with a chain of accounts (default 300)")
+    p.add_argument("--start", type=_date_arg, default=dt.date(2024, 1, 1), metavar="YYYY-MM-DD",
+                   help="first day (default 2024-01-01)")
+    p.add_argument("--end", type=_date_arg, default=dt.date(2025, 12, 31), metavar="YYYY-MM-DD",
+                   help="last day, inclusive (default 2025-12-31)")
+    p.add_argument("--seed", type=int, default=42, metavar="N", help="random seed (default 42)")
+    p.add_argument("--defect-rate", type=float, default=0.01, metavar="F",
+                   help="share of defective rows per file, 0 disables defects (default 0.01)")
+    p.add_argument("--ami-days", type=int, default=None, metavar="N",
+                   help="only write smart-meter reads for the last N days (default: whole range)")
+    args = p.parse_args(argv)
+    errors = []
+    if args.end < args.start:
+        errors.append("--end must be on or after --start")
+    if args.accounts < 1:
+        errors.append("--accounts must be >= 1")
+    if not (0 <= args.defect_rate < 0.5):
+        errors.append("--defect-rate must be >= 0 and < 0.5")
+    if args.ami_days is not None and args.ami_days < 1:
+        errors.append("--ami-days must be >= 1")
+    if errors:
+        p.print_usage(sys.stderr)
+        for e in errors:
+            print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    m = generate(args.out, accounts=args.accounts, start=args.start, end=args.end, seed=args.seed,
+                 defect_rate=args.defect_rate, ami_days=args.ami_days)
+    counts = ", ".join(f"{k[4:-4]}={v}" for k, v in m["rows_written"].items())
+    print(f"wrote {len(m['rows_written'])} files to {args.out} in {m['elapsed_seconds']:.1f}s "
+          f"({len(m['defects'])} planted defects): {counts}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,595 @@
+"""Tests of the CIS export generator (cx_warehouse.generator).
+
+The checks re-implement the contract (shared/spec/cis-exports.md) on their
+own, with pandas and duckdb, instead of trusting the generator's constants.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from cx_warehouse import generator
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+# --- the contract, written out again -------------------------------------
+HEADERS = {
+    "raw_customers": "customer_id,full_name,email,phone,birth_date",
+    "raw_accounts": "account_id,customer_id,premise_id,account_class,rate_code,service_area,"
+                    "opened_date,closed_date",
+    "raw_meter_installs": "meter_id,premise_id,installed_date,removed_date",
+    "raw_ami_daily_reads": "meter_id,read_date,kwh,read_quality",
+    "raw_billing_runs": "billing_run_id,run_date,bill_cycle",
+    "raw_bills": "bill_id,account_id,billing_run_id,bill_date,service_period_start,"
+                 "service_period_end,billed_kwh,amount_due,is_estimated,corrects_bill_id",
+    "raw_billing_exceptions": "exception_id,billing_run_id,bill_id,account_id,exception_type,"
+                              "raised_at,resolved_at",
+    "raw_payments": "payment_id,account_id,paid_at,amount,payment_channel",
+    "raw_service_orders": "service_order_id,account_id,order_type,status,created_at,completed_at",
+    "raw_contacts": "contact_id,ticket_id,account_id,caller_phone,channel,reason_code,started_at,"
+                    "agent_id,talk_seconds,hold_seconds,wrap_seconds,resolution_status",
+    "raw_portal_users": "portal_user_id,account_id,email,registered_at",
+    "raw_portal_events": "event_id,portal_user_id,event_at,channel,event_type",
+    "raw_delivery_preferences": "account_id,delivery_method,effective_date",
+    "raw_surveys": "survey_id,account_id,trigger_type,trigger_id,sent_at,responded_at,score",
+}
+KEY = {name: [cols.split(",")[0]] for name, cols in HEADERS.items()}
+KEY["raw_ami_daily_reads"] = ["meter_id", "read_date"]
+KEY["raw_delivery_preferences"] = ["account_id", "effective_date"]
+OPTIONAL = {
+    "raw_customers": {"email", "phone", "birth_date"},
+    "raw_accounts": {"closed_date"},
+    "raw_meter_installs": {"removed_date"},
+    "raw_bills": {"corrects_bill_id"},
+    "raw_billing_exceptions": {"bill_id", "resolved_at"},
+    "raw_service_orders": {"completed_at"},
+    "raw_contacts": {"ticket_id", "account_id", "caller_phone", "agent_id", "talk_seconds",
+                     "hold_seconds", "wrap_seconds"},
+    "raw_surveys": {"responded_at", "score"},
+}
+DATE_COLS = {
+    "raw_customers": ["birth_date"], "raw_accounts": ["opened_date", "closed_date"],
+    "raw_meter_installs": ["installed_date", "removed_date"], "raw_ami_daily_reads": ["read_date"],
+    "raw_billing_runs": ["run_date"],
+    "raw_bills": ["bill_date", "service_period_start", "service_period_end"],
+    "raw_delivery_preferences": ["effective_date"],
+}
+TS_COLS = {
+    "raw_billing_exceptions": ["raised_at", "resolved_at"], "raw_payments": ["paid_at"],
+    "raw_service_orders": ["created_at", "completed_at"], "raw_contacts": ["started_at"],
+    "raw_portal_users": ["registered_at"], "raw_portal_events": ["event_at"],
+    "raw_surveys": ["sent_at", "responded_at"],
+}
+DEC_COLS = {"raw_ami_daily_reads": ["kwh"], "raw_bills": ["billed_kwh", "amount_due"],
+            "raw_payments": ["amount"]}
+INT_COLS = {"raw_contacts": ["talk_seconds", "hold_seconds", "wrap_seconds"], "raw_surveys": ["score"]}
+BOOL_COLS = {"raw_bills": ["is_estimated"]}
+DOMAINS = {
+    ("raw_accounts", "account_class"): {"residential", "commercial", "industrial"},
+    ("raw_ami_daily_reads", "read_quality"): {"actual", "estimated"},
+    ("raw_payments", "payment_channel"): {"autopay", "portal", "mobile_app", "ivr", "phone_agent",
+                                          "mail", "walk_in"},
+    ("raw_service_orders", "order_type"): {"start_service", "stop_service", "transfer_service",
+                                           "meter_exchange", "reconnect", "investigation"},
+    ("raw_service_orders", "status"): {"open", "completed", "cancelled"},
+    ("raw_contacts", "channel"): {"phone", "chat", "email", "walk_in", "ivr"},
+    ("raw_contacts", "reason_code"): {"billing_inquiry", "high_bill", "payment_arrangement",
+                                      "start_stop_move", "outage", "meter_issue", "other"},
+    ("raw_contacts", "resolution_status"): {"resolved", "unresolved", "transferred", "abandoned"},
+    ("raw_portal_events", "channel"): {"web", "mobile_app"},
+    ("raw_portal_events", "event_type"): {"login", "view_bill", "view_usage", "make_payment",
+                                          "enroll_autopay", "enroll_paperless", "start_stop_move",
+                                          "update_contact_info", "report_outage"},
+    ("raw_delivery_preferences", "delivery_method"): {"paper", "ebill", "paper_and_ebill"},
+    ("raw_surveys", "trigger_type"): {"bill", "payment", "service_order", "contact"},
+}
+NON_NEGATIVE = {"raw_ami_daily_reads": ["kwh"], "raw_bills": ["billed_kwh"], "raw_payments": ["amount"],
+                "raw_contacts": ["talk_seconds", "hold_seconds", "wrap_seconds"]}
+DEFECT_KINDS = {"missing_required", "unparseable", "out_of_domain", "negative_value",
+                "score_out_of_range", "completed_at_mismatch", "exact_duplicate",
+                "conflicting_duplicate"}
+
+SMALL = dict(accounts=60, start=dt.date(2024, 1, 1), end=dt.date(2024, 8, 31))
+
+
+def read(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / f"{name}.csv", dtype=str, keep_default_na=False, na_filter=False,
+                       encoding="utf-8")
+
+
+def _bad_date(s: pd.Series) -> pd.Series:
+    ok = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}")
+    parsed = pd.to_datetime(s.where(ok), format="%Y-%m-%d", errors="coerce")
+    return (s != "") & parsed.isna()
+
+
+def _bad_ts(s: pd.Series) -> pd.Series:
+    ok = s.str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+    parsed = pd.to_datetime(s.where(ok), format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    return (s != "") & parsed.isna()
+
+
+def row_problems(name: str, df: pd.DataFrame) -> pd.Series:
+    """True for every row that breaks a per-row rule of the contract."""
+    bad = pd.Series(False, index=df.index)
+    for col in HEADERS[name].split(","):
+        if col not in OPTIONAL.get(name, set()):
+            bad |= df[col] == ""
+    for col in DATE_COLS.get(name, []):
+        bad |= _bad_date(df[col])
+    for col in TS_COLS.get(name, []):
+        bad |= _bad_ts(df[col])
+    for col in DEC_COLS.get(name, []):
+        bad |= (df[col] != "") & ~df[col].str.fullmatch(r"-?\d+(\.\d+)?")
+    for col in INT_COLS.get(name, []):
+        bad |= (df[col] != "") & ~df[col].str.fullmatch(r"-?\d+")
+    for col in BOOL_COLS.get(name, []):
+        bad |= ~df[col].isin(["true", "false"])
+    for (f, col), dom in DOMAINS.items():
+        if f == name:
+            bad |= ~df[col].isin(dom)
+    for col in NON_NEGATIVE.get(name, []):
+        bad |= df[col].str.startswith("-")
+    if name == "raw_surveys":
+        bad |= (df["score"] != "") & ~df["score"].isin(["1", "2", "3", "4", "5"])
+    if name == "raw_service_orders":
+        bad |= (df["status"] == "completed") != (df["completed_at"] != "")
+    return bad
+
+
+def reconcile(out: Path, name: str) -> dict:
+    """raw / kept / duplicate / rejected recounted from the file itself."""
+    df = read(out, name)
+    dedup = df.drop_duplicates()
+    bad = row_problems(name, dedup)
+    conflict = dedup.duplicated(KEY[name], keep=False)
+    rejected = bad | conflict
+    return {"raw_rows": len(df), "duplicate_rows": len(df) - len(dedup),
+            "rejected_rows": int(rejected.sum()), "kept_rows": int((~rejected).sum())}
+
+
+def kept(out: Path, name: str) -> pd.DataFrame:
+    df = read(out, name).drop_duplicates()
+    rejected = row_problems(name, df) | df.duplicated(KEY[name], keep=False)
+    return df[~rejected]
+
+
+def digest(out: Path) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+
+
+# --- fixtures ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clean")
+    manifest = generator.generate(out, accounts=150, start=dt.date(2024, 1, 1),
+                                  end=dt.date(2025, 6, 30), seed=7, defect_rate=0.0)
+    return out, manifest
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dirty")
+    manifest = generator.generate(out, seed=11, defect_rate=0.02, **SMALL)
+    return out, manifest
+
+
+# --- files, formats, determinism ---------------------------------------------
+def test_writes_the_14_contract_files_with_exact_headers(clean):
+    out, manifest = clean
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"{n}.csv" for n in HEADERS] + ["_manifest.json"])
+    for name, header in HEADERS.items():
+        raw = (out / f"{name}.csv").read_bytes()
+        assert raw.split(b"\n", 1)[0].decode() == header
+        assert b"\r" not in raw
+        raw.decode("utf-8")
+        assert raw.endswith(b"\n")
+    assert list(generator.FILES) == list(HEADERS)
+
+
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    generator.generate(a, seed=5, **SMALL)
+    generator.generate(b, seed=5, **SMALL)
+    generator.generate(c, seed=6, **SMALL)
+    da, db, dc = digest(a), digest(b), digest(c)
+    assert da == db
+    differing = [k for k in da if da[k] != dc[k]]
+    assert len(differing) >= 12
+
+
+def test_value_formats(clean):
+    out, _ = clean
+    bills = read(out, "raw_bills")
+    assert bills["bill_id"].str.fullmatch(r"B\d{8}").all()
+    assert read(out, "raw_accounts")["account_id"].str.fullmatch(r"A\d{6}").all()
+    assert read(out, "raw_customers")["customer_id"].str.fullmatch(r"C\d{6}").all()
+    assert bills["billed_kwh"].str.fullmatch(r"\d+\.\d{2}").all()
+    assert bills["amount_due"].str.fullmatch(r"\d+\.\d{2}").all()
+    assert set(bills["is_estimated"]) == {"true", "false"}
+    reads = read(out, "raw_ami_daily_reads")
+    assert reads["kwh"].str.fullmatch(r"\d+\.\d{3}").all()
+    contacts = read(out, "raw_contacts")
+    assert contacts["started_at"].str.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}").all()
+
+
+# --- clean data ----------------------------------------------------------------
+def test_defect_rate_zero_has_no_defects_and_no_duplicates(clean):
+    out, manifest = clean
+    assert manifest["defects"] == [] and manifest["orphans"] == []
+    for name in HEADERS:
+        df = read(out, name)
+        assert not row_problems(name, df).any(), name
+        assert not df.duplicated().any(), name
+        assert not df.duplicated(KEY[name]).any(), name
+        rec = manifest["files"][name]
+        assert rec["raw_rows"] == rec["kept_rows"] == len(df) > 0, name
+        assert rec["duplicate_rows"] == rec["rejected_rows"] == 0
+
+
+def test_referential_integrity_of_clean_rows(clean):
+    out, _ = clean
+    con = duckdb.connect()
+    for name in HEADERS:
+        con.register(name, read(out, name))
+
+    def none(sql):
+        rows = con.execute(sql).fetchall()
+        assert rows == [] or rows == [(0,)], (sql, rows[:5])
+
+    none("select account_id from raw_accounts where customer_id not in (select customer_id from raw_customers)")
+    none("select bill_id from raw_bills where account_id not in (select account_id from raw_accounts)")
+    none("select bill_id from raw_bills where billing_run_id not in (select billing_run_id from raw_billing_runs)")
+    none("select b.bill_id from raw_bills b join raw_billing_runs r using (billing_run_id) where b.bill_date <> r.run_date")
+    none("""select r.bill_id from raw_bills r left join raw_bills o on r.corrects_bill_id = o.bill_id
+            where r.corrects_bill_id <> '' and (o.bill_id is null or o.account_id <> r.account_id
+              or o.service_period_start <> r.service_period_start
+              or o.service_period_end <> r.service_period_end or o.bill_date >= r.bill_date)""")
+    none("""select e.exception_id from raw_billing_exceptions e
+            left join raw_bills b on e.bill_id = b.bill_id
+            where e.billing_run_id not in (select billing_run_id from raw_billing_runs)
+               or e.account_id not in (select account_id from raw_accounts)
+               or (e.bill_id <> '' and (b.bill_id is null or b.billing_run_id <> e.billing_run_id))""")
+    for t in ("raw_payments", "raw_service_orders", "raw_portal_users", "raw_delivery_preferences",
+              "raw_surveys"):
+        none(f"select * from {t} where account_id not in (select account_id from raw_accounts)")
+    none("select * from raw_contacts where account_id <> '' and account_id not in (select account_id from raw_accounts)")
+    none("select * from raw_portal_events where portal_user_id not in (select portal_user_id from raw_portal_users)")
+    none("select * from raw_portal_events e join raw_portal_users u using (portal_user_id) where e.event_at < u.registered_at")
+    for ttype, table, col in (("bill", "raw_bills", "bill_id"), ("payment", "raw_payments", "payment_id"),
+                              ("service_order", "raw_service_orders", "service_order_id"),
+                              ("contact", "raw_contacts", "contact_id")):
+        none(f"""select s.survey_id from raw_surveys s where s.trigger_type = '{ttype}'
+                 and s.trigger_id not in (select {col} from {table})""")
+    # reads only for installed meter-days
+    none("""select r.meter_id, r.read_date from raw_ami_daily_reads r
+            where not exists (select 1 from raw_meter_installs m where m.meter_id = r.meter_id
+              and cast(m.installed_date as date) <= cast(r.read_date as date)
+              and (m.removed_date = '' or cast(r.read_date as date) < cast(m.removed_date as date)))""")
+    # meters and accounts on a premise never overlap
+    none("""select a.meter_id from raw_meter_installs a join raw_meter_installs b
+            on a.premise_id = b.premise_id and a.meter_id < b.meter_id
+            where cast(a.installed_date as date) < coalesce(try_cast(nullif(b.removed_date, '') as date), date '9999-12-31')
+              and cast(b.installed_date as date) < coalesce(try_cast(nullif(a.removed_date, '') as date), date '9999-12-31')""")
+    none("""select a.account_id from raw_accounts a join raw_accounts b
+            on a.premise_id = b.premise_id and a.account_id < b.account_id
+            where cast(a.opened_date as date) < coalesce(try_cast(nullif(b.closed_date, '') as date), date '9999-12-31')
+              and cast(b.opened_date as date) < coalesce(try_cast(nullif(a.closed_date, '') as date), date '9999-12-31')""")
+    # a meter exchange: the old meter's removal day is the new meter's install day
+    n_exchanges = con.execute("""select count(*) from raw_meter_installs a join raw_meter_installs b
+            on a.premise_id = b.premise_id and a.removed_date = b.installed_date""").fetchone()[0]
+    n_removed = con.execute("select count(*) from raw_meter_installs where removed_date <> ''").fetchone()[0]
+    assert n_exchanges == n_removed > 0
+    # bills: one per active account and cycle-month, periods inside the account's life
+    none("""select b.bill_id from raw_bills b join raw_accounts a using (account_id)
+            where cast(b.service_period_start as date) < cast(a.opened_date as date)
+               or (a.closed_date <> '' and cast(b.service_period_end as date) >= cast(a.closed_date as date))
+               or cast(b.service_period_end as date) < cast(b.service_period_start as date)
+               or cast(b.service_period_end as date) >= cast(b.bill_date as date)""")
+    none("""select account_id, billing_run_id, count(*) from raw_bills where corrects_bill_id = ''
+            group by 1, 2 having count(*) > 1""")
+    none("""select bill_cycle, strftime(cast(run_date as date), '%Y-%m'), count(*) from raw_billing_runs
+            group by 1, 2 having count(*) > 1""")
+    none("select * from raw_billing_runs where dayofweek(cast(run_date as date)) in (0, 6)")
+    # consecutive original bills of an account cover consecutive days
+    none("""with b as (select account_id, cast(service_period_start as date) s, cast(service_period_end as date) e,
+                   lag(cast(service_period_end as date)) over (partition by account_id order by bill_date) pe
+                   from raw_bills where corrects_bill_id = '')
+            select * from b where pe is not null and s <> pe + 1""")
+
+
+def test_domains_are_fully_used_on_clean_rows(clean):
+    out, _ = clean
+    for (name, col), dom in DOMAINS.items():
+        assert set(read(out, name)[col]) == dom, (name, col)
+    ev = read(out, "raw_portal_events")
+    for ch in ("web", "mobile_app"):
+        assert set(ev.loc[ev["channel"] == ch, "event_type"]) == DOMAINS[("raw_portal_events", "event_type")]
+    assert set(read(out, "raw_billing_runs")["bill_cycle"]) == {"01", "02", "03", "04"}
+    acc = read(out, "raw_accounts")
+    assert set(acc["service_area"]) == {"NORTH", "SOUTH", "EAST", "WEST", "CENTRAL"}
+    prefix = {"residential": "RES-", "commercial": "COM-", "industrial": "IND-"}
+    assert all(r.startswith(prefix[c]) for c, r in zip(acc["account_class"], acc["rate_code"]))
+    assert (acc["account_class"] == "residential").mean() > 0.75
+
+
+def test_contacts_are_realistic(clean):
+    out, _ = clean
+    c = read(out, "raw_contacts")
+    ivr = c[c["channel"] == "ivr"]
+    assert (ivr["agent_id"] == "").all()
+    assert (ivr[["talk_seconds", "hold_seconds", "wrap_seconds"]] == "").all().all()
+    assisted = c[(c["channel"] != "ivr") & (c["resolution_status"] != "abandoned")]
+    assert (assisted["agent_id"] != "").all()
+    talk = assisted["talk_seconds"].astype(int)
+    assert 120 < talk.median() < 900
+    assert (c["ticket_id"] == "").sum() > 0
+    sizes = c[c["ticket_id"] != ""].groupby("ticket_id").size()
+    assert set(sizes.unique()) >= {1, 2, 3, 4} and sizes.max() <= 5
+    t = c[c["ticket_id"] != ""].assign(ts=lambda d: pd.to_datetime(d["started_at"]))
+    first = t.groupby("ticket_id")["ts"].transform("min")
+    gap = (t["ts"] - first)[t["ts"] > first]
+    assert (gap <= pd.Timedelta(days=7)).any() and (gap > pd.Timedelta(days=7)).any()
+    # unidentified callers: phone matches one, two or no active account
+    cust = read(out, "raw_customers")
+    acc = read(out, "raw_accounts")
+    cust["p10"] = cust["phone"].str.replace(r"\D", "", regex=True).str[-10:]
+    c["p10"] = c["caller_phone"].str.replace(r"\D", "", regex=True).str[-10:]
+    un = c[(c["account_id"] == "") & (c["p10"] != "")]
+    m = un.merge(cust[cust["p10"] != ""][["customer_id", "p10"]], on="p10", how="left").merge(
+        acc[["account_id", "customer_id", "opened_date", "closed_date"]], on="customer_id", how="left",
+        suffixes=("", "_acc"))
+    day = m["started_at"].str[:10]
+    active = (m["opened_date"] <= day) & ((m["closed_date"] == "") | (day < m["closed_date"]))
+    matches = m[active].groupby("contact_id")["account_id_acc"].nunique().reindex(un["contact_id"], fill_value=0)
+    assert (matches == 0).any() and (matches == 1).any() and (matches == 2).any()
+    # outage contacts cluster on storm days, high bills drive high_bill contacts
+    assert (c["reason_code"] == "outage").sum() > 0
+    phones = cust.loc[cust["phone"] != "", "phone"]
+    styles = {"paren": r"\(\d{3}\) \d{3}-\d{4}", "dots": r"\d{3}\.\d{3}\.\d{4}",
+              "intl": r"\+1 \d{3} \d{3} \d{4}", "plain": r"\d{10}"}
+    for pat in styles.values():
+        assert phones.str.fullmatch(pat).any(), pat
+
+
+def test_customers_accounts_and_moves(clean):
+    out, _ = clean
+    cust = read(out, "raw_customers")
+    acc = read(out, "raw_accounts")
+    assert (cust["birth_date"] == "").any()
+    assert cust["birth_date"].str.endswith("-02-29").any()
+    assert (cust["email"] != "").mean() > 0.8
+    p10 = cust["phone"].str.replace(r"\D", "", regex=True).str[-10:]
+    assert p10[p10 != ""].duplicated().any()  # a household shares a phone
+    assert acc.groupby("customer_id").size().max() >= 2
+    per_premise = acc.groupby("premise_id").size()
+    assert per_premise.max() >= 2  # move-out then move-in on the same premise
+    assert (acc["closed_date"] != "").any()
+    so = read(out, "raw_service_orders")
+    assert ((so["status"] == "completed") == (so["completed_at"] != "")).all()
+    assert (so["created_at"] <= so["completed_at"].where(so["completed_at"] != "", "9999")).all()
+
+
+def test_billing_is_consistent_with_reads(clean):
+    out, _ = clean
+    con = duckdb.connect()
+    for name in ("raw_bills", "raw_accounts", "raw_meter_installs", "raw_ami_daily_reads", "raw_billing_exceptions"):
+        con.register(name, read(out, name))
+    rows = con.execute("""
+        with reads as (
+            select a.account_id, cast(r.read_date as date) d, cast(r.kwh as double) kwh
+            from raw_ami_daily_reads r
+            join raw_meter_installs m on m.meter_id = r.meter_id
+              and cast(m.installed_date as date) <= cast(r.read_date as date)
+              and (m.removed_date = '' or cast(r.read_date as date) < cast(m.removed_date as date))
+            join raw_accounts a on a.premise_id = m.premise_id
+              and cast(a.opened_date as date) <= cast(r.read_date as date)
+              and (a.closed_date = '' or cast(r.read_date as date) < cast(a.closed_date as date)))
+        select b.bill_id, b.billing_run_id, cast(b.billed_kwh as double) billed, sum(r.kwh) ami, count(r.d) n_days,
+               date_diff('day', cast(service_period_start as date), cast(service_period_end as date)) + 1 n
+        from raw_bills b join reads r on r.account_id = b.account_id
+          and r.d between cast(b.service_period_start as date) and cast(b.service_period_end as date)
+        group by all""").df()
+    full = rows[rows["n_days"] == rows["n"]]
+    assert len(full) > 500
+    close = (full["billed"] - full["ami"]).abs() <= 0.01 * full["ami"] + 0.02
+    assert 0.93 < close.mean() < 1.0  # mostly within 1%, a few far off
+    # every billing run (>= 10 fully covered bills) matches the reads within 2% for >= 90%
+    within = (full["billed"] - full["ami"]).abs() <= 0.02 * full["billed"]
+    per_run = within.groupby(full["billing_run_id"]).agg(["mean", "size"])
+    assert (per_run.loc[per_run["size"] >= 10, "mean"] >= 0.9).all()
+    bills = read(out, "raw_bills")
+    assert (bills["corrects_bill_id"] != "").sum() > 0
+    assert (bills["is_estimated"] == "true").sum() > 0
+    ex = read(out, "raw_billing_exceptions")
+    assert (ex["bill_id"] == "").any() and (ex["bill_id"] != "").mean() > 0.5
+    assert (ex["resolved_at"] != "").mean() > 0.8
+    q = read(out, "raw_ami_daily_reads")["read_quality"]
+    assert 0.02 < (q == "estimated").mean() < 0.05
+
+
+def test_surveys_and_self_service(clean):
+    out, _ = clean
+    s = read(out, "raw_surveys")
+    rate = (s["responded_at"] != "").mean()
+    assert 0.2 < rate < 0.4
+    assert ((s["score"] == "") == (s["responded_at"] == "")).all()
+    scores = s.loc[s["score"] != "", "score"].astype(int)
+    assert scores.between(1, 5).all() and scores.mean() > 3.3
+    # sent 24-48 h after the event for bills (event time = bill_date 00:00), a few late
+    b = read(out, "raw_bills")[["bill_id", "bill_date"]]
+    sb = s[s["trigger_type"] == "bill"].merge(b, left_on="trigger_id", right_on="bill_id")
+    lag = (pd.to_datetime(sb["sent_at"]) - pd.to_datetime(sb["bill_date"])) / pd.Timedelta(hours=1)
+    assert ((lag >= 24) & (lag <= 48)).mean() > 0.9
+    # per-account cooldown: consecutive surveys of an account are mostly >= 29 days apart
+    ss = s.assign(t=pd.to_datetime(s["sent_at"])).sort_values(["account_id", "t"])
+    d = ss.groupby("account_id")["t"].diff().dropna()
+    assert (d >= pd.Timedelta(days=29)).mean() > 0.9
+    # older customers adopt e-bill and the portal less
+    acc = read(out, "raw_accounts").merge(read(out, "raw_customers"), on="customer_id")
+    acc = acc[acc["account_class"] == "residential"]
+    age = (pd.Timestamp("2025-06-30") - pd.to_datetime(acc["birth_date"].replace("", None))).dt.days / 365.25
+    users = set(read(out, "raw_portal_users")["account_id"])
+    dp = read(out, "raw_delivery_preferences")
+    ebill = set(dp.loc[dp["delivery_method"] != "paper", "account_id"])
+    old, young = acc[age >= 65], acc[age < 50]
+    assert old["account_id"].isin(users).mean() < young["account_id"].isin(users).mean()
+    assert old["account_id"].isin(ebill).mean() < young["account_id"].isin(ebill).mean()
+    # e-bill switches grow over time
+    sw = dp[dp["effective_date"] >= "2024-01-01"]
+    assert len(sw) > 0
+    assert (sw["effective_date"] >= "2025-01-01").sum() / 6 > (sw["effective_date"] < "2025-01-01").sum() / 12 * 0.9
+
+
+# --- defects ---------------------------------------------------------------------
+def test_every_defect_kind_is_planted_in_every_applicable_file(dirty):
+    out, manifest = dirty
+    by_file = {}
+    for d in manifest["defects"]:
+        assert d["kind"] in DEFECT_KINDS
+        by_file.setdefault(d["file"], set()).add(d["kind"])
+    for name in HEADERS:
+        expected = {"missing_required", "unparseable", "exact_duplicate", "conflicting_duplicate"}
+        if any(f == name for f, _ in DOMAINS):
+            expected.add("out_of_domain")
+        if name in NON_NEGATIVE:
+            expected.add("negative_value")
+        if name == "raw_surveys":
+            expected.add("score_out_of_range")
+        if name == "raw_service_orders":
+            expected.add("completed_at_mismatch")
+        assert by_file[name] == expected, name
+        assert set(manifest["defect_kinds"][name]) == expected
+    # at least one exact copy of a rejected row
+    assert any(d["kind"] == "exact_duplicate" and d["of"] == "rejected" for d in manifest["defects"])
+
+
+def test_manifest_reconciliation_is_true_of_the_files(dirty):
+    out, manifest = dirty
+    on_disk = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["files"] == manifest["files"]
+    for name in HEADERS:
+        rec = manifest["files"][name]
+        assert rec["raw_rows"] == rec["kept_rows"] + rec["duplicate_rows"] + rec["rejected_rows"]
+        assert rec["raw_rows"] == manifest["rows_written"][f"{name}.csv"]
+        recount = reconcile(out, name)
+        for k in ("raw_rows", "kept_rows", "duplicate_rows", "rejected_rows"):
+            assert recount[k] == rec[k], (name, k, recount, rec)
+        assert rec["rejected_rows"] > 0 and rec["duplicate_rows"] > 0
+        assert rec["rejected_rows"] < 0.1 * rec["raw_rows"] + 20
+
+
+def test_planted_defects_are_rejected_and_clean_rows_untouched(dirty, tmp_path):
+    out, manifest = dirty
+    for name in HEADERS:
+        df = read(out, name).drop_duplicates()
+        rejected = row_problems(name, df) | df.duplicated(KEY[name], keep=False)
+        keys = df[KEY[name]].astype(str).agg("|".join, axis=1)
+        rejected_keys = set(keys[rejected])
+        planted = {d["primary_key"] for d in manifest["defects"]
+                   if d["file"] == name and d["outcome"] == "rejected"}
+        assert rejected_keys == planted, name
+        conflicts = [d for d in manifest["defects"] if d["file"] == name and d["kind"] == "conflicting_duplicate"]
+        for d in conflicts:
+            assert (keys == d["primary_key"]).sum() == 2
+    # the same parameters without defects give exactly the kept, non-orphan rows
+    clean_out = tmp_path / "same-without-defects"
+    generator.generate(clean_out, seed=11, defect_rate=0.0, **SMALL)
+    orphan_keys = {(o["file"], o["primary_key"]) for o in manifest["orphans"]}
+    for name in HEADERS:
+        k = kept(out, name)
+        keys = k[KEY[name]].astype(str).agg("|".join, axis=1)
+        k = k[[(name, x) not in orphan_keys for x in keys]]
+        ref = read(clean_out, name)
+        pd.testing.assert_frame_equal(
+            k.sort_values(list(k.columns)).reset_index(drop=True),
+            ref.sort_values(list(ref.columns)).reset_index(drop=True), obj=name)
+
+
+def test_orphan_references_are_kept(dirty):
+    out, manifest = dirty
+    files = {o["file"] for o in manifest["orphans"]}
+    assert {"raw_bills", "raw_ami_daily_reads", "raw_contacts"} <= files
+    accounts = set(kept(out, "raw_accounts")["account_id"])
+    meters = set(kept(out, "raw_meter_installs")["meter_id"])
+    for o in manifest["orphans"]:
+        assert o["kind"] == "orphan_reference"
+        df = kept(out, o["file"])
+        keys = df[KEY[o["file"]]].astype(str).agg("|".join, axis=1)
+        row = df[keys == o["primary_key"]]
+        assert len(row) == 1
+        ref = row.iloc[0][o["column"]]
+        assert ref not in (meters if o["column"] == "meter_id" else accounts)
+
+
+def test_defects_appear_on_tiny_sets(tmp_path):
+    m = generator.generate(tmp_path, accounts=5, start=dt.date(2024, 3, 1), end=dt.date(2024, 4, 15),
+                           seed=3, defect_rate=0.001)
+    for name in HEADERS:
+        rec = m["files"][name]
+        assert rec["rejected_rows"] >= 1 and rec["duplicate_rows"] >= 1, name
+        assert reconcile(tmp_path, name) == {k: rec[k] for k in ("raw_rows", "duplicate_rows",
+                                                                  "rejected_rows", "kept_rows")}
+
+
+def test_ami_days_limits_reads_to_the_last_days(tmp_path):
+    m = generator.generate(tmp_path, accounts=30, start=dt.date(2024, 1, 1), end=dt.date(2024, 3, 31),
+                           seed=1, defect_rate=0.0, ami_days=7)
+    reads = read(tmp_path, "raw_ami_daily_reads")
+    assert reads["read_date"].min() >= "2024-03-25" and reads["read_date"].max() == "2024-03-31"
+    assert m["params"]["ami_days"] == 7
+    assert len(read(tmp_path, "raw_bills")) > 30 * 2
+
+
+# --- CLI ---------------------------------------------------------------------------
+def test_cli_help_exits_zero():
+    res = subprocess.run([sys.executable, "-m", "cx_warehouse.generator", "--help"], cwd=PROJECT_DIR,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0
+    for opt in ("--out", "--accounts", "--start", "--end", "--seed", "--defect-rate", "--ami-days"):
+        assert opt in res.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["--start", "2024-05-01", "--end", "2024-04-01"],
+    ["--accounts", "0"],
+    ["--defect-rate", "0.5"],
+    ["--defect-rate", "-0.1"],
+    ["--ami-days", "0"],
+])
+def test_cli_rejects_bad_arguments_with_exit_2(tmp_path, args, capsys):
+    assert generator.main(["--out", str(tmp_path / "x"), *args]) == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_unparseable_argument_exits_2(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        generator.main(["--out", str(tmp_path), "--start", "yesterday"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        generator.main([])
+    assert e.value.code == 2
+
+
+def test_cli_writes_files_and_prints_a_summary(tmp_path):
+    out = tmp_path / "cli"
+    res = subprocess.run([sys.executable, "-m", "cx_warehouse.generator", "--out", str(out),
+                          "--accounts", "20", "--start", "2024-01-01", "--end", "2024-02-29",
+                          "--seed", "9", "--defect-rate", "0"], cwd=PROJECT_DIR,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.strip().splitlines()) == 1
+    assert "raw_bills" in res.stdout or "bills=" in res.stdout
+    assert len(list(out.glob("raw_*.csv"))) == 14
+    m = json.loads((out / "_manifest.json").read_text())
+    assert m["params"]["accounts"] == 20 and m["params"]["seed"] == 9

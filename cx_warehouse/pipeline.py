@@ -131,7 +131,8 @@ def build_and_publish(
         outcome = run_checkpoint(building, raw_dir, results_dir)
         timings["gx_checkpoint_s"] = time.perf_counter() - t0
         if not quiet:
-            print(format_summary(outcome))
+            print(format_summary(outcome, failures_only=True))
+            print(f"  (all results as JSON in {results_dir})")
         if not outcome.success:
             merge_test_history(building, duckdb_path)
             _remove_db(building)

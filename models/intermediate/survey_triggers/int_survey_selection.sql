@@ -1,0 +1,187 @@
+-- Cooldown (greedy selection) and the final suppression reason of every
+-- candidate. Per account, the candidates without an eligibility reason are
+-- taken in order (event_at, then contact < service_order < payment < bill,
+-- then trigger_id); one whose event time is less than N days (var
+-- survey_cooldown_days) after the event time of the account's LAST SELECTED
+-- candidate is suppressed as cooldown, every other one is selected.
+--
+-- How (set-based pointers + a short recursion; the yml says why):
+--   1. account_seq numbers the eligible candidates of an account 1, 2, 3, ...
+--   2. next_seq of candidate i: the first candidate of the account at or
+--      after event_at(i) + N days. A running count over the account's
+--      timeline of candidates and "probe" rows at event_at + N days gives it
+--      (a probe sorts before a candidate at the same instant, so exactly N
+--      days later is far enough).
+--   3. If i is selected, the next selected candidate is next_seq(i) and all
+--      candidates in between are in i's cooldown, so the selected ones form
+--      the chain 1 -> next_seq -> next_seq -> ... A recursive CTE follows it
+--      for all accounts at once: one step per selected candidate of the
+--      busiest account (data span / N + 1), not one per candidate.
+--   4. Every other eligible candidate is cooldown; its anchor (kept for
+--      audit) is the last selected candidate before it.
+{%- set cooldown_days = var('survey_cooldown_days', 30) %}
+
+with recursive candidates as (
+    select * from {{ ref('int_survey_candidates') }}
+),
+
+eligible as (
+    select
+        candidates.*,
+        row_number() over (
+            partition by candidates.account_id
+            order by candidates.event_at, candidates.trigger_type_rank, candidates.trigger_id
+        ) as account_seq
+    from candidates
+    where candidates.eligibility_reason is null
+),
+
+timeline as (
+    -- eligible candidates (row_kind 1) and their cooldown-end probes (row_kind 0)
+    select
+        account_id,
+        event_at as sort_at,
+        1 as row_kind,
+        account_seq
+    from eligible
+    union all
+    select
+        account_id,
+        {{ dbt.dateadd('day', cooldown_days, 'event_at') }} as sort_at,
+        0 as row_kind,
+        account_seq
+    from eligible
+),
+
+probe_hits as (
+    -- candidates before a probe, + 1 = the first candidate at or after it
+    select
+        account_id,
+        row_kind,
+        account_seq as origin_seq,
+        1 + cast(sum(row_kind) over (
+            partition by account_id
+            order by sort_at, row_kind, account_seq
+            rows between unbounded preceding and current row
+        ) as {{ dbt.type_bigint() }}) as hit_seq
+    from timeline
+),
+
+pointers as (
+    -- read twice (chain start and recursive step), so DuckDB and PostgreSQL
+    -- compute it once instead of once per step (no MATERIALIZED keyword:
+    -- not every engine has it)
+    select
+        account_id,
+        origin_seq as account_seq,
+        case
+            when hit_seq > origin_seq then hit_seq
+            -- a cooldown of 0 days or less: every candidate is selected
+            else origin_seq + 1
+        end as next_seq
+    from probe_hits
+    where row_kind = 0
+),
+
+selected_chain as (
+    -- a next_seq past the account's last candidate matches no pointer: the
+    -- chain ends (and the left join below matches no candidate for it)
+    select
+        account_id,
+        account_seq
+    from pointers
+    where account_seq = 1
+    union all
+    select
+        pointers.account_id,
+        pointers.next_seq as account_seq
+    from selected_chain
+    inner join pointers
+        on
+            selected_chain.account_id = pointers.account_id
+            and selected_chain.account_seq = pointers.account_seq
+),
+
+decided as (
+    select
+        eligible.*,
+        selected_chain.account_seq is not null as is_selected
+    from eligible
+    left join selected_chain
+        on
+            eligible.account_id = selected_chain.account_id
+            and eligible.account_seq = selected_chain.account_seq
+),
+
+anchored as (
+    -- the account's last selected candidate before this one
+    select
+        decided.*,
+        max(case when decided.is_selected then decided.account_seq end) over (
+            partition by decided.account_id
+            order by decided.account_seq
+            rows between unbounded preceding and 1 preceding
+        ) as anchor_seq
+    from decided
+),
+
+selected_anchors as (
+    select
+        account_id,
+        account_seq,
+        trigger_type,
+        trigger_id,
+        event_at
+    from decided
+    where is_selected
+),
+
+eligible_rows as (
+    select
+        anchored.trigger_type,
+        anchored.trigger_id,
+        anchored.account_id,
+        anchored.is_known_account,
+        anchored.event_at,
+        anchored.event_date,
+        anchored.trigger_type_rank,
+        anchored.send_window_start,
+        anchored.send_window_end,
+        anchored.eligibility_reason,
+        anchored.is_selected,
+        case when not anchored.is_selected then 'cooldown' end as suppression_reason,
+        selected_anchors.trigger_type as cooldown_anchor_trigger_type,
+        selected_anchors.trigger_id as cooldown_anchor_trigger_id,
+        selected_anchors.event_at as cooldown_anchor_event_at
+    from anchored
+    left join selected_anchors
+        on
+            anchored.account_id = selected_anchors.account_id
+            and anchored.anchor_seq = selected_anchors.account_seq
+),
+
+ineligible_rows as (
+    -- suppressed by an earlier reason: they neither take part nor block
+    select
+        trigger_type,
+        trigger_id,
+        account_id,
+        is_known_account,
+        event_at,
+        event_date,
+        trigger_type_rank,
+        send_window_start,
+        send_window_end,
+        eligibility_reason,
+        false as is_selected,
+        eligibility_reason as suppression_reason,
+        cast(null as {{ dbt.type_string() }}) as cooldown_anchor_trigger_type,
+        cast(null as {{ dbt.type_string() }}) as cooldown_anchor_trigger_id,
+        cast(null as {{ dbt.type_timestamp() }}) as cooldown_anchor_event_at
+    from candidates
+    where eligibility_reason is not null
+)
+
+select * from eligible_rows
+union all
+select * from ineligible_rows

@@ -1,0 +1,49 @@
+-- One row per survey candidate with its send window, status, suppression
+-- reason and matching survey (spec: survey-triggers.md).
+with selection as (
+    select * from {{ ref('int_survey_selection') }}
+),
+
+surveys as (
+    -- kept surveys; when several match one candidate the earliest sent_at
+    -- (then the smallest survey_id) is the match
+    select
+        survey_id,
+        trigger_type,
+        trigger_id,
+        row_number() over (
+            partition by trigger_type, trigger_id
+            order by sent_at, survey_id
+        ) as match_rank
+    from {{ ref('stg_cis__surveys') }}
+    where not is_rejected
+),
+
+as_of as (
+    -- the end of the as-of date: midnight that starts the next day
+    select {{ dbt.dateadd('day', 1, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')') }} as as_of_end_at
+    from {{ ref('int_reporting_window') }}
+)
+
+select
+    cast(selection.trigger_type as {{ dbt.type_string() }}) as trigger_type,
+    cast(selection.trigger_id as {{ dbt.type_string() }}) as trigger_id,
+    cast(selection.account_id as {{ dbt.type_string() }}) as account_id,
+    cast(selection.event_at as {{ dbt.type_timestamp() }}) as event_at,
+    cast(selection.send_window_start as {{ dbt.type_timestamp() }}) as send_window_start,
+    cast(selection.send_window_end as {{ dbt.type_timestamp() }}) as send_window_end,
+    cast(case
+        when selection.suppression_reason is not null then 'suppressed'
+        when surveys.survey_id is not null then 'sent'
+        when selection.send_window_end > as_of.as_of_end_at then 'due'
+        else 'expired'
+    end as {{ dbt.type_string() }}) as status,
+    cast(selection.suppression_reason as {{ dbt.type_string() }}) as suppression_reason,
+    cast(surveys.survey_id as {{ dbt.type_string() }}) as survey_id
+from selection
+cross join as_of
+left join surveys
+    on
+        selection.trigger_type = surveys.trigger_type
+        and selection.trigger_id = surveys.trigger_id
+        and surveys.match_rank = 1

@@ -260,3 +260,102 @@ def test_preflight_cli_names_every_problem(tmp_path):
     proc = run_cli("preflight", "--raw-dir", str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.count("file is missing") == 14
+
+
+def _phone_key(value):
+    if value is None:
+        return None
+    digits = "".join(ch for ch in str(value) if ch.isdigit())
+    return digits[-10:] if len(digits) >= 10 else None
+
+
+def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
+    """survey-triggers.md re-implemented row by row in Python on the same exports."""
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    accounts = kept(raw, m, "raw_accounts", ["account_id"]).set_index("account_id")
+    customers = kept(raw, m, "raw_customers", ["customer_id"]).set_index("customer_id")
+    bills = kept(raw, m, "raw_bills", ["bill_id"])
+    payments = kept(raw, m, "raw_payments", ["payment_id"])
+    orders = kept(raw, m, "raw_service_orders", ["service_order_id"])
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    surveys = kept(raw, m, "raw_surveys", ["survey_id"])
+
+    def active(acc, day):
+        a = accounts.loc[acc]
+        return a.opened_date <= day and (a.closed_date is None or day < a.closed_date)
+
+    phone_to_customers = {}
+    for cid, phone in customers.phone.items():
+        key = _phone_key(phone)
+        if key:
+            phone_to_customers.setdefault(key, set()).add(cid)
+
+    def contact_account(row):
+        if row.account_id is not None and row.account_id in accounts.index:
+            return row.account_id
+        key = _phone_key(row.caller_phone)
+        day = row.started_at[:10]
+        matches = {a for a, acc in accounts.iterrows()
+                   if key and acc.customer_id in phone_to_customers.get(key, ()) and active(a, day)}
+        return matches.pop() if len(matches) == 1 else None
+
+    cands = []
+    for r in bills.itertuples():
+        cands.append(("bill", r.bill_id, r.account_id, pd.Timestamp(r.bill_date)))
+    for r in payments.itertuples():
+        cands.append(("payment", r.payment_id, r.account_id, pd.Timestamp(r.paid_at)))
+    for r in orders[orders.status == "completed"].itertuples():
+        cands.append(("service_order", r.service_order_id, r.account_id, pd.Timestamp(r.completed_at)))
+    assisted = contacts[contacts.channel.isin(["phone", "chat", "email", "walk_in"]) & (contacts.resolution_status != "abandoned")]
+    for r in assisted.itertuples():
+        secs = sum(int(v) if v is not None else 0 for v in (r.talk_seconds, r.hold_seconds, r.wrap_seconds))
+        cands.append(("contact", r.contact_id, contact_account(r), pd.Timestamp(r.started_at) + pd.Timedelta(seconds=secs)))
+
+    order = {"contact": 0, "service_order": 1, "payment": 2, "bill": 3}
+    reasons = {}
+    by_account = {}
+    for ttype, tid, acc, at in cands:
+        day = at.strftime("%Y-%m-%d")
+        if acc is None or acc not in accounts.index:
+            reasons[(ttype, tid)] = "unknown_account"
+        elif not active(acc, day):
+            reasons[(ttype, tid)] = "inactive_account"
+        else:
+            cust = accounts.loc[acc].customer_id
+            if cust not in customers.index or customers.loc[cust].email is None:
+                reasons[(ttype, tid)] = "no_email"
+            else:
+                reasons[(ttype, tid)] = None
+                by_account.setdefault(acc, []).append((at, order[ttype], tid, ttype))
+    for acc, items in by_account.items():
+        last = None
+        for at, _, tid, ttype in sorted(items):
+            if last is not None and at < last + pd.Timedelta(days=30):
+                reasons[(ttype, tid)] = "cooldown"
+            else:
+                last = at
+
+    as_of = query(db, "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
+    as_of_end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    matched = surveys.sort_values(["sent_at", "survey_id"]).groupby(["trigger_type", "trigger_id"]).survey_id.first()
+    expected = {}
+    for ttype, tid, acc, at in cands:
+        reason = reasons[(ttype, tid)]
+        survey = matched.get((ttype, tid))
+        if reason:
+            status = "suppressed"
+        elif survey is not None:
+            status = "sent"
+        else:
+            status = "due" if at + pd.Timedelta(hours=48) > as_of_end else "expired"
+        expected[(ttype, tid)] = (status, reason, survey)
+
+    got = query(db, "select trigger_type, trigger_id, status, suppression_reason, survey_id from marts.fct_survey_triggers")
+    got = {(r.trigger_type, r.trigger_id): (r.status, r.suppression_reason, r.survey_id) for r in got.itertuples()}
+    norm = lambda t: tuple(None if (v is None or (isinstance(v, float) and pd.isna(v))) else v for v in t)  # noqa: E731
+    assert set(got) == set(expected)
+    mismatches = [(k, norm(got[k]), expected[k]) for k in expected if norm(got[k]) != expected[k]]
+    assert not mismatches, mismatches[:10]
+    statuses = {v[0] for v in expected.values()}
+    assert {"suppressed", "sent", "expired"} <= statuses
+    assert {"cooldown", "no_email"} <= {v[1] for v in expected.values()}

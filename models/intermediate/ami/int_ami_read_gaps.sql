@@ -4,43 +4,8 @@
 -- bracketed by two sentinel days (the day before the clipped start and the
 -- clipped exclusive end); wherever two consecutive markers are more than a day
 -- apart, the days between them are a gap. Nothing is exploded per day.
-with reporting_window as (
-    select
-        window_start_date,
-        as_of_date
-    from {{ ref('int_reporting_window') }}
-),
-
-installs as (
-    select
-        staging_row_id as install_row_id,
-        meter_id,
-        premise_id,
-        installed_date,
-        removed_date
-    from {{ ref('stg_cis__meter_installs') }}
-    where not is_rejected
-),
-
-clipped as (
-    select
-        installs.*,
-        case
-            when installs.installed_date < reporting_window.window_start_date then reporting_window.window_start_date
-            else installs.installed_date
-        end as coverage_start_date,
-        case
-            when installs.removed_date is not null and installs.removed_date <= reporting_window.as_of_date
-                then installs.removed_date
-            else cast({{ dbt.dateadd('day', 1, 'reporting_window.as_of_date') }} as date)
-        end as coverage_end_date
-    from installs
-    cross join reporting_window
-),
-
-windowed as (
-    select * from clipped
-    where coverage_start_date < coverage_end_date
+with windowed as (
+    select * from {{ ref('int_ami_installs_in_window') }}
 ),
 
 reads as (

@@ -39,73 +39,20 @@ account_rows as (
 ),
 
 pairs as (
-    select
-        'meter_install_overlap' as overlap_kind,
-        first_row.meter_id as overlap_key,
-        first_row.install_row_id as row_id_a,
-        second_row.install_row_id as row_id_b,
-        first_row.premise_id as entity_a,
-        second_row.premise_id as entity_b,
-        first_row.is_rejected as is_rejected_a,
-        second_row.is_rejected as is_rejected_b,
-        first_row.installed_date as start_a,
-        first_row.removed_date as end_a,
-        second_row.installed_date as start_b,
-        second_row.removed_date as end_b
-    from install_rows as first_row
-    inner join install_rows as second_row
-        on
-            first_row.meter_id = second_row.meter_id
-            and first_row.install_row_id < second_row.install_row_id
-            and (second_row.removed_date is null or first_row.installed_date < second_row.removed_date)
-            and (first_row.removed_date is null or first_row.removed_date > second_row.installed_date)
-
+    {{ interval_overlap_pairs(
+        'meter_install_overlap', 'install_rows', key='meter_id', row_id='install_row_id', entity='premise_id',
+        start_col='installed_date', end_col='removed_date', pair_order='install_row_id', is_rejected='is_rejected'
+    ) }}
     union all
-
-    select
-        'premise_meter_overlap' as overlap_kind,
-        first_row.premise_id as overlap_key,
-        first_row.install_row_id as row_id_a,
-        second_row.install_row_id as row_id_b,
-        first_row.meter_id as entity_a,
-        second_row.meter_id as entity_b,
-        first_row.is_rejected as is_rejected_a,
-        second_row.is_rejected as is_rejected_b,
-        first_row.installed_date as start_a,
-        first_row.removed_date as end_a,
-        second_row.installed_date as start_b,
-        second_row.removed_date as end_b
-    from install_rows as first_row
-    inner join install_rows as second_row
-        on
-            first_row.premise_id = second_row.premise_id
-            and first_row.meter_id < second_row.meter_id
-            and (second_row.removed_date is null or first_row.installed_date < second_row.removed_date)
-            and (first_row.removed_date is null or first_row.removed_date > second_row.installed_date)
-    where not first_row.is_rejected and not second_row.is_rejected
-
+    {{ interval_overlap_pairs(
+        'premise_meter_overlap', 'install_rows', key='premise_id', row_id='install_row_id', entity='meter_id',
+        start_col='installed_date', end_col='removed_date', pair_order='meter_id', is_rejected='is_rejected', kept_only=true
+    ) }}
     union all
-
-    select
-        'premise_account_overlap' as overlap_kind,
-        first_row.premise_id as overlap_key,
-        first_row.account_id as row_id_a,
-        second_row.account_id as row_id_b,
-        first_row.account_id as entity_a,
-        second_row.account_id as entity_b,
-        false as is_rejected_a,
-        false as is_rejected_b,
-        first_row.opened_date as start_a,
-        first_row.closed_date as end_a,
-        second_row.opened_date as start_b,
-        second_row.closed_date as end_b
-    from account_rows as first_row
-    inner join account_rows as second_row
-        on
-            first_row.premise_id = second_row.premise_id
-            and first_row.account_id < second_row.account_id
-            and (second_row.closed_date is null or first_row.opened_date < second_row.closed_date)
-            and (first_row.closed_date is null or first_row.closed_date > second_row.opened_date)
+    {{ interval_overlap_pairs(
+        'premise_account_overlap', 'account_rows', key='premise_id', row_id='account_id', entity='account_id',
+        start_col='opened_date', end_col='closed_date', pair_order='account_id'
+    ) }}
 ),
 
 bounded as (

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--workdir", default=str(PROJECT_DIR / "bench" / "out"))
     p.add_argument("--keep", action="store_true", help="keep the generated exports and warehouse")
+    p.add_argument("--gx", action="store_true", help="also time the Great Expectations checkpoint")
     args = p.parse_args(argv)
 
     work = Path(args.workdir)
@@ -64,6 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     rc_test = run_dbt(["test", *common], db, quiet=True)
     timings["dbt test (unit + data tests)"] = time.perf_counter() - t0
     test_results = json.loads((target / "run_results.json").read_text())
+    if args.gx:
+        from .gx_checks import run_checkpoint
+
+        t0 = time.perf_counter()
+        outcome = run_checkpoint(db, raw, work / "gx_results")
+        timings[f"GX checkpoint (success={outcome.success})"] = time.perf_counter() - t0
 
     raw_bytes = sum(f.stat().st_size for f in raw.glob("*.csv"))
     lines = [

@@ -12,4 +12,4 @@ select
     message,
     execution_seconds,
     {{ dbt.concat(['invocation_id', "':'", 'test_unique_id']) }} as test_result_id
-from {{ source('dq_runtime', 'test_results') }}
+from {{ ref('stg_dq_runtime__test_results') }}

@@ -1,0 +1,80 @@
+"""Project conventions a reviewer checks (after dbt-project-evaluator's rules):
+every model and documented column described, a primary-key test on every
+model, sources only read in staging, no staging-on-staging, enforced
+contracts on every published mart, no personal data in marts."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from cx_warehouse.contract import PROJECT_DIR
+from cx_warehouse.pipeline import dbt_env, dbt_executable
+
+PERSONAL = {"full_name", "email", "phone", "birth_date", "caller_phone"}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("parse")
+    proc = subprocess.run([dbt_executable(), "parse", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
+                          cwd=PROJECT_DIR, env=dbt_env(tmp / "parse.duckdb"), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return json.loads((tmp / "target" / "manifest.json").read_text())
+
+
+def models(manifest):
+    return {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "model" and v["package_name"] == "cx_warehouse"}
+
+
+def test_every_model_and_column_is_described(manifest):
+    for uid, node in models(manifest).items():
+        assert node["description"].strip(), f"{uid} has no description"
+        assert node["columns"], f"{uid} documents no column"
+        for col, meta in node["columns"].items():
+            assert meta["description"].strip(), f"{uid}.{col} has no description"
+
+
+def test_every_model_has_a_primary_key_test(manifest):
+    tested = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "test":
+            continue
+        name = (node.get("test_metadata") or {}).get("name")
+        if name in ("unique", "unique_combination_of_columns") and node.get("attached_node"):
+            tested.setdefault(node["attached_node"], set()).add(name)
+    missing = [uid for uid in models(manifest) if uid not in tested]
+    assert not missing, missing
+
+
+def test_sources_are_read_only_in_staging_and_staging_does_not_read_staging(manifest):
+    for uid, node in models(manifest).items():
+        path = node["original_file_path"]
+        parents = node["depends_on"]["nodes"]
+        if not path.startswith("models/staging/"):
+            assert not [p for p in parents if p.startswith("source.")], f"{uid} reads a source outside staging"
+        else:
+            assert not [p for p in parents if ".stg_" in p], f"{uid}: staging model reads another staging model"
+
+
+def test_published_marts_enforce_contracts_and_hold_no_personal_data(manifest):
+    marts = {u: n for u, n in models(manifest).items()
+             if n["original_file_path"].startswith("models/marts/") and n["config"]["materialized"] == "table"}
+    assert {"fct_cx_metrics", "fct_csat_rolling_13w", "fct_bill_accuracy_by_billing_run", "dim_accounts",
+            "fct_survey_triggers", "fct_survey_outcomes", "fct_ami_usage_match"} <= {n["name"] for n in marts.values()}
+    for uid, node in marts.items():
+        assert node["config"]["contract"]["enforced"], f"{uid} has no enforced contract"
+        assert all(c.get("data_type") for c in node["columns"].values()), f"{uid} lacks data types"
+        assert not PERSONAL & set(node["columns"]), f"{uid} exposes personal data"
+
+
+def test_cx_metrics_contract_matches_the_spec(manifest):
+    node = next(n for n in models(manifest).values() if n["name"] == "fct_cx_metrics")
+    assert list(node["columns"]) == [
+        "metric_name", "period_grain", "period_start", "segment_type", "segment_value", "numerator",
+        "denominator", "metric_value", "prior_year_value", "yoy_change", "is_provisional"]
+    rolling = next(n for n in models(manifest).values() if n["name"] == "fct_csat_rolling_13w")
+    assert list(rolling["columns"]) == ["week_start", "segment_type", "segment_value", "numerator_13w", "denominator_13w", "csat_13w"]
+    runs = next(n for n in models(manifest).values() if n["name"] == "fct_bill_accuracy_by_billing_run")
+    assert list(runs["columns"]) == ["billing_run_id", "run_date", "bills", "accurate_bills", "exceptions", "bill_accuracy"]

@@ -16,32 +16,34 @@ runs as (
     where not is_rejected
 ),
 
+period_types as (
+    select 'billing_run' as period_type
+    union all
+    select 'month' as period_type
+),
+
 by_period as (
     select
-        'billing_run' as period_type,
-        billing_run_id as period_key,
-        cast(null as date) as period_month,
+        period_types.period_type,
+        case period_types.period_type
+            when 'billing_run' then bill_usage.billing_run_id
+            else {{ dbt.cast('bill_usage.bill_month', dbt.type_string()) }}
+        end as period_key,
+        case when period_types.period_type = 'month' then bill_usage.bill_month end as period_month,
         count(*) as bills,
-        sum(case when is_fully_covered then 1 else 0 end) as fully_covered_bills,
-        sum(case when is_matched then 1 else 0 end) as matched_bills,
-        sum(case when is_fully_covered then billed_kwh else 0 end) as covered_billed_kwh,
-        sum(case when is_fully_covered then ami_kwh else 0 end) as covered_ami_kwh
+        sum(case when bill_usage.is_fully_covered then 1 else 0 end) as fully_covered_bills,
+        sum(case when bill_usage.is_matched then 1 else 0 end) as matched_bills,
+        sum(case when bill_usage.is_fully_covered then bill_usage.billed_kwh else 0 end) as covered_billed_kwh,
+        sum(case when bill_usage.is_fully_covered then bill_usage.ami_kwh else 0 end) as covered_ami_kwh
     from bill_usage
-    group by billing_run_id
-
-    union all
-
-    select
-        'month' as period_type,
-        {{ dbt.cast('bill_month', dbt.type_string()) }} as period_key,
-        bill_month as period_month,
-        count(*) as bills,
-        sum(case when is_fully_covered then 1 else 0 end) as fully_covered_bills,
-        sum(case when is_matched then 1 else 0 end) as matched_bills,
-        sum(case when is_fully_covered then billed_kwh else 0 end) as covered_billed_kwh,
-        sum(case when is_fully_covered then ami_kwh else 0 end) as covered_ami_kwh
-    from bill_usage
-    group by bill_month
+    cross join period_types
+    group by
+        period_types.period_type,
+        case period_types.period_type
+            when 'billing_run' then bill_usage.billing_run_id
+            else {{ dbt.cast('bill_usage.bill_month', dbt.type_string()) }}
+        end,
+        case when period_types.period_type = 'month' then bill_usage.bill_month end
 )
 
 select

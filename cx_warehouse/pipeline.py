@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -121,7 +120,7 @@ def build_and_publish(
         # keep the failed run's test results in the published warehouse's log
         merge_test_history(building, duckdb_path)
         _remove_db(building)
-        return RunResult(False, duckdb_path, f"dbt build failed (exit {rc}); the published warehouse was left unchanged", timings)
+        return RunResult(False, duckdb_path, f"dbt build failed (exit {rc}); the published marts were left unchanged", timings)
 
     if run_gx:
         from .gx_checks import format_summary, run_checkpoint
@@ -136,7 +135,7 @@ def build_and_publish(
         if not outcome.success:
             merge_test_history(building, duckdb_path)
             _remove_db(building)
-            return RunResult(False, duckdb_path, "the Great Expectations checkpoint failed; the published warehouse was left unchanged", timings)
+            return RunResult(False, duckdb_path, "the Great Expectations checkpoint failed; the published marts were left unchanged", timings)
 
     # Carry the test-result history over, then publish: one atomic rename.
     merge_test_history(duckdb_path, building)
@@ -146,6 +145,3 @@ def build_and_publish(
     os.replace(building, duckdb_path)
     return RunResult(True, duckdb_path, "published", timings)
 
-
-def copy_warehouse(src: Path, dst: Path) -> None:
-    shutil.copyfile(src, dst)

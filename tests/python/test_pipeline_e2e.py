@@ -359,3 +359,20 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
     statuses = {v[0] for v in expected.values()}
     assert {"suppressed", "sent", "expired"} <= statuses
     assert {"cooldown", "no_email"} <= {v[1] for v in expected.values()}
+
+
+def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):
+    # every survey score stops parsing: staging rejects the rows (dbt build passes),
+    # but the raw suite (score no longer parses) and the marts suite (csat missing) fail
+    raw = tmp_path / "exports"
+    shutil.copytree(built["raw"], raw)
+    surveys = pd.read_csv(raw / "raw_surveys.csv", dtype=str, keep_default_na=False)
+    surveys.loc[surveys.score != "", "score"] = "n/a"
+    surveys.to_csv(raw / "raw_surveys.csv", index=False)
+    fingerprint = "select count(*) as n, sum(numerator) as s from marts.fct_cx_metrics"
+    before = query(built["db"], fingerprint)
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(built["db"]))
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "Great Expectations checkpoint failed" in proc.stderr
+    assert "raw_surveys" in proc.stdout and "FAIL" in proc.stdout
+    assert query(built["db"], fingerprint).equals(before)

@@ -1,9 +1,9 @@
 {#- Pairs of rows of `relation` that share `key` and whose effective-dated
     intervals [start_col, end_col) overlap (an empty end is open). Each pair
     appears once (first_row.pair_order < second_row.pair_order). Columns:
-    overlap_kind, overlap_key, row_id_a/b, entity_a/b, is_rejected_a/b,
+    overlap_kind, overlap_key, row_id_a/b, entity_a/b,
     start_a/b, end_a/b. -#}
-{% macro interval_overlap_pairs(kind, relation, key, row_id, entity, start_col, end_col, pair_order, is_rejected=none, kept_only=false) %}
+{% macro interval_overlap_pairs(kind, relation, key, row_id, entity, start_col, end_col, pair_order) %}
     select
         '{{ kind }}' as overlap_kind,
         first_row.{{ key }} as overlap_key,
@@ -11,8 +11,6 @@
         second_row.{{ row_id }} as row_id_b,
         first_row.{{ entity }} as entity_a,
         second_row.{{ entity }} as entity_b,
-        {{ 'first_row.' ~ is_rejected if is_rejected else 'false' }} as is_rejected_a,
-        {{ 'second_row.' ~ is_rejected if is_rejected else 'false' }} as is_rejected_b,
         first_row.{{ start_col }} as start_a,
         first_row.{{ end_col }} as end_a,
         second_row.{{ start_col }} as start_b,
@@ -24,7 +22,4 @@
             and first_row.{{ pair_order }} < second_row.{{ pair_order }}
             and (second_row.{{ end_col }} is null or first_row.{{ start_col }} < second_row.{{ end_col }})
             and (first_row.{{ end_col }} is null or first_row.{{ end_col }} > second_row.{{ start_col }})
-    {%- if kept_only %}
-    where not first_row.{{ is_rejected }} and not second_row.{{ is_rejected }}
-    {%- endif %}
 {% endmacro %}

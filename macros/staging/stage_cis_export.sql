@@ -8,11 +8,20 @@
        domain, number outside its bounds, conflicting duplicate of the key,
        plus any table-specific rule passed in `extra_rules`
        (a list of {"reason": text, "when": SQL over the typed columns}).
+  Every rule is judged within one delivery (one file of the export). Across
+  deliveries, a kept row whose key reappears as a kept row in a later
+  delivery is superseded (latest delivery by file name wins); a rejected row
+  supersedes nothing.
+  Incremental: only deliveries not loaded yet (or re-sent with a new
+  fingerprint) are read; deliveries already loaded that share a kept key with
+  them are rewritten with recomputed flags (delete+insert by delivery).
   Output: the typed contract columns, then
-    staging_row_id (hash of the raw row; unique), primary_key_value (text,
-    composite keys joined with '|'), raw_copies, is_rejected, reject_reason,
+    staging_row_id (hash of delivery and raw row; unique), primary_key_value
+    (text, composite keys joined with '|'), source_delivery (file name),
+    delivery_fingerprint, raw_copies, is_rejected, reject_reason,
     raw_row (the raw values as JSON text, rejected rows only; personal-data
-    columns masked so that they never leave staging).
+    columns masked so that they never leave staging), is_superseded and
+    is_in_force (kept and not superseded: the rows every model downstream reads).
 -#}
 {% macro stage_cis_export(table_name, extra_rules=[]) %}
 {%- set relation = source('cis', table_name) -%}
@@ -20,35 +29,64 @@
     {%- set node = graph.sources['source.cx_warehouse.cis.' ~ table_name] -%}
     {%- set columns = node.columns.values() | list -%}
     {%- set pk = node.meta.primary_key -%}
+    {%- set all_files = cis_export_files(table_name) -%}
 {%- else -%}
     {%- set columns = [] -%}
     {%- set pk = [] -%}
+    {%- set all_files = [] -%}
 {%- endif -%}
 {%- set names = columns | map(attribute='name') | list -%}
 {%- set personal = [] -%}
 {%- for c in columns if c.meta.get('personal_data') -%}{%- do personal.append(c.name) -%}{%- endfor -%}
-
+{#- Deliveries to (re)load: all of them on a full build; on an incremental
+    run those whose name and fingerprint the table does not hold yet. -#}
+{%- set incremental = is_incremental() -%}
+{%- if incremental and execute -%}
+    {%- set loaded = [] -%}
+    {%- for row in run_query('select distinct source_delivery, delivery_fingerprint from ' ~ this).rows -%}
+        {%- do loaded.append(row[0] ~ '@' ~ row[1]) -%}
+    {%- endfor -%}
+    {%- set files = [] -%}
+    {%- for f in all_files if (f.delivery ~ '@' ~ f.fingerprint) not in loaded -%}{%- do files.append(f) -%}{%- endfor -%}
+{%- else -%}
+    {%- set files = all_files -%}
+{%- endif -%}
+{%- set new_deliveries = files | map(attribute='delivery') | list -%}
+{%- set new_list -%}({% for d in new_deliveries %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %}){%- endset %}
+-- depends_on: {{ relation }}
 with raw_rows as (
     select
+        source_delivery,
+        delivery_fingerprint,
         {%- for c in columns %}
         nullif({{ c.name }}, '') as {{ c.name }}{{ "," if not loop.last }}
         {%- endfor %}
-    from {{ relation }}
+    from (
+        {%- if files %}
+        {{ cis_read_files(table_name, files) }}
+        {%- else %}
+        select * from {{ relation }} where 1 = 0
+        {%- endif %}
+    ) as deliveries
 ),
 
 collapsed as (
-    -- exact duplicates: one copy is kept, raw_copies - 1 are counted as duplicates
+    -- exact duplicates within a delivery: one copy is kept, raw_copies - 1 are duplicates
     select
+        source_delivery,
+        delivery_fingerprint,
         {%- for c in columns %}
         {{ c.name }},
         {%- endfor %}
         count(*) as raw_copies
     from raw_rows
-    group by {% for c in columns %}{{ c.name }}{{ ", " if not loop.last }}{% endfor %}
+    group by source_delivery, delivery_fingerprint{% for c in columns %}, {{ c.name }}{% endfor %}
 ),
 
 typed as (
     select
+        source_delivery,
+        delivery_fingerprint,
         {%- for c in columns %}
         {{ cis_parse(c.meta.cis_type, c.name) }} as {{ c.name }},
         {%- endfor %}
@@ -56,7 +94,7 @@ typed as (
         {{ c.name }} as raw__{{ c.name }},
         {%- endfor %}
         raw_copies,
-        count(*) over (partition by {% for k in pk %}{{ k }}{{ ", " if not loop.last }}{% endfor %}) as rows_sharing_key
+        count(*) over (partition by source_delivery{% for k in pk %}, {{ k }}{% endfor %}) as rows_sharing_key
     from collapsed
 ),
 
@@ -87,22 +125,119 @@ checked as (
             {%- for rule in extra_rules %}
             case when {{ rule.when }} then '{{ rule.reason }}' end,
             {%- endfor %}
-            case when rows_sharing_key > 1 then 'conflicting duplicate of primary key' end
+            case when rows_sharing_key > 1 then 'conflicting duplicate of primary key in one delivery' end
         ) as reasons
     from typed
+),
+
+loaded as (
+    select
+        {%- for c in columns %}
+        {{ c.name }},
+        {%- endfor %}
+        {{ dbt.hash(dbt.concat(["source_delivery", "'|'"] + cis_coalesced_raw(names))) }} as staging_row_id,
+        {{ cis_key_text(pk) }} as primary_key_value,
+        source_delivery,
+        delivery_fingerprint,
+        raw_copies,
+        coalesce(reasons, '') <> '' as is_rejected,
+        nullif(reasons, '') as reject_reason,
+        case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__', masked=personal) }} end as raw_row,
+        cast(null as boolean) as was_superseded
+    from checked
+),
+
+{%- if incremental %}
+
+-- keys whose row in force may change: kept keys of the deliveries loaded now,
+-- and of the earlier version of a delivery that is loaded again
+touched_keys as (
+    select primary_key_value from loaded where not is_rejected
+    union
+    select primary_key_value from {{ this }}
+    where not is_rejected and source_delivery in {{ new_list if new_deliveries else "('')" }}
+),
+
+-- deliveries already loaded that hold a kept row of a touched key are
+-- rewritten whole (delete+insert by delivery) with their flags recomputed
+carried as (
+    select
+        {%- for c in columns %}
+        {{ c.name }},
+        {%- endfor %}
+        staging_row_id,
+        primary_key_value,
+        source_delivery,
+        delivery_fingerprint,
+        raw_copies,
+        is_rejected,
+        reject_reason,
+        raw_row,
+        is_superseded as was_superseded
+    from {{ this }}
+    where
+        source_delivery not in {{ new_list if new_deliveries else "('')" }}
+        and source_delivery in (
+            select this_table.source_delivery
+            from {{ this }} as this_table
+            inner join touched_keys on this_table.primary_key_value = touched_keys.primary_key_value
+            where not this_table.is_rejected
+        )
+),
+
+combined as (
+    select * from loaded
+    union all
+    select * from carried
+),
+{%- else %}
+
+touched_keys as (
+    select distinct primary_key_value from loaded where not is_rejected
+),
+
+combined as (
+    select * from loaded
+),
+{%- endif %}
+
+superseding as (
+    -- the latest delivery holding a kept row of each touched key
+    select
+        combined.primary_key_value,
+        max(combined.source_delivery) as latest_delivery
+    from combined
+    inner join touched_keys on combined.primary_key_value = touched_keys.primary_key_value
+    where not combined.is_rejected
+    group by combined.primary_key_value
 )
 
 select
     {%- for c in columns %}
-    {{ c.name }},
+    combined.{{ c.name }},
     {%- endfor %}
-    {{ dbt.hash(dbt.concat(cis_coalesced_raw(names))) }} as staging_row_id,
-    {{ cis_key_text(pk) }} as primary_key_value,
-    raw_copies,
-    coalesce(reasons, '') <> '' as is_rejected,
-    nullif(reasons, '') as reject_reason,
-    case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__', masked=personal) }} end as raw_row
-from checked
+    combined.staging_row_id,
+    combined.primary_key_value,
+    combined.source_delivery,
+    combined.delivery_fingerprint,
+    combined.raw_copies,
+    combined.is_rejected,
+    combined.reject_reason,
+    combined.raw_row,
+    coalesce(
+        case when not combined.is_rejected and superseding.latest_delivery is not null
+            then combined.source_delivery < superseding.latest_delivery end,
+        combined.was_superseded,
+        false
+    ) as is_superseded,
+    not combined.is_rejected and not coalesce(
+        case when not combined.is_rejected and superseding.latest_delivery is not null
+            then combined.source_delivery < superseding.latest_delivery end,
+        combined.was_superseded,
+        false
+    ) as is_in_force
+from combined
+left join superseding on combined.primary_key_value = superseding.primary_key_value
 {% endmacro %}
 
 {#- The raw values as text pieces for hashing; NULL and '' stay distinct. -#}

@@ -1,12 +1,12 @@
--- Per CIS export: raw rows = kept rows + exact duplicates dropped + rejected rows.
-{%- set exports = cis_export_names() %}
-{% for name in exports %}
+-- Per CIS export: raw rows = kept (in force) + exact duplicates dropped
+-- + rejected + superseded by a later delivery.
 select
-    cast('{{ name }}' as {{ dbt.type_string() }}) as source_file,
-    cast(sum(raw_copies) as {{ dbt.type_bigint() }}) as raw_rows,
-    cast(sum(case when not is_rejected then 1 else 0 end) as {{ dbt.type_bigint() }}) as kept_rows,
-    cast(sum(raw_copies - 1) as {{ dbt.type_bigint() }}) as duplicate_rows,
-    cast(sum(case when is_rejected then 1 else 0 end) as {{ dbt.type_bigint() }}) as rejected_rows
-from {{ ref('stg_cis__' ~ name[4:]) }}
-{% if not loop.last %}union all{% endif %}
-{%- endfor %}
+    source_file,
+    cast(count(*) as {{ dbt.type_bigint() }}) as deliveries,
+    cast(sum(raw_rows) as {{ dbt.type_bigint() }}) as raw_rows,
+    cast(sum(kept_rows) as {{ dbt.type_bigint() }}) as kept_rows,
+    cast(sum(duplicate_rows) as {{ dbt.type_bigint() }}) as duplicate_rows,
+    cast(sum(rejected_rows) as {{ dbt.type_bigint() }}) as rejected_rows,
+    cast(sum(superseded_rows) as {{ dbt.type_bigint() }}) as superseded_rows
+from {{ ref('dq_load_deliveries') }}
+group by source_file

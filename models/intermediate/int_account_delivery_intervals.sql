@@ -27,7 +27,7 @@ preferences as (
         delivery_method,
         effective_date
     from {{ ref('stg_cis__delivery_preferences') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 candidate_cuts as (

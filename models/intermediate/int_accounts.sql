@@ -3,12 +3,12 @@
 -- (age-band boundaries) and whether an e-mail exists travel on.
 with accounts as (
     select * from {{ ref('stg_cis__accounts') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 customers as (
     select * from {{ ref('stg_cis__customers') }}
-    where not is_rejected
+    where is_in_force
 )
 
 select

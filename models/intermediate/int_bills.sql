@@ -2,7 +2,7 @@
 -- billing exception names it and no bill corrects it (corrects_bill_id).
 with bills as (
     select * from {{ ref('stg_cis__bills') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 exceptions_per_bill as (
@@ -10,7 +10,7 @@ exceptions_per_bill as (
         bill_id,
         count(*) as exceptions
     from {{ ref('stg_cis__billing_exceptions') }}
-    where not is_rejected and bill_id is not null
+    where is_in_force and bill_id is not null
     group by bill_id
 ),
 

@@ -7,7 +7,7 @@
 -- Entity-grain flags feed every contact-based metric.
 with contacts as (
     select * from {{ ref('stg_cis__contacts') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 accounts as (
@@ -24,7 +24,7 @@ customer_phones as (
         customer_id,
         {{ phone_key('phone') }} as phone_key
     from {{ ref('stg_cis__customers') }}
-    where not is_rejected and {{ phone_key('phone') }} is not null
+    where is_in_force and {{ phone_key('phone') }} is not null
 ),
 
 needs_phone as (

@@ -4,7 +4,7 @@
 -- E-bill adoption is a snapshot metric and lives in int_ebill_daily.
 with surveys as (
     select * from {{ ref('stg_cis__surveys') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 csat as (

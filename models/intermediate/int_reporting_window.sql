@@ -6,37 +6,37 @@ with event_dates as (
         min(bill_date) as first_date,
         max(bill_date) as last_date
     from {{ ref('stg_cis__bills') }}
-    where not is_rejected
+    where is_in_force
     union all
     select
         min(cast(started_at as date)) as first_date,
         max(cast(started_at as date)) as last_date
     from {{ ref('stg_cis__contacts') }}
-    where not is_rejected
+    where is_in_force
     union all
     select
         min(cast(event_at as date)) as first_date,
         max(cast(event_at as date)) as last_date
     from {{ ref('stg_cis__portal_events') }}
-    where not is_rejected
+    where is_in_force
     union all
     select
         min(cast(sent_at as date)) as first_date,
         max(cast(sent_at as date)) as last_date
     from {{ ref('stg_cis__surveys') }}
-    where not is_rejected
+    where is_in_force
     union all
     select
         min(cast(responded_at as date)) as first_date,
         max(cast(responded_at as date)) as last_date
     from {{ ref('stg_cis__surveys') }}
-    where not is_rejected
+    where is_in_force
     union all
     select
         min(cast(paid_at as date)) as first_date,
         max(cast(paid_at as date)) as last_date
     from {{ ref('stg_cis__payments') }}
-    where not is_rejected
+    where is_in_force
 )
 
 select

@@ -5,7 +5,7 @@ with portal_users as (
         portal_user_id,
         account_id
     from {{ ref('stg_cis__portal_users') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 portal_transactions as (
@@ -19,7 +19,7 @@ portal_transactions as (
     from {{ ref('stg_cis__portal_events') }} as events
     left join portal_users on events.portal_user_id = portal_users.portal_user_id
     where
-        not events.is_rejected
+        events.is_in_force
         and events.event_type in (
             'make_payment', 'enroll_autopay', 'enroll_paperless',
             'start_stop_move', 'update_contact_info', 'report_outage'

@@ -23,7 +23,7 @@ state_on_as_of as (
 portal_accounts as (
     select distinct account_id
     from {{ ref('stg_cis__portal_users') }}
-    where not is_rejected
+    where is_in_force
 )
 
 select

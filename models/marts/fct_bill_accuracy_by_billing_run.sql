@@ -5,7 +5,7 @@ with runs as (
         billing_run_id,
         run_date
     from {{ ref('stg_cis__billing_runs') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 bills as (
@@ -22,7 +22,7 @@ exceptions as (
         billing_run_id,
         count(*) as exceptions
     from {{ ref('stg_cis__billing_exceptions') }}
-    where not is_rejected
+    where is_in_force
     group by billing_run_id
 )
 

@@ -6,13 +6,13 @@
 with child as (
     select {{ column_name }} as reference_value
     from {{ model }}
-    where not is_rejected and {{ column_name }} is not null
+    where is_in_force and {{ column_name }} is not null
 ),
 
 parent as (
     select distinct {{ field }} as reference_value
     from {{ to }}
-    where not is_rejected
+    where is_in_force
 )
 
 select child.reference_value as orphan_value, count(*) as orphan_rows
@@ -30,13 +30,13 @@ group by child.reference_value
 with child as (
     select {{ column_name }} as reference_value
     from {{ model }}
-    where not is_rejected
+    where is_in_force
 ),
 
 parent as (
     select distinct {{ field }} as reference_value
     from {{ to }}
-    where not is_rejected
+    where is_in_force
 ),
 
 shares as (

@@ -1,6 +1,6 @@
 -- Fails for every CIS export whose rows do not reconcile: the raw rows counted
--- straight from the file must equal kept + exact duplicates + rejected, and
--- every export must be present.
+-- straight from the files must equal kept + exact duplicates + rejected
+-- + superseded, and every export must be present.
 {%- set exports = cis_export_names() %}
 with file_counts as (
     {%- for name in exports %}
@@ -18,11 +18,13 @@ select
     reconciliation.raw_rows,
     reconciliation.kept_rows,
     reconciliation.duplicate_rows,
-    reconciliation.rejected_rows
+    reconciliation.rejected_rows,
+    reconciliation.superseded_rows
 from file_counts
 left join {{ ref('dq_row_reconciliation') }} as reconciliation
     on file_counts.source_file = reconciliation.source_file
 where
     reconciliation.source_file is null
     or reconciliation.raw_rows <> file_counts.file_rows
-    or reconciliation.raw_rows <> reconciliation.kept_rows + reconciliation.duplicate_rows + reconciliation.rejected_rows
+    or reconciliation.raw_rows <> reconciliation.kept_rows + reconciliation.duplicate_rows
+        + reconciliation.rejected_rows + reconciliation.superseded_rows

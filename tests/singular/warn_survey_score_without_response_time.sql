@@ -7,5 +7,5 @@ select
     score
 from {{ ref('stg_cis__surveys') }}
 where
-    not is_rejected
+    is_in_force
     and ((score is null) <> (responded_at is null))

@@ -17,7 +17,7 @@ installs as (
         installed_date,
         removed_date
     from {{ ref('stg_cis__meter_installs') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 clipped as (

@@ -1,10 +1,9 @@
 -- Pairs of effective-dated intervals that must not overlap but do, one row per
 -- pair and kind (half-open [start, end) intervals, empty end = open):
---   meter_install_overlap   two install rows of one meter cover the same day.
---                           The contract keys meter_installs on meter_id, so
---                           such rows are rejected in staging as conflicting
---                           duplicates (and the meter's reads turn orphan);
---                           this lists those rows too, next to any kept ones.
+--   meter_install_overlap   two kept installs of one meter (different
+--                           installed_date, so different keys) cover the same
+--                           day: a meter cannot measure two premises at once,
+--                           and reads in the overlap stay unattributed.
 --   premise_meter_overlap   two kept meters measure one premise the same day.
 --   premise_account_overlap two kept accounts are active on one premise the same day.
 -- Empty intervals (end <= start) cover no day and never overlap.
@@ -14,15 +13,14 @@ with install_rows as (
         meter_id,
         premise_id,
         installed_date,
-        removed_date,
-        is_rejected
+        removed_date
     from {{ ref('stg_cis__meter_installs') }}
     where
         meter_id is not null
         and premise_id is not null
         and installed_date is not null
         and (removed_date is null or installed_date < removed_date)
-        and (not is_rejected or reject_reason = 'conflicting duplicate of primary key')
+        and is_in_force
 ),
 
 account_rows as (
@@ -41,12 +39,12 @@ account_rows as (
 pairs as (
     {{ interval_overlap_pairs(
         'meter_install_overlap', 'install_rows', key='meter_id', row_id='install_row_id', entity='premise_id',
-        start_col='installed_date', end_col='removed_date', pair_order='install_row_id', is_rejected='is_rejected'
+        start_col='installed_date', end_col='removed_date', pair_order='install_row_id'
     ) }}
     union all
     {{ interval_overlap_pairs(
         'premise_meter_overlap', 'install_rows', key='premise_id', row_id='install_row_id', entity='meter_id',
-        start_col='installed_date', end_col='removed_date', pair_order='meter_id', is_rejected='is_rejected', kept_only=true
+        start_col='installed_date', end_col='removed_date', pair_order='meter_id'
     ) }}
     union all
     {{ interval_overlap_pairs(
@@ -76,8 +74,6 @@ select
     row_id_b,
     entity_a,
     entity_b,
-    is_rejected_a,
-    is_rejected_b,
     start_a,
     end_a,
     start_b,

@@ -13,7 +13,7 @@ reads as (
         meter_id,
         read_date
     from {{ ref('stg_cis__ami_daily_reads') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 markers as (

@@ -18,7 +18,7 @@ with reads as (
         kwh,
         read_quality
     from {{ ref('stg_cis__ami_daily_reads') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 installs as (
@@ -28,7 +28,7 @@ installs as (
         installed_date,
         removed_date
     from {{ ref('stg_cis__meter_installs') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 accounts as (
@@ -128,7 +128,8 @@ read_premise as (
         reads.read_quality,
         coalesce(meter_segments.installs_covering, 0) as installs_covering,
         coalesce(meter_segments.premises_covering, 0) as premises_covering,
-        case when meter_segments.premises_covering = 1 then meter_segments.premise_id end as premise_id
+        -- a read during an overlap of two installs of its meter is unattributable
+        case when meter_segments.installs_covering = 1 then meter_segments.premise_id end as premise_id
     from reads
     left join meter_segments
         on
@@ -165,7 +166,7 @@ select
     accounts_active,
     case
         when installs_covering = 0 then 'orphan_read'
-        when premises_covering > 1 then 'ambiguous_premise'
+        when installs_covering > 1 then 'ambiguous_premise'
         when accounts_active = 0 then 'vacant_premise'
         when accounts_active > 1 then 'ambiguous_account'
         else 'attributed'

@@ -26,7 +26,7 @@ payment_events as (
         account_id,
         paid_at as event_at
     from {{ ref('stg_cis__payments') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 service_order_events as (
@@ -39,7 +39,7 @@ service_order_events as (
         completed_at as event_at
     from {{ ref('stg_cis__service_orders') }}
     where
-        not is_rejected
+        is_in_force
         and status = 'completed'
         and completed_at is not null
 ),

@@ -13,7 +13,7 @@ runs as (
         billing_run_id,
         run_date
     from {{ ref('stg_cis__billing_runs') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 period_types as (

@@ -12,7 +12,7 @@ surveys as (
         responded_at,
         score
     from {{ ref('stg_cis__surveys') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 linked as (

@@ -16,7 +16,7 @@ surveys as (
             order by sent_at, survey_id
         ) as match_rank
     from {{ ref('stg_cis__surveys') }}
-    where not is_rejected
+    where is_in_force
 ),
 
 as_of as (

@@ -17,7 +17,8 @@ export GX_ANALYTICS_ENABLED := False
 	freshness build-billing-run build-daily build-monthly
 
 help:
-	@echo "make run [RAW_DIR=dir]   build the warehouse from CIS exports and print the scorecard"
+	@echo "make run [RAW_DIR=dir] [FULL_REFRESH=1]"
+	@echo "                         load new deliveries of the CIS exports, test, publish, print the scorecard"
 	@echo "make test                lint + dbt build/tests + GX checkpoint + pytest"
 	@echo "make bench               benchmark on generated exports (see docs/benchmarks.md)"
 
@@ -31,7 +32,7 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 setup: $(BIN)/.installed
 
 run: setup
-	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)"
+	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
 
 lint: setup
 	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb $(BIN)/sqlfluff lint models tests analyses

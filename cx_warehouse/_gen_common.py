@@ -40,6 +40,7 @@ FILES: dict[str, list[str]] = {
 }
 
 KEYS: dict[str, tuple[str, ...]] = {name: (cols[0],) for name, cols in FILES.items()}
+KEYS["raw_meter_installs"] = ("meter_id", "installed_date")  # a meter may be reinstalled elsewhere
 KEYS["raw_ami_daily_reads"] = ("meter_id", "read_date")
 KEYS["raw_delivery_preferences"] = ("account_id", "effective_date")
 

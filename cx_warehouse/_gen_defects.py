@@ -2,9 +2,14 @@
 
 Every defective row gets a *fresh* primary key, so it never breaks a clean
 row.  The only rows that share a key are the two rows of a planted
-conflicting duplicate, and both of them are defective by definition.  The
-injector counts what it writes, so the manifest's reconciliation
-(raw = kept + duplicate + rejected) is true of the files by construction.
+conflicting duplicate, and both of them are defective by definition (and the
+copies of an exact duplicate; in the deliveries layout also the earlier
+version of a late correction, see _gen_layout).  The injector counts what it
+writes, so the manifest's reconciliation
+(raw = kept + duplicate + rejected + superseded) is true of the files by
+construction.  Besides defects it plants *kept* rows that break no row rule
+but a cross-row rule: orphan references and integrity defects (an
+overlapping meter install).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ COMPLETED = "completed_at_mismatch"
 EXACT = "exact_duplicate"
 CONFLICT = "conflicting_duplicate"
 ORPHAN = "orphan_reference"
+OVERLAPPING_INSTALL = "overlapping_install"
 
 REJECTING_KINDS = (MISSING, UNPARSEABLE, DOMAIN, NEGATIVE, SCORE, COMPLETED, CONFLICT)
 
@@ -51,7 +57,7 @@ BAD_SCORES = ("0", "6", "3.5", "10")
 CONFLICT_COLUMNS = {
     "raw_customers": ("full_name", "email"),
     "raw_accounts": ("service_area", "rate_code"),
-    "raw_meter_installs": ("installed_date",),
+    "raw_meter_installs": ("premise_id",),  # installed_date is part of the key
     "raw_ami_daily_reads": ("kwh",),
     "raw_billing_runs": ("run_date",),
     "raw_bills": ("amount_due", "billed_kwh"),
@@ -87,16 +93,18 @@ class FileBook:
         self.defect_rows = 0
         self.copies = 0
         self.orphans = 0
+        self.superseded = 0
         self.by_kind: dict[str, int] = {}
 
-    def as_dict(self) -> dict:
-        raw = self.clean + self.defect_rows + self.copies
+    def as_dict(self, file_name: str | None = None) -> dict:
+        raw = self.clean + self.defect_rows + self.copies + self.superseded
         return {
-            "file": self.name + ".csv",
+            "file": file_name or self.name + ".csv",
             "raw_rows": raw,
             "kept_rows": self.clean,
             "duplicate_rows": self.copies,
             "rejected_rows": self.defect_rows,
+            "superseded_rows": self.superseded,
             "orphan_rows": self.orphans,
             "defects_by_kind": dict(sorted(self.by_kind.items())),
         }
@@ -111,6 +119,7 @@ class Injector:
         self.books = {name: FileBook(name) for name in FILES}
         self.defects: list[dict] = []
         self.orphans: list[dict] = []
+        self.integrity: list[dict] = []
 
     # ------------------------------------------------------------------
     def quotas(self, name: str, n_clean: int) -> dict[str, int]:
@@ -129,18 +138,37 @@ class Injector:
     def add_clean(self, name: str, n: int) -> None:
         self.books[name].clean += n
 
+    def add_superseded(self, name: str, n: int) -> None:
+        """Earlier versions of rows that a later delivery replaces (raw, not kept)."""
+        self.books[name].superseded += n
+
     def add_orphans(self, name: str, cols: dict, rows: list[dict], column: str) -> dict:
         """Append kept rows whose reference points at nothing."""
         if not rows:
             return cols
         book = self.books[name]
-        key_cols = KEYS[name]
         for row in rows:
-            self.orphans.append({"file": name, "primary_key": "|".join(row[c] for c in key_cols),
+            self.orphans.append({"file": name, "primary_key": self.key_text(name, row),
                                  "kind": ORPHAN, "column": column, "value": row[column]})
         book.clean += len(rows)
         book.orphans += len(rows)
         return self._insert(cols, rows)
+
+    def add_integrity(self, name: str, cols: dict, row: dict, kind: str, rng: np.random.Generator,
+                      **fields) -> dict:
+        """Insert one kept row that breaks a cross-row rule (e.g. an overlapping install).
+
+        ``rng`` (its own stream) places the row, so the defects planted after
+        it do not move.
+        """
+        self.integrity.append({"file": name, "kind": kind, **fields,
+                               "primary_key": self.key_text(name, row)})
+        self.books[name].clean += 1
+        return self._insert(cols, [row], rng)
+
+    @staticmethod
+    def key_text(name: str, row: dict) -> str:
+        return "|".join(row[c] for c in KEYS[name])
 
     # ------------------------------------------------------------------
     def inject(self, name: str, cols: dict, quotas: dict[str, int],
@@ -307,13 +335,14 @@ class Injector:
             return col, dom[0]
         return col, v + " (2)"
 
-    def _insert(self, cols: dict, rows: list[dict]) -> dict:
+    def _insert(self, cols: dict, rows: list[dict], rng: np.random.Generator | None = None) -> dict:
         if not rows:
             return cols
+        rng = self.rng if rng is None else rng
         first = next(iter(cols))
         n = len(cols[first])
-        pos = np.sort(self.rng.integers(0, n + 1, len(rows)))
-        perm = self.rng.permutation(len(rows))
+        pos = np.sort(rng.integers(0, n + 1, len(rows)))
+        perm = rng.permutation(len(rows))
         out = {}
         for c, arr in cols.items():
             vals = np.empty(len(rows), dtype=object)

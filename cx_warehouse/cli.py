@@ -16,9 +16,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     extra = json.loads(args.vars) if args.vars else {}
     if args.as_of:
         extra["as_of_date"] = args.as_of
+    from .pipeline import RunInProgress
+
     try:
         result = build_and_publish(Path(args.raw_dir), Path(args.duckdb) if args.duckdb else None,
-                                   extra_vars=extra, run_gx=not args.skip_gx)
+                                   extra_vars=extra, run_gx=not args.skip_gx, full_refresh=args.full_refresh)
+    except RunInProgress as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 3
     except ContractError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 2
@@ -34,7 +39,7 @@ def _cmd_preflight(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"ERROR: {p}", file=sys.stderr)
     if not problems:
-        print(f"{args.raw_dir}: all 14 CIS exports present with every contract column")
+        print(f"{args.raw_dir}: all 14 CIS exports present, every delivery with every contract column")
     return 2 if problems else 0
 
 
@@ -55,11 +60,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="build the warehouse from CIS exports, publish it atomically, print the scorecard")
-    run.add_argument("--raw-dir", default="data/sample_exports", help="directory of the 14 CIS export CSVs")
+    run.add_argument("--raw-dir", default="data/sample_exports",
+                     help="landing folder of the 14 CIS exports (each raw_X.csv, raw_X.parquet or a folder raw_X/)")
     run.add_argument("--duckdb", help="published warehouse file (default: $DUCKDB_PATH or warehouse/cx_warehouse.duckdb)")
     run.add_argument("--as-of", help="override the as-of date (YYYY-MM-DD)")
     run.add_argument("--vars", help="extra dbt vars as a JSON object, e.g. '{\"fcr_recontact_window_days\": 5}'")
     run.add_argument("--skip-gx", action="store_true", help="skip the Great Expectations checkpoint")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild every incremental model from all deliveries instead of loading only new ones")
     run.set_defaults(func=_cmd_run)
 
     pf = sub.add_parser("preflight", help="check that every export exists with every contract column")
@@ -70,8 +78,19 @@ def main(argv: list[str] | None = None) -> int:
     sc.add_argument("--duckdb")
     sc.set_defaults(func=_cmd_scorecard)
 
+    parser.add_argument("--debug", action="store_true", help="show a Python traceback on an unexpected error")
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("ERROR: interrupted; the published warehouse was left as it was", file=sys.stderr)
+        return 130
+    except Exception as exc:  # no traceback reaches the user unless asked for
+        if args.debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"ERROR: {type(exc).__name__}: {first} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -47,19 +47,24 @@ column, rows, outcome rejected|duplicate) and ``orphans``.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from typing import Sequence
 
 import numpy as np
 
 from . import _gen_cx as cx
-from ._gen_common import FILES, KEYS, Fmt, fmt_fixed, fmt_ids, fmt_int, id_width, stream
-from ._gen_defects import Injector, applicable_kinds
+from ._gen_common import DAY, FILES, KEYS, Fmt, fmt_fixed, fmt_ids, fmt_int, id_width, stream
+from ._gen_defects import CONFLICT, EXACT, OVERLAPPING_INSTALL, Injector, applicable_kinds
+from ._gen_layout import (
+    DAY_COLUMNS, FORMATS, LAYOUTS, LateCorrections, clear_forms, csv_writer, output_name, publish,
+    write_csv, write_rows,
+)
 from ._gen_world import (
     AREAS, CLASS_NAMES, CYCLES, EXCEPTION_TYPES, RATE_CODES, NONE_DAY, build_world,
     finish_bills, usage_pass,
@@ -69,9 +74,10 @@ from ._gen_common import (
     PAYMENT_CHANNELS, PORTAL_CHANNELS, REASON_CODES, RESOLUTIONS,
 )
 
-__all__ = ["generate", "main", "GENERATOR_VERSION", "FILES"]
+__all__ = ["generate", "main", "GENERATOR_VERSION", "FILES", "FORMATS", "LAYOUTS"]
 
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
+CONTRACT = "docs/contract/cis-exports.md"
 # survey trigger rank used internally -> contract trigger_type
 _SURVEY_TYPES = np.array(["contact", "service_order", "payment", "bill"], dtype=object)
 
@@ -130,23 +136,20 @@ def _obj(values) -> np.ndarray:
     return a
 
 
-def _write(path: str, name: str, cols: dict) -> int:
-    header = FILES[name]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        w.writerow(header)
-        lists = [cols[c].tolist() if isinstance(cols[c], np.ndarray) else list(cols[c]) for c in header]
-        w.writerows(zip(*lists))
-    return len(cols[header[0]])
+def _planted_keys(defects: list[dict], name: str, kind: str) -> list[str]:
+    return [d["primary_key"] for d in defects if d["file"] == name and d["kind"] == kind]
 
 
 def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
              end: dt.date = dt.date(2025, 12, 31), seed: int = 42, defect_rate: float = 0.01,
-             ami_days: int | None = None) -> dict:
-    """Write the 14 CIS export files and ``_manifest.json`` to ``out_dir``.
+             ami_days: int | None = None, file_format: str = "csv", layout: str = "files") -> dict:
+    """Write the 14 CIS exports and ``_manifest.json`` to ``out_dir``.
 
     ``accounts`` is the number of service premises (each served by a chain of
     accounts over time, so the accounts file holds somewhat more rows).
+    ``file_format``: csv | parquet; ``layout``: files (one file per export) |
+    deliveries (event exports as folders of daily files, with late
+    corrections when ``defect_rate`` > 0).
     Returns the manifest (also written as ``_manifest.json``).
     """
     if isinstance(start, str):
@@ -161,8 +164,32 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
         raise ValueError("defect_rate must be in [0, 0.5)")
     if ami_days is not None and ami_days < 1:
         raise ValueError("ami_days must be >= 1")
+    if file_format not in FORMATS:
+        raise ValueError(f"file_format must be one of {', '.join(FORMATS)}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
     t_start = time.perf_counter()
+    out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    direct = (file_format, layout) == ("csv", "files")
+    if direct:  # the CSV exports are the output
+        for name in FILES:
+            clear_forms(out_dir, name)
+        csv_dir = out_dir
+    else:  # CSV exports in a work folder, then published in the asked form
+        csv_dir = tempfile.mkdtemp(prefix=".generate-", dir=out_dir)
+    try:
+        manifest = _generate(out_dir, csv_dir, int(accounts), start, end, int(seed), float(defect_rate),
+                             ami_days, file_format, layout)
+    finally:
+        if not direct:
+            shutil.rmtree(csv_dir, ignore_errors=True)
+    manifest["elapsed_seconds"] = round(time.perf_counter() - t_start, 3)
+    return manifest
+
+
+def _generate(out_dir: str, csv_dir: str, accounts: int, start: dt.date, end: dt.date, seed: int,
+              defect_rate: float, ami_days: int | None, file_format: str, layout: str) -> dict:
     start_o, end_o = start.toordinal(), end.toordinal()
     fmt = Fmt(dt.date(max(1, start.year - 140), 1, 1), end + dt.timedelta(days=400))
     w = build_world(seed, int(accounts), start_o, end_o)
@@ -172,7 +199,8 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
         "M": _Ids("M", w.M, 7), "R": _Ids("BR", w.R, 4),
     }
     rows_written: dict[str, int] = {}
-    paths = {name: os.path.join(out_dir, name + ".csv") for name in FILES}
+    paths = {name: os.path.join(csv_dir, name + ".csv") for name in FILES}
+    corrections = LateCorrections(start_o, end_o, enabled=layout == "deliveries" and defect_rate > 0)
 
     # ---- AMI reads: streamed chunk by chunk ---------------------------------
     ami_first = start_o if ami_days is None else max(start_o, end_o - int(ami_days) + 1)
@@ -189,7 +217,7 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
             plan.setdefault(c, []).append(kind)
     pending: dict[str, int] = {}
     reads_file = open(paths[name], "w", newline="", encoding="utf-8")
-    reads_writer = csv.writer(reads_file, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    reads_writer = csv_writer(reads_file)
     reads_writer.writerow(FILES[name])
     n_reads = [0]
     dup_done = [False]
@@ -202,6 +230,7 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
             "kwh": fmt_fixed(kwh, 3),
             "read_quality": quality[est.astype(np.int64)],
         }
+        clean, n_defects = cols, len(inj.defects)
         inj.add_clean(name, len(day))
         for kind in plan.get(k, ()):
             pending[kind] = pending.get(kind, 0) + 1
@@ -229,9 +258,10 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
             cols = inj.inject(name, cols, dict(pending), fresh_key, dup_defect=not dup_done[0])
             dup_done[0] = True
             pending.clear()
-        header = FILES[name]
-        reads_writer.writerows(zip(*[cols[c].tolist() for c in header]))
-        n_reads[0] += len(cols["meter_id"])
+        # an estimated read replaced by the actual one in a later delivery
+        corrections.pick(name, stream(seed, f"ami-corrections-{k}"), clean, day, est == 0,
+                         set(_planted_keys(inj.defects[n_defects:], name, EXACT)), last=last)
+        n_reads[0] += write_rows(reads_writer, FILES[name], cols)
 
     try:
         usage_pass(w, ami_first, emit_reads)
@@ -251,56 +281,86 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
         if name == "raw_ami_daily_reads":
             continue
         cols = tables.pop(name)()
+        clean, n_defects = cols, len(inj.defects)
         n = len(cols[FILES[name][0]])
         inj.add_clean(name, n)
         if defect_rate > 0:
             cols = _plant_orphans(name, cols, inj, ids, ro)
             cols = inj.inject(name, cols, inj.quotas(name, n), _fresh_key_factory(name, w, ids, fmt, ro),
                               synthetic=_synthetic_row(name, w, ids, fmt))
-        rows_written[name] = _write(paths[name], name, cols)
-        del cols
-    files = {name: inj.books[name].as_dict() for name in FILES}
+        if name == "raw_meter_installs" and defect_rate > 0:
+            cols = _plant_overlapping_install(cols, w, ids, fmt, inj, stream(seed, "overlapping-install"))
+        if name == "raw_service_orders":
+            # an order delivered open, then completed in a later delivery
+            corrections.pick(name, stream(seed, "order-corrections"), clean, w.so_created // DAY,
+                             w.so_status == ORDER_STATUSES.index("completed"),
+                             set(_planted_keys(inj.defects[n_defects:], name, EXACT)))
+        rows_written[name] = write_csv(paths[name], FILES[name], cols)
+        del cols, clean
+    for name in FILES:
+        inj.add_superseded(name, corrections.count(name))
+    if not (file_format == "csv" and layout == "files"):
+        dup_keys = {name: [tuple(k.split("|")) for k in _planted_keys(inj.defects, name, CONFLICT)]
+                    for name in DAY_COLUMNS}
+        rows_written, deliveries = publish(csv_dir, out_dir, file_format, layout, start, end,
+                                           rows_written, dup_keys, corrections)
+    else:
+        deliveries = {}
+    names = {name: output_name(name, file_format, layout) for name in FILES}
+    files = {name: inj.books[name].as_dict(names[name]) for name in FILES}
     for name in FILES:
         assert files[name]["raw_rows"] == rows_written[name], (name, files[name], rows_written[name])
     manifest = {
         "generator": "cx_warehouse.generator",
         "version": GENERATOR_VERSION,
-        "contract": "shared/spec/cis-exports.md",
+        "contract": CONTRACT,
         "params": {
-            "accounts": int(accounts), "start": start.isoformat(), "end": end.isoformat(),
-            "seed": int(seed), "defect_rate": float(defect_rate),
+            "accounts": accounts, "start": start.isoformat(), "end": end.isoformat(),
+            "seed": seed, "defect_rate": defect_rate,
             "ami_days": None if ami_days is None else int(ami_days),
             "ami_first_date": dt.date.fromordinal(ami_first).isoformat(),
+            "format": file_format, "layout": layout,
         },
         "entities": {"premises": int(w.P), "accounts": int(w.A), "customers": int(w.C),
                      "meters": int(w.M), "billing_runs": int(w.R), "tickets": int(w.T)},
-        "rows_written": {name + ".csv": rows_written[name] for name in FILES},
+        "rows_written": {names[name]: rows_written[name] for name in FILES},
         "files": files,
         "defect_kinds": {name: [k for k in applicable_kinds(name)] for name in FILES}
         if defect_rate > 0 else {},
+        "deliveries": deliveries,
         "defects": inj.defects,
         "orphans": inj.orphans,
-        "elapsed_seconds": None,
+        "integrity": inj.integrity,
+        "corrections": corrections.manifest(file_format),
     }
-    manifest["elapsed_seconds"] = round(time.perf_counter() - t_start, 3)
-    # the elapsed time varies from run to run: keep it out of the file so that
-    # the same parameters give byte-identical output
-    on_disk = dict(manifest)
-    on_disk.pop("elapsed_seconds")
+    # no elapsed time in the file, so that the same parameters give identical output
     with open(os.path.join(out_dir, "_manifest.json"), "w", encoding="utf-8", newline="\n") as f:
-        f.write(_manifest_text(on_disk))
+        f.write(_manifest_text(manifest))
     return manifest
 
 
+_LINE_LISTS = ("defects", "orphans", "integrity", "corrections")
+
+
 def _manifest_text(m: dict) -> str:
-    """Indented JSON, with one planted defect / orphan per line (fast and diffable)."""
-    lists = ("defects", "orphans")
-    head = json.dumps({k: v for k, v in m.items() if k not in lists}, indent=1, ensure_ascii=False)
+    """Indented JSON, with one planted defect / orphan / correction / delivery
+    per line (fast and diffable)."""
+    def lines(items, indent):
+        pad = " " * indent
+        body = ",\n".join(pad + json.dumps(d, ensure_ascii=False) for d in items)
+        return f"[\n{body}\n{pad[:-1]}]" if items else "[]"
+
+    head = json.dumps({k: v for k, v in m.items() if k not in _LINE_LISTS + ("deliveries",)},
+                      indent=1, ensure_ascii=False)
     parts = [head[:-2]]
-    for key in lists:
-        items = m.get(key, [])
-        body = ",\n".join("  " + json.dumps(d, ensure_ascii=False) for d in items)
-        parts.append(f',\n "{key}": [\n{body}\n ]' if items else f',\n "{key}": []')
+    deliveries = m.get("deliveries", {})
+    if deliveries:
+        body = ",\n".join(f'  {json.dumps(k)}: {lines(v, 3)}' for k, v in deliveries.items())
+        parts.append(f',\n "deliveries": {{\n{body}\n }}')
+    else:
+        parts.append(',\n "deliveries": {}')
+    for key in _LINE_LISTS:
+        parts.append(f',\n "{key}": {lines(m.get(key, []), 2)}')
     parts.append("\n}\n")
     return "".join(parts)
 
@@ -501,6 +561,24 @@ def _plant_orphans(name, cols, inj: Injector, ids, r) -> dict:
     return cols
 
 
+def _plant_overlapping_install(cols, w, ids, fmt: Fmt, inj: Injector, r) -> dict:
+    """One kept integrity defect: a second install of an existing meter at another
+    premise, starting (on a later day, so under another key) while the meter is
+    still installed at its real premise."""
+    first = np.maximum(w.m_inst + 1, w.start_o)
+    stop = np.minimum(w.m_rem, w.end_o + 1)  # first day no longer installed (or after the end)
+    room = np.flatnonzero(stop > first)
+    if room.size == 0 or w.P < 2:
+        return cols
+    m = int(room[r.integers(0, room.size)])
+    day = int(r.integers(first[m], stop[m]))
+    premise = (int(w.m_prem[m]) + 1 + int(r.integers(0, w.P - 1))) % w.P
+    row = {"meter_id": ids["M"].of([m])[0], "premise_id": ids["P"].of([premise])[0],
+           "installed_date": fmt.date_text[day - fmt.base], "removed_date": ""}
+    return inj.add_integrity("raw_meter_installs", cols, row, OVERLAPPING_INSTALL, r,
+                             meter_id=row["meter_id"])
+
+
 def _fresh_key_factory(name, w, ids, fmt: Fmt, r):
     key_cols = KEYS[name]
     if name == "raw_delivery_preferences":
@@ -541,8 +619,9 @@ def _date_arg(s: str) -> dt.date:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m cx_warehouse.generator",
-        description="Generate the 14 CIS export CSV files (and _manifest.json) of a synthetic "
-                    "utility, deterministic for a given seed, with optional planted defects.")
+        description="Generate the 14 CIS exports (CSV or Parquet, one file per export or daily "
+                    "deliveries) and _manifest.json of a synthetic utility, deterministic for a "
+                    "given seed, with optional planted defects.")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--accounts", type=int, default=300, metavar="N",
                    help="number of service premises, each with a chain of accounts (default 300)")
@@ -555,6 +634,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="share of defective rows per file, 0 disables defects (default 0.01)")
     p.add_argument("--ami-days", type=int, default=None, metavar="N",
                    help="only write smart-meter reads for the last N days (default: whole range)")
+    p.add_argument("--format", dest="file_format", choices=FORMATS, default="csv",
+                   help="file format of the exports (default csv)")
+    p.add_argument("--layout", choices=LAYOUTS, default="files",
+                   help="files: one file per export; deliveries: event exports as folders of "
+                        "daily files raw_X/YYYY-MM-DD.<ext>, with late corrections (default files)")
     args = p.parse_args(argv)
     errors = []
     if args.end < args.start:
@@ -571,10 +655,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2
     m = generate(args.out, accounts=args.accounts, start=args.start, end=args.end, seed=args.seed,
-                 defect_rate=args.defect_rate, ami_days=args.ami_days)
-    counts = ", ".join(f"{k[4:-4]}={v}" for k, v in m["rows_written"].items())
-    print(f"wrote {len(m['rows_written'])} files to {args.out} in {m['elapsed_seconds']:.1f}s "
-          f"({len(m['defects'])} planted defects): {counts}")
+                 defect_rate=args.defect_rate, ami_days=args.ami_days, file_format=args.file_format,
+                 layout=args.layout)
+    counts = ", ".join(f"{name[4:]}={n}" for name, n in zip(FILES, m["rows_written"].values()))
+    print(f"wrote {len(m['rows_written'])} exports ({args.layout}, {args.file_format}) to {args.out} "
+          f"in {m['elapsed_seconds']:.1f}s ({len(m['defects'])} planted defects, "
+          f"{len(m['corrections'])} late corrections): {counts}")
     return 0
 
 

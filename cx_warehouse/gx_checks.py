@@ -259,16 +259,35 @@ def raw_mostly(rows: int, raw_cfg: dict) -> float:
     return round(max(float(raw_cfg.get("mostly_floor", 0.0)), mostly), 6)
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
-    # The same options as the dbt source (models/staging/cis/_cis__sources.yml).
-    frame = con.execute(
-        "select * from read_csv($1, header=true, all_varchar=true, delim=',', quote='\"', "
-        "escape='\"', null_padding=true)",
-        [str(path)],
-    ).df()
+def _read_raw(con: duckdb.DuckDBPyConnection, files: list[Path], columns: list[str]) -> pd.DataFrame:
+    """Every delivery of one export as text, in the warehouse's reading (the
+    same options as macros/loading/cis_deliveries.sql): exact duplicates
+    within a delivery dropped, and rows whose key a later delivery holds again
+    (superseded) left out, so the rules below judge what staging judges."""
+    selects = []
+    col_list = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
+    csvs = [str(p) for p in files if p.suffix == ".csv"]
+    parquets = [str(p) for p in files if p.suffix == ".parquet"]
+    if csvs:
+        selects.append(
+            f"select {col_list}, parse_filename(filename) as _delivery from read_csv({csvs!r}, header=true, "
+            "all_varchar=true, delim=',', quote='\"', escape='\"', null_padding=true, union_by_name=true, filename=true)")
+    if parquets:
+        selects.append(
+            f"select {col_list}, parse_filename(filename) as _delivery from read_parquet({parquets!r}, "
+            "union_by_name=true, filename=true)")
+    frame = con.execute(" union all ".join(selects)).df()
     frame = frame.astype(object).where(frame.notna(), None).replace({"": None})
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="csv_line")
     return frame
+
+
+def _distinct_in_force(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    frame = frame.drop_duplicates()
+    if frame.empty:
+        return frame.drop(columns=["_delivery"], errors="ignore")
+    latest = frame.groupby(key, dropna=False)["_delivery"].transform("max")
+    return frame[frame["_delivery"] == latest].drop(columns=["_delivery"])
 
 
 def raw_batches(raw_dir: Path, cfg: dict) -> list[Batch]:
@@ -279,27 +298,27 @@ def raw_batches(raw_dir: Path, cfg: dict) -> list[Batch]:
     exports = contract.load_contract()
     personal = personal_data_columns()
     raw_dir = Path(raw_dir)
-    present = sorted(p.stem for p in raw_dir.glob("*.csv")) if raw_dir.is_dir() else []
+    present = sorted(e.name for e in exports if contract.export_forms(raw_dir, e.name)) if raw_dir.is_dir() else []
     batches = [Batch(
         RAW_SUITE, "export set", "files", pd.DataFrame({"export": pd.Series(present, dtype=object)}),
         [gxe.ExpectColumnDistinctValuesToContainSet(
             column="export", value_set=[e.name for e in exports],
-            description=f"every contract export is a file in {raw_dir}")],
+            description=f"every contract export is present in {raw_dir}")],
     )]
     con = duckdb.connect()
     try:
         for export in exports:
-            path = raw_dir / export.file_name
-            if not path.is_file():
+            files = contract.export_files(raw_dir, export.name)
+            if not files:
                 continue  # reported by the files check
             note = ""
             try:
                 # Exact duplicate copies are dropped first, as staging does: they are
                 # harmless (counted in dq_row_reconciliation), and every rule below is
                 # then judged on the same distinct rows staging judges.
-                frame = _read_raw(con, path).drop_duplicates()
+                frame = _distinct_in_force(_read_raw(con, files, export.column_names), list(export.primary_key))
             except duckdb.Error as exc:
-                note = f"cannot read {path.name}: {str(exc).splitlines()[0]}"
+                note = f"cannot read {export.name}: {str(exc).splitlines()[0]}"
                 frame = pd.DataFrame(index=pd.RangeIndex(0, name="csv_line"))
             mostly = raw_mostly(len(frame), raw_cfg)
             exps = [
@@ -463,7 +482,7 @@ def _mart_rules(table: str, export_names: list[str]) -> list:
     if table == "dq_row_reconciliation":
         return [
             *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, description=f"{c} >= 0")
-              for c in ("raw_rows", "kept_rows", "duplicate_rows", "rejected_rows")],
+              for c in ("raw_rows", "kept_rows", "duplicate_rows", "rejected_rows", "superseded_rows")],
             gxe.ExpectColumnDistinctValuesToEqualSet(
                 column="source_file", value_set=export_names, description="one row per CIS export"),
         ]
@@ -520,17 +539,18 @@ def _derived_batches(table: str, frame: pd.DataFrame, c: MartContract) -> list[B
         weeks = pd.DataFrame({"period_grain": "week", "period_start": frame["week_start"]})
         out.append(_alignment_batch(table, weeks))
     if table == "dq_row_reconciliation" and {"source_file", "raw_rows", "kept_rows", "duplicate_rows",
-                                             "rejected_rows"} <= cols:
+                                             "rejected_rows", "superseded_rows"} <= cols:
         rec = pd.DataFrame({
             "source_file": frame["source_file"],
             "raw_rows": frame["raw_rows"],
-            "kept_plus_duplicate_plus_rejected": frame["kept_rows"] + frame["duplicate_rows"] + frame["rejected_rows"],
+            "kept_plus_duplicate_plus_rejected_plus_superseded": frame["kept_rows"] + frame["duplicate_rows"]
+            + frame["rejected_rows"] + frame["superseded_rows"],
         })
         rec.index = pd.Index(frame["source_file"].astype(str).to_numpy(), name="source_file")
         out.append(Batch(MARTS_SUITE, table, "reconciliation", rec, [
             gxe.ExpectColumnPairValuesToBeEqual(
-                column_A="raw_rows", column_B="kept_plus_duplicate_plus_rejected",
-                description="raw_rows = kept_rows + duplicate_rows + rejected_rows"),
+                column_A="raw_rows", column_B="kept_plus_duplicate_plus_rejected_plus_superseded",
+                description="raw_rows = kept_rows + duplicate_rows + rejected_rows + superseded_rows"),
         ]))
     return out
 

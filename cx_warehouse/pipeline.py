@@ -1,14 +1,26 @@
-"""Build the warehouse from a directory of CIS exports and publish it atomically.
+"""Build the warehouse from a landing folder of CIS exports: write, audit, publish.
 
-The run builds a fresh DuckDB file next to the published one, runs the whole
-`dbt build` (models, seeds and every data and unit test) and the Great
-Expectations checkpoint on it, and only then replaces the published file in
-one rename. A missing file, a header lacking a contract column, a failing
-test or a failing expectation leaves the previously published marts as they
-were.
+Two files, side by side (docs/publishing.md):
+
+- the *working state* ``<name>.state.duckdb``: everything dbt builds (staging,
+  intermediate, marts, the test-result log). It persists between runs, so a
+  scheduled run only loads the deliveries it has not loaded yet (incremental
+  staging) and recomputes what depends on them.
+- the *published* file ``DUCKDB_PATH`` (default warehouse/cx_warehouse.duckdb),
+  the one BI tools open: only schemas ``marts`` (the metric marts and the dq_*
+  tables) and ``reference`` (targets), copied from the state after `dbt build` and the Great Expectations
+  checkpoint passed, into a new file that replaces the old one in one rename.
+  The copy costs what BI reads, not what the warehouse holds; a reader that
+  has the old file open keeps reading it, new readers see the new one.
+
+A run whose tests or gate fail publishes nothing (the data-health tables
+excepted: the published dq_test_* tables get the failed run's results, the
+marts stay as they were). Its deliveries are still "new" for the next run,
+which builds them again.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -17,15 +29,24 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .contract import PROJECT_DIR, ContractError, preflight
+from .contract import PROJECT_DIR, ContractError, export_files, load_contract, preflight
 
 DEFAULT_DUCKDB = PROJECT_DIR / "warehouse" / "cx_warehouse.duckdb"
+# What BI reads: the marts (metric marts and dq_* tables) and the reference seeds (targets).
+PUBLISHED_SCHEMAS = ("marts", "reference")
+HEALTH_TABLES = ("dq_test_results", "dq_test_run_summary")
 
 
 def warehouse_path() -> Path:
     """The published warehouse file: $DUCKDB_PATH, else the project default."""
     env = os.environ.get("DUCKDB_PATH")
     return Path(env).resolve() if env else DEFAULT_DUCKDB
+
+
+def state_path(published: Path) -> Path:
+    """The working state that belongs to a published file (beside it)."""
+    stem = published.name[:-len(".duckdb")] if published.name.endswith(".duckdb") else published.name
+    return published.with_name(stem + ".state.duckdb")
 
 
 def dbt_executable() -> str:
@@ -54,52 +75,275 @@ class RunResult:
     duckdb_path: Path
     message: str
     timings: dict[str, float] = field(default_factory=dict)
+    deliveries: list[dict] = field(default_factory=list)
+    health: list[dict] = field(default_factory=list)
 
 
-def _remove_db(path: Path) -> None:
-    for p in (path, Path(str(path) + ".wal")):
-        if p.exists():
-            p.unlink()
+class RunInProgress(ContractError):
+    """Another run holds the warehouse's lock."""
 
 
-HISTORY_TABLE = "dq_runtime.test_results"
+class RunLock:
+    """An exclusive lock on ``<published>.lock`` holding the holder's pid.
+
+    flock is released by the kernel when its holder dies (even on kill -9), so a
+    lock file left behind by a killed run is stale by construction and the next
+    run takes it over.
+    """
+
+    def __init__(self, published: Path):
+        self.path = published.with_name(published.name + ".lock")
+        self.fh = None
+
+    def __enter__(self) -> "RunLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise RunInProgress(f"another run is in progress on {self.path.with_suffix('')} "
+                                f"(pid {holder}); try again when it has finished")
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self.fh = fh
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fh:
+            self.fh.truncate(0)
+            fcntl.flock(self.fh, fcntl.LOCK_UN)
+            self.fh.close()
 
 
-def merge_test_history(src: Path, dst: Path) -> None:
-    """Append the test-result log rows of warehouse `src` that `dst` lacks."""
-    if not src.exists() or not dst.exists():
-        return
+# ---------------------------------------------------------------------------
+# Deliveries: what the landing folder holds against what was published
+# ---------------------------------------------------------------------------
+def landing_deliveries(raw_dir: Path) -> list[dict]:
+    """Every delivery of every export with the fingerprint staging uses."""
     import duckdb
 
-    con = duckdb.connect(str(dst))
+    rows = []
+    con = duckdb.connect()
     try:
-        con.execute(f"attach '{src}' as src_db (read_only)")
-        has = con.execute(
-            "select count(*) from duckdb_tables() where database_name = 'src_db' "
-            "and schema_name = 'dq_runtime' and table_name = 'test_results'"
-        ).fetchone()[0]
-        if has:
-            con.execute("create schema if not exists dq_runtime")
-            con.execute(f"create table if not exists {HISTORY_TABLE} as select * from src_db.{HISTORY_TABLE} limit 0")
-            con.execute(
-                f"insert into {HISTORY_TABLE} select * from src_db.{HISTORY_TABLE} s "
-                f"where not exists (select 1 from {HISTORY_TABLE} d where d.invocation_id = s.invocation_id "
-                "and d.test_unique_id = s.test_unique_id)"
-            )
-        con.execute("detach src_db")
+        for export in load_contract():
+            files = export_files(raw_dir, export.name)
+            if not files:
+                continue
+            fps = dict(con.execute(
+                "select filename, cast(size as varchar) || '-' || cast(epoch_ms(last_modified) as varchar) "
+                "from read_blob($1)", [[str(p) for p in files]]).fetchall())
+            for p in files:
+                rows.append({"source_file": export.name, "source_delivery": p.name,
+                             "delivery_fingerprint": fps.get(str(p))})
+    finally:
+        con.close()
+    return rows
+
+
+def published_deliveries(published: Path) -> set[tuple[str, str, str]]:
+    if not published.exists():
+        return set()
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(published), read_only=True)
+    except duckdb.Error:
+        return set()
+    try:
+        return set(con.execute(
+            "select source_file, source_delivery, delivery_fingerprint from marts.dq_load_deliveries").fetchall())
+    except duckdb.Error:
+        return set()
     finally:
         con.close()
 
 
+def delivery_plan(raw_dir: Path, published: Path) -> list[dict]:
+    """Per export: deliveries new since the last publish, and those already published."""
+    done = published_deliveries(published)
+    plan: dict[str, dict] = {}
+    for d in landing_deliveries(raw_dir):
+        row = plan.setdefault(d["source_file"], {"export": d["source_file"], "new": [], "already": 0})
+        if (d["source_file"], d["source_delivery"], d["delivery_fingerprint"]) in done:
+            row["already"] += 1
+        else:
+            row["new"].append(d["source_delivery"])
+    return list(plan.values())
+
+
+def format_plan(plan: list[dict]) -> str:
+    lines = ["Deliveries per export (new = not in the published warehouse yet):",
+             f"  {'export':<26}{'new':>5}{'already loaded':>16}  new deliveries"]
+    for p in plan:
+        new = p["new"]
+        shown = "-" if not new else (", ".join(new) if len(new) <= 3 else f"{new[0]} .. {new[-1]}")
+        lines.append(f"  {p['export']:<26}{len(new):>5}{p['already']:>16}  {shown}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Landing folder the working state was built from
+# ---------------------------------------------------------------------------
+def _state_meta_path(state: Path) -> Path:
+    return state.with_name(state.name + ".json")
+
+
+def _read_state_meta(state: Path) -> dict:
+    try:
+        return json.loads(_state_meta_path(state).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state_meta(state: Path, meta: dict) -> None:
+    tmp = _state_meta_path(state).with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, _state_meta_path(state))
+
+
+# ---------------------------------------------------------------------------
+# Data health: every warning or error of the run, with sample keys
+# ---------------------------------------------------------------------------
+_KEY_HINTS = ("primary_key_value", "overlap_key", "meter_id", "account_id", "bill_id", "contact_id",
+              "survey_id", "billing_run_id", "source_file")
+
+
+def run_health(state: Path) -> list[dict]:
+    """Warnings and errors of the last dbt invocation (target/run_results.json),
+    each with its failing row count and up to three sample keys from the
+    stored failures."""
+    import duckdb
+
+    try:
+        results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
+        nodes = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        return []
+    out = []
+    con = None
+    try:
+        con = duckdb.connect(str(state), read_only=True)
+    except duckdb.Error:
+        con = None
+    try:
+        for r in results:
+            if r.get("status") not in ("warn", "fail", "error"):
+                continue
+            node = nodes.get(r["unique_id"], {})
+            samples: list[str] = []
+            rel = node.get("relation_name")
+            if con is not None and rel and node.get("resource_type") == "test":
+                try:
+                    cur = con.execute(f"select * from {rel} limit 3")
+                    cols = [d[0] for d in cur.description]
+                    key = next((c for h in _KEY_HINTS for c in cols if c == h), cols[0] if cols else None)
+                    if key is not None:
+                        idx = cols.index(key)
+                        samples = [f"{key}={row[idx]}" for row in cur.fetchall()]
+                except duckdb.Error:
+                    samples = []
+            out.append({"name": node.get("name", r["unique_id"]), "status": r["status"],
+                        "failing_rows": r.get("failures"), "samples": samples,
+                        "message": (r.get("message") or "").splitlines()[0] if r.get("message") else ""})
+    finally:
+        if con is not None:
+            con.close()
+    return out
+
+
+def format_health(health: list[dict]) -> str:
+    if not health:
+        return "Data health: every test passed."
+    lines = [f"Data health: {sum(h['status'] == 'warn' for h in health)} warning(s), "
+             f"{sum(h['status'] != 'warn' for h in health)} error(s)",
+             f"  {'status':<7}{'rows':>9}  {'check':<58} sample keys"]
+    order = {"error": 0, "fail": 0, "warn": 1}
+    for h in sorted(health, key=lambda h: (order.get(h["status"], 2), h["name"])):
+        rows = "-" if h["failing_rows"] is None else str(h["failing_rows"])
+        status = "ERROR" if h["status"] in ("fail", "error") else "WARN"
+        lines.append(f"  {status:<7}{rows:>9}  {h['name'][:58]:<58} {', '.join(h['samples']) or '-'}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Publish
+# ---------------------------------------------------------------------------
+def _published_objects(con, db: str) -> list[tuple[str, str]]:
+    """(schema, table or view) of everything published, in a fixed order."""
+    return [tuple(r) for r in con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = $1 "
+        "union select schema_name, view_name from duckdb_views() where database_name = $1 and not internal "
+        "order by 1, 2", [db]).fetchall() if r[0] in PUBLISHED_SCHEMAS]
+
+
+def publish(state: Path, published: Path, health_only: bool = False) -> None:
+    """Copy schema marts of the state into a new file and rename it over the
+    published one. health_only: keep the published marts, refresh only the
+    data-health tables (a failed run's test results)."""
+    import duckdb
+
+    tmp = published.with_name(f"{published.name}.publishing-{os.getpid()}")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    old_exists = published.exists()
+    if health_only and not old_exists:
+        return
+    # Views in the state name their own catalog (the state file's name), so the
+    # state is attached under that name for them to resolve.
+    probe = duckdb.connect(str(state), read_only=True)
+    try:
+        state_db = probe.execute("select current_database()").fetchone()[0]
+    finally:
+        probe.close()
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{state}' as \"{state_db}\" (read_only)")
+        con.execute(f"attach '{tmp}' as pub_db")
+        if old_exists:
+            con.execute(f"attach '{published}' as old_db (read_only)")
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"create schema pub_db.{schema}")
+        src_tables = _published_objects(con, state_db)
+        if health_only:
+            keep = [t for t in _published_objects(con, "old_db") if t[1] not in HEALTH_TABLES]
+            sources = [("old_db", t) for t in keep] + [(state_db, t) for t in src_tables if t[1] in HEALTH_TABLES]
+        else:
+            sources = [(state_db, t) for t in src_tables]
+        for db, (schema, t) in sources:
+            con.execute(f'create table pub_db.{schema}."{t}" as select * from "{db}".{schema}."{t}"')
+        con.execute("checkpoint pub_db")
+    finally:
+        con.close()
+    Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    os.replace(tmp, published)
+    Path(str(published) + ".wal").unlink(missing_ok=True)
+
+
+def clean_stale_publish_files(published: Path) -> None:
+    """Half-written publish files of runs that were killed (we hold the lock)."""
+    for p in published.parent.glob(published.name + ".publishing-*"):
+        p.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
 def build_and_publish(
     raw_dir: Path,
     duckdb_path: Path | None = None,
     extra_vars: dict | None = None,
     run_gx: bool = True,
     quiet: bool = False,
+    full_refresh: bool = False,
 ) -> RunResult:
     raw_dir = Path(raw_dir).resolve()
-    duckdb_path = Path(duckdb_path).resolve() if duckdb_path else warehouse_path()
+    published = Path(duckdb_path).resolve() if duckdb_path else warehouse_path()
+    state = state_path(published)
     timings: dict[str, float] = {}
 
     problems = preflight(raw_dir)
@@ -108,40 +352,49 @@ def build_and_publish(
             "the CIS exports cannot be loaded; nothing was published:\n  " + "\n  ".join(problems)
         )
 
-    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    building = duckdb_path.with_name(duckdb_path.name + ".building")
-    _remove_db(building)
+    published.parent.mkdir(parents=True, exist_ok=True)
+    with RunLock(published):
+        clean_stale_publish_files(published)
+        meta = _read_state_meta(state)
+        if state.exists() and meta.get("raw_dir") not in (None, str(raw_dir)) and not full_refresh:
+            if not quiet:
+                print(f"The landing folder changed ({meta.get('raw_dir')} -> {raw_dir}): full rebuild.")
+            full_refresh = True
+        plan = delivery_plan(raw_dir, published)
+        if not quiet:
+            print(format_plan(plan))
 
-    dbt_vars = {"raw_dir": str(raw_dir), **(extra_vars or {})}
-    t0 = time.perf_counter()
-    rc = run_dbt(["build", "--vars", json.dumps(dbt_vars)], building, quiet=quiet)
-    timings["dbt_build_s"] = time.perf_counter() - t0
-    if rc != 0:
-        # keep the failed run's test results in the published warehouse's log
-        merge_test_history(building, duckdb_path)
-        _remove_db(building)
-        return RunResult(False, duckdb_path, f"dbt build failed (exit {rc}); the published marts were left unchanged", timings)
+        dbt_vars = {"raw_dir": str(raw_dir), **(extra_vars or {})}
+        args = ["build", "--vars", json.dumps(dbt_vars)]
+        if full_refresh:
+            args.append("--full-refresh")
+        _write_state_meta(state, {"raw_dir": str(raw_dir)})
+        t0 = time.perf_counter()
+        rc = run_dbt(args, state, quiet=quiet)
+        timings["dbt_build_s"] = time.perf_counter() - t0
+        health = run_health(state)
+        if not quiet:
+            print(format_health(health))
+        if rc != 0:
+            publish(state, published, health_only=True)
+            return RunResult(False, published, f"dbt build failed (exit {rc}); the published marts were left unchanged",
+                             timings, plan, health)
 
-    if run_gx:
-        from .gx_checks import format_summary, run_checkpoint
+        if run_gx:
+            from .gx_checks import format_summary, run_checkpoint
+
+            t0 = time.perf_counter()
+            results_dir = PROJECT_DIR / "gx" / "uncommitted" / "validations"
+            outcome = run_checkpoint(state, raw_dir, results_dir)
+            timings["gx_checkpoint_s"] = time.perf_counter() - t0
+            if not quiet:
+                print(format_summary(outcome, failures_only=True))
+                print(f"  (all results as JSON in {results_dir})")
+            if not outcome.success:
+                return RunResult(False, published, "the Great Expectations checkpoint failed; the published marts were left unchanged",
+                                 timings, plan, health)
 
         t0 = time.perf_counter()
-        results_dir = PROJECT_DIR / "gx" / "uncommitted" / "validations"
-        outcome = run_checkpoint(building, raw_dir, results_dir)
-        timings["gx_checkpoint_s"] = time.perf_counter() - t0
-        if not quiet:
-            print(format_summary(outcome, failures_only=True))
-            print(f"  (all results as JSON in {results_dir})")
-        if not outcome.success:
-            merge_test_history(building, duckdb_path)
-            _remove_db(building)
-            return RunResult(False, duckdb_path, "the Great Expectations checkpoint failed; the published marts were left unchanged", timings)
-
-    # Carry the test-result history over, then publish: one atomic rename.
-    merge_test_history(duckdb_path, building)
-    wal = Path(str(duckdb_path) + ".wal")
-    if wal.exists():
-        wal.unlink()
-    os.replace(building, duckdb_path)
-    return RunResult(True, duckdb_path, "published", timings)
-
+        publish(state, published)
+        timings["publish_s"] = time.perf_counter() - t0
+    return RunResult(True, published, "published", timings, plan, health)

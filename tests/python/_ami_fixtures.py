@@ -11,7 +11,7 @@ error share (the checks WARN with default vars) while every population is
 above the default ami_error_min_population (20), so an error share of 0 makes
 each check ERROR:
 
-  staged install rows 118 -> 1 overlapping pair = 0.85 % < 1 %
+  staged install rows 119 -> 1 overlapping pair = 0.84 % < 1 %
   kept install rows   116 -> 1 premise-meter pair = 0.86 % < 1 %
   kept accounts       117 -> 1 premise-account pair = 0.85 % < 1 %
   kept reads        ~4800 -> 43 orphan reads < 5 %, 2 vacant reads < 5 %
@@ -56,9 +56,13 @@ def overbilled(i: int) -> bool:
 
 
 PLANTED = {
-    # ami_orphan_reads, grouped by meter: never installed, read on the removal
-    # day, and every read of the meter whose two install rows conflict
-    "orphan_meters": {"M_GHOST", "M_EXCH_OLD", "M_DUP"},
+    # ami_orphan_reads, grouped by meter: never installed, and read on the
+    # removal day (M_DUP's reads fall in the overlap of its two installs: they
+    # are unattributed as ambiguous_premise, not orphans)
+    "orphan_meters": {"M_GHOST", "M_EXCH_OLD"},
+    "ambiguous_meters": {"M_DUP"},
+    # an install that never reports (a manually read meter): warned, not a gap
+    "non_reporting_meters": {"M_MANUAL"},
     "vacant_premise": ("P_MOVE", D(2024, 1, 16), D(2024, 1, 17)),
     "meter_install_overlap": ("M_DUP", {"P_DUP", "P_DUP2"}),
     "premise_meter_overlap": ("P_TWO", {"M_TWO_A", "M_TWO_B"}),
@@ -118,10 +122,13 @@ def build_rows(bad: bool) -> dict[str, list[dict]]:
     install("M_MOVE", "P_MOVE")
     account("A_MOVE_OUT", "P_MOVE", closed="2024-01-16")
     account("A_MOVE_IN", "P_MOVE", opened=move_in)
-    # one meter, one premise; bad: a second install row of the same meter elsewhere
+    # one meter, one premise; bad: a second, overlapping install of the same
+    # meter elsewhere (another installed_date, so another key: kept, reported)
     install("M_DUP", "P_DUP")
     if bad:
         install("M_DUP", "P_DUP2", installed="2023-06-01")
+        # bad: a meter installed on a premise without any read (non-reporting)
+        install("M_MANUAL", "P_MANUAL")
     account("A_DUP", "P_DUP")
     # premise with one meter; bad: a second meter on it from 2024-01-20
     install("M_TWO_A", "P_TWO")
@@ -137,8 +144,8 @@ def build_rows(bad: bool) -> dict[str, list[dict]]:
     reads: list[dict] = []
     for row in installs:
         m = row["meter_id"]
-        if m == "M_DUP" and row["premise_id"] == "P_DUP2":
-            continue  # one read series per meter
+        if (m == "M_DUP" and row["premise_id"] == "P_DUP2") or m == "M_MANUAL":
+            continue  # one read series per meter; M_MANUAL is never read
         first = max(D.fromisoformat(row["installed_date"]), READS_FROM)
         last = D.fromisoformat(row["removed_date"]) - dt.timedelta(days=1) if row["removed_date"] else AS_OF
         idx = int(m[1:]) if m[1:].isdigit() else None

@@ -42,13 +42,14 @@ SHARE_CHECKS = {
     "ami_duplicate_reads": "ami_duplicate_read_error_share",
     "ami_negative_kwh_reads": "ami_negative_kwh_error_share",
     "ami_read_gaps": "ami_read_gap_error_share",
+    "ami_non_reporting_installs": "ami_non_reporting_error_share",
     "assert_ami_estimated_read_share": "ami_estimated_read_error_share",
 }
 GATE = "assert_ami_usage_match_rate_above_min"
 ALL_CHECKS = [*SHARE_CHECKS, GATE]
 # stored failing rows per check on the bad set (one per meter / premise / pair / key / gap / month / period)
 EXPECTED_FAILURES = {
-    "ami_orphan_reads": 3,
+    "ami_orphan_reads": 2,
     "ami_vacant_premise_reads": 1,
     "ami_meter_install_overlaps": 1,
     "ami_premise_meter_overlaps": 1,
@@ -56,6 +57,7 @@ EXPECTED_FAILURES = {
     "ami_duplicate_reads": 1,
     "ami_negative_kwh_reads": 1,
     "ami_read_gaps": 3,
+    "ami_non_reporting_installs": 1,
     "assert_ami_estimated_read_share": 1,
     GATE: 2,
 }
@@ -298,9 +300,35 @@ def test_stored_duplicate_and_negative_reads_name_the_planted_reads(bad):
 
 
 def test_stored_gaps_name_the_planted_gap_and_the_days_of_rejected_reads(bad):
+    # one stored row per reporting install with gaps; the non-reporting install is not among them
     _, rows = bad["build"].stored["ami_read_gaps"]
-    assert {(r["meter_id"], r["gap_start_date"], r["gap_end_date"]) for r in rows} == PLANTED["gaps"]
+    expected = {(m, (last - first).days + 1) for m, first, last in PLANTED["gaps"]}
+    assert {(r["meter_id"], r["gap_days"]) for r in rows} == expected
     assert sum(r["gap_days"] for r in rows) == 5
+    con = duckdb.connect(str(bad["db"]), read_only=True)
+    try:
+        gaps = con.execute("select meter_id, gap_start_date, gap_end_date from intermediate.int_ami_read_gaps "
+                           "where meter_id in (select meter_id from intermediate.int_ami_install_coverage "
+                           "where is_reporting)").fetchall()
+    finally:
+        con.close()
+    assert set(gaps) == PLANTED["gaps"]
+
+
+def test_non_reporting_install_warns_naming_the_meter_and_is_no_gap(bad):
+    _, rows = bad["build"].stored["ami_non_reporting_installs"]
+    assert {r["meter_id"] for r in rows} == PLANTED["non_reporting_meters"]
+    assert all(not r["is_reporting"] and r["read_days"] == 0 for r in rows)
+
+
+def test_reads_during_an_install_overlap_are_unattributed(bad):
+    con = duckdb.connect(str(bad["db"]), read_only=True)
+    try:
+        rows = con.execute("select meter_id, attribution_status, count(*) from intermediate.int_ami_reads_attributed "
+                           "where meter_id in ('M_DUP', 'M001') group by all order by 1").fetchall()
+    finally:
+        con.close()
+    assert [(m, s) for m, s, _ in rows] == [("M001", "attributed"), ("M_DUP", "ambiguous_premise")]
 
 
 def test_stored_estimated_share_names_the_planted_month(bad):

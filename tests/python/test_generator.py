@@ -1,6 +1,6 @@
 """Tests of the CIS export generator (cx_warehouse.generator).
 
-The checks re-implement the contract (shared/spec/cis-exports.md) on their
+The checks re-implement the contract (docs/contract/cis-exports.md) on their
 own, with pandas and duckdb, instead of trusting the generator's constants.
 """
 from __future__ import annotations
@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -42,6 +44,7 @@ HEADERS = {
     "raw_surveys": "survey_id,account_id,trigger_type,trigger_id,sent_at,responded_at,score",
 }
 KEY = {name: [cols.split(",")[0]] for name, cols in HEADERS.items()}
+KEY["raw_meter_installs"] = ["meter_id", "installed_date"]
 KEY["raw_ami_daily_reads"] = ["meter_id", "read_date"]
 KEY["raw_delivery_preferences"] = ["account_id", "effective_date"]
 OPTIONAL = {
@@ -477,8 +480,12 @@ def test_manifest_reconciliation_is_true_of_the_files(dirty):
     out, manifest = dirty
     on_disk = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
     assert on_disk["files"] == manifest["files"]
+    assert on_disk["params"]["format"] == "csv" and on_disk["params"]["layout"] == "files"
+    assert on_disk["contract"] == "docs/contract/cis-exports.md"
+    assert on_disk["corrections"] == [] and on_disk["deliveries"] == {}
     for name in HEADERS:
         rec = manifest["files"][name]
+        assert rec["superseded_rows"] == 0
         assert rec["raw_rows"] == rec["kept_rows"] + rec["duplicate_rows"] + rec["rejected_rows"]
         assert rec["raw_rows"] == manifest["rows_written"][f"{name}.csv"]
         recount = reconcile(out, name)
@@ -501,10 +508,11 @@ def test_planted_defects_are_rejected_and_clean_rows_untouched(dirty, tmp_path):
         conflicts = [d for d in manifest["defects"] if d["file"] == name and d["kind"] == "conflicting_duplicate"]
         for d in conflicts:
             assert (keys == d["primary_key"]).sum() == 2
-    # the same parameters without defects give exactly the kept, non-orphan rows
+    # the same parameters without defects give exactly the kept rows, less the
+    # planted orphans and integrity defects
     clean_out = tmp_path / "same-without-defects"
     generator.generate(clean_out, seed=11, defect_rate=0.0, **SMALL)
-    orphan_keys = {(o["file"], o["primary_key"]) for o in manifest["orphans"]}
+    orphan_keys = {(o["file"], o["primary_key"]) for o in manifest["orphans"] + manifest["integrity"]}
     for name in HEADERS:
         k = kept(out, name)
         keys = k[KEY[name]].astype(str).agg("|".join, axis=1)
@@ -555,7 +563,8 @@ def test_cli_help_exits_zero():
     res = subprocess.run([sys.executable, "-m", "cx_warehouse.generator", "--help"], cwd=PROJECT_DIR,
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 0
-    for opt in ("--out", "--accounts", "--start", "--end", "--seed", "--defect-rate", "--ami-days"):
+    for opt in ("--out", "--accounts", "--start", "--end", "--seed", "--defect-rate", "--ami-days",
+                "--format", "--layout"):
         assert opt in res.stdout
 
 
@@ -593,3 +602,372 @@ def test_cli_writes_files_and_prints_a_summary(tmp_path):
     assert len(list(out.glob("raw_*.csv"))) == 14
     m = json.loads((out / "_manifest.json").read_text())
     assert m["params"]["accounts"] == 20 and m["params"]["seed"] == 9
+
+
+# --- meter installs: composite key, overlapping install ------------------------------
+def test_meter_installs_are_keyed_on_meter_and_install_day_and_an_overlap_is_planted(dirty):
+    out, manifest = dirty
+    assert tuple(KEY["raw_meter_installs"]) == generator.KEYS["raw_meter_installs"]
+    conflicts = [d for d in manifest["defects"]
+                 if d["file"] == "raw_meter_installs" and d["kind"] == "conflicting_duplicate"]
+    assert conflicts and all(d["primary_key"].count("|") == 1 for d in conflicts)
+    mi = read(out, "raw_meter_installs")
+    for d in conflicts:
+        meter, day = d["primary_key"].split("|")
+        rows = mi[(mi["meter_id"] == meter) & (mi["installed_date"] == day)].drop_duplicates()
+        assert len(rows) == 2 and rows[d["column"]].nunique() == 2
+    [overlap] = manifest["integrity"]
+    assert overlap["file"] == "raw_meter_installs" and overlap["kind"] == "overlapping_install"
+    assert overlap["primary_key"].split("|")[0] == overlap["meter_id"]
+    k = kept(out, "raw_meter_installs")
+    installs = k[k["meter_id"] == overlap["meter_id"]]
+    assert len(installs) == 2 and installs["premise_id"].nunique() == 2
+    assert installs["installed_date"].nunique() == 2
+    new = installs[installs["meter_id"] + "|" + installs["installed_date"] == overlap["primary_key"]].iloc[0]
+    real = installs[installs["installed_date"] != new["installed_date"]].iloc[0]
+    assert real["installed_date"] < new["installed_date"]
+    assert real["removed_date"] == "" or new["installed_date"] < real["removed_date"]
+    assert manifest["files"]["raw_meter_installs"]["kept_rows"] == len(k)
+
+
+# --- deliveries layout and Parquet ---------------------------------------------------
+DAY_COL = {"raw_ami_daily_reads": "read_date", "raw_billing_runs": "run_date", "raw_bills": "bill_date",
+           "raw_billing_exceptions": "raised_at", "raw_payments": "paid_at",
+           "raw_service_orders": "created_at", "raw_contacts": "started_at",
+           "raw_portal_events": "event_at", "raw_surveys": "sent_at"}
+DIMENSIONS = [n for n in HEADERS if n not in DAY_COL]
+CSV_OPTS = "header=true, all_varchar=true, delim=',', quote='\"', escape='\"'"
+TINY = dict(accounts=40, start=dt.date(2024, 1, 1), end=dt.date(2024, 3, 31), defect_rate=0.02)
+
+
+@pytest.fixture(scope="module")
+def deliv(tmp_path_factory):
+    """The dirty set again, in the deliveries layout (CSV)."""
+    out = tmp_path_factory.mktemp("deliveries")
+    return out, generator.generate(out, seed=11, defect_rate=0.02, layout="deliveries", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def deliv_parquet(tmp_path_factory):
+    out = tmp_path_factory.mktemp("deliveries-parquet")
+    return out, generator.generate(out, seed=11, defect_rate=0.02, layout="deliveries",
+                                   file_format="parquet", **SMALL)
+
+
+def source(out: Path, name: str, ext: str = "csv") -> str:
+    """SQL reading every delivery of an export as text, with its delivery name."""
+    path = out / name if (out / name).is_dir() else None
+    glob = f"{path}/*.{ext}" if path else f"{out}/{name}.{ext}"
+    reader = (f"read_csv('{glob}', {CSV_OPTS}, filename=true)" if ext == "csv"
+              else f"read_parquet('{glob}', filename=true)")
+    cols = ", ".join(f"coalesce(cast({c} as varchar), '') as {c}" for c in HEADERS[name].split(","))
+    return f"(select {cols}, parse_filename(filename) as delivery from {reader})"
+
+
+def deliveries_df(out: Path, name: str, ext: str = "csv") -> pd.DataFrame:
+    return duckdb.sql(f"select * from {source(out, name, ext)}").df()
+
+
+def tree_digest(out: Path) -> dict:
+    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def expected_day(name: str, df: pd.DataFrame, start: str, end: str) -> pd.Series:
+    """The delivery day of each files-layout row: its date column (start day when it
+    does not parse, clamped to [start, end]), the first row's day for a shared key."""
+    col = DAY_COL[name]
+    bad = _bad_date(df[col]) if name == "raw_ami_daily_reads" or col.endswith("_date") else _bad_ts(df[col])
+    day = df[col].str[:10].where(~bad & (df[col] != ""), start).clip(start, end)
+    return day.groupby([df[k] for k in KEY[name]]).transform("first")
+
+
+def test_deliveries_layout_writes_daily_folders_for_events_and_single_files_for_dimensions(deliv, dirty):
+    out, m = deliv
+    files_out, _ = dirty
+    entries = sorted(p.name for p in out.iterdir())
+    assert entries == sorted([f"{n}.csv" for n in DIMENSIONS] + list(DAY_COL) + ["_manifest.json"])
+    assert m["params"]["layout"] == "deliveries" and m["params"]["format"] == "csv"
+    for name in DIMENSIONS:  # dimensions: the very same file as in the files layout
+        assert (out / f"{name}.csv").read_bytes() == (files_out / f"{name}.csv").read_bytes()
+        assert m["rows_written"][f"{name}.csv"] == m["files"][name]["raw_rows"]
+    assert set(m["deliveries"]) == set(DAY_COL)
+    for name in DAY_COL:
+        names = sorted(p.name for p in (out / name).iterdir())
+        assert names and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}\.csv", n) for n in names)
+        assert SMALL["start"].isoformat() <= names[0][:10] and names[-1][:10] <= SMALL["end"].isoformat()
+        assert [d["delivery"] for d in m["deliveries"][name]] == names
+        for d in m["deliveries"][name]:
+            raw = (out / name / d["delivery"]).read_bytes()
+            assert raw.split(b"\n", 1)[0].decode() == HEADERS[name] and b"\r" not in raw
+            assert raw.count(b"\n") == d["rows"] + 1 and d["rows"] > 0
+        assert m["rows_written"][f"{name}/"] == sum(d["rows"] for d in m["deliveries"][name])
+    assert len(list((out / "raw_ami_daily_reads").iterdir())) == (SMALL["end"] - SMALL["start"]).days + 1
+
+
+def test_each_row_is_delivered_on_its_day_in_file_order(deliv, dirty):
+    out, m = deliv
+    files_out, _ = dirty
+    start, end = SMALL["start"].isoformat(), SMALL["end"].isoformat()
+    late = {(c["file"], c["primary_key"]): c for c in m["corrections"]}
+    for name in DAY_COL:
+        ref = read(files_out, name)
+        keys = ref[KEY[name]].agg("|".join, axis=1)
+        day = expected_day(name, ref, start, end)
+        fixed = [late[(name, k)]["superseding_delivery"][:10] if (name, k) in late else d
+                 for k, d in zip(keys, day)]
+        got = deliveries_df(out, name)
+        got_keys = got[KEY[name]].agg("|".join, axis=1)
+        # every files-layout row, on its day, once; the extra rows are the earlier versions
+        want = Counter(zip(keys, fixed))
+        have = Counter(zip(got_keys, got["delivery"].str[:10]))
+        assert not want - have, name
+        earlier = Counter((k, c["superseded_delivery"][:10]) for (f, k), c in late.items() if f == name)
+        assert have - want == earlier, name
+        # rows sharing a key share a delivery (corrections aside)
+        spans = got.assign(k=got_keys).groupby("k")["delivery"].nunique()
+        assert set(spans[spans > 1].index) == {k for (f, k) in late if f == name}, name
+        # inside a delivery the rows keep the order of the export file (the k-th copy
+        # of a row is its k-th copy there; an earlier version stands where its row stood)
+        cols = HEADERS[name].split(",")
+        line_of = {row: i for i, row in enumerate(
+            ref.assign(n=ref.groupby(cols).cumcount())[cols + ["n"]].itertuples(index=False, name=None))}
+        key_line = dict(zip(keys, range(len(ref))))
+        got = got.sort_values("delivery", kind="stable")
+        occurrences = got.assign(n=got.groupby(cols).cumcount())[cols + ["n"]].itertuples(index=False, name=None)
+        got["line"] = [line_of.get(row, key_line.get(k)) for row, k in zip(occurrences, got_keys[got.index])]
+        assert got.groupby("delivery")["line"].apply(lambda s: s.is_monotonic_increasing).all(), name
+
+
+def test_deliveries_hold_the_files_layout_plus_the_planted_earlier_versions(deliv, dirty):
+    out, m = deliv
+    files_out, _ = dirty
+    con = duckdb.connect()
+    late = {}
+    for c in m["corrections"]:
+        late.setdefault(c["file"], set()).add(c["primary_key"])
+    assert set(late) == {"raw_ami_daily_reads", "raw_service_orders"}
+    for name in HEADERS:
+        cols = HEADERS[name]
+        d = f"(select {cols} from {source(out, name)})"
+        f = f"(select {cols} from {source(files_out, name)})"
+        assert con.execute(f"select count(*) from ({f} except all {d})").fetchone()[0] == 0, name
+        extra = con.execute(f"select * from ({d} except all {f})").df()
+        truth = read(files_out, name)
+        keys = extra[KEY[name]].agg("|".join, axis=1) if len(extra) else pd.Series([], dtype=str)
+        assert sorted(keys) == sorted(late.get(name, ())), name
+        if not len(extra):
+            continue
+        true = truth.assign(k=truth[KEY[name]].agg("|".join, axis=1)).set_index("k").loc[list(keys)]
+        if name == "raw_ami_daily_reads":
+            assert (extra["read_quality"] == "estimated").all()
+            assert extra["kwh"].str.fullmatch(r"\d+\.\d{3}").all()
+            assert ((extra["kwh"].astype(float).to_numpy() - true["kwh"].astype(float).to_numpy() * 0.9)
+                    .__abs__() <= 0.0005 + 1e-9).all()
+            assert (true["read_quality"] == "actual").all()
+        else:
+            assert (extra["status"] == "open").all() and (extra["completed_at"].fillna("") == "").all()
+            assert (true["status"] == "completed").all()
+
+
+def test_latest_delivery_per_key_gives_the_files_layout(deliv, dirty):
+    out, _ = deliv
+    files_out, _ = dirty
+    con = duckdb.connect()
+    for name in DAY_COL:
+        cols, key = HEADERS[name], ", ".join(KEY[name])
+        latest = f"""(select {cols} from {source(out, name)}
+                      qualify delivery = max(delivery) over (partition by {key}))"""
+        f = f"(select {cols} from {source(files_out, name)})"
+        for a, b in ((latest, f), (f, latest)):
+            assert con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0] == 0, name
+
+
+def test_late_corrections_and_the_two_last_day_corrections(deliv):
+    out, m = deliv
+    end = SMALL["end"]
+    last = f"{end.isoformat()}.csv"
+    by_file = {}
+    for c in m["corrections"]:
+        by_file.setdefault(c["file"], []).append(c)
+        old, new = (dt.date.fromisoformat(c[k][:10]) for k in ("superseded_delivery", "superseding_delivery"))
+        assert old < new <= end and old < end
+        assert 1 <= (new - old).days <= 3 or c["superseding_delivery"] == last
+        for delivery in (c["superseded_delivery"], c["superseding_delivery"]):
+            df = pd.read_csv(out / c["file"] / delivery, dtype=str, keep_default_na=False)
+            assert (df[KEY[c["file"]]].agg("|".join, axis=1) == c["primary_key"]).sum() == 1
+    reads = by_file["raw_ami_daily_reads"]
+    lagged = [c for c in reads if (dt.date.fromisoformat(c["superseding_delivery"][:10])
+                                    - dt.date.fromisoformat(c["superseded_delivery"][:10])).days <= 3]
+    assert len(lagged) >= 3 and len(by_file["raw_service_orders"]) >= 2
+    n_reads = m["files"]["raw_ami_daily_reads"]["kept_rows"]
+    assert len(lagged) <= max(3, 0.002 * n_reads)
+    on_last_day = {c["superseded_delivery"] for c in reads if c["superseding_delivery"] == last}
+    assert {f"{(end - dt.timedelta(days=n)).isoformat()}.csv" for n in (3, 20)} <= on_last_day
+
+
+def recount_deliveries(out: Path, name: str, ext: str = "csv") -> dict:
+    """raw / kept / duplicate / rejected / superseded, recounted from the deliveries:
+    the row rules apply within a delivery; a kept row is superseded when its key
+    is kept again in a later delivery."""
+    df = deliveries_df(out, name, ext) if (out / name).is_dir() else read(out, name).assign(delivery="-")
+    dedup = df.drop_duplicates()
+    bad = row_problems(name, dedup.drop(columns="delivery"))
+    conflict = dedup.duplicated(KEY[name] + ["delivery"], keep=False)
+    ok = dedup[~(bad | conflict)]
+    latest = ok.groupby(KEY[name])["delivery"].transform("max")
+    superseded = int((ok["delivery"] < latest).sum())
+    return {"raw_rows": len(df), "duplicate_rows": len(df) - len(dedup),
+            "rejected_rows": int((bad | conflict).sum()), "kept_rows": len(ok) - superseded,
+            "superseded_rows": superseded}
+
+
+def test_manifest_counts_reconcile_in_the_deliveries_layout(deliv, dirty):
+    out, m = deliv
+    _, files_m = dirty
+    on_disk = json.loads((out / "_manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["files"] == m["files"] and on_disk["corrections"] == m["corrections"]
+    assert on_disk["deliveries"] == m["deliveries"] and on_disk["integrity"] == m["integrity"]
+    for name in HEADERS:
+        rec = m["files"][name]
+        assert rec["raw_rows"] == (rec["kept_rows"] + rec["duplicate_rows"] + rec["rejected_rows"]
+                                   + rec["superseded_rows"]), name
+        assert rec["superseded_rows"] == sum(c["file"] == name for c in m["corrections"])
+        for k in ("kept_rows", "duplicate_rows", "rejected_rows"):
+            assert rec[k] == files_m["files"][name][k], (name, k)
+        recount = recount_deliveries(out, name)
+        assert recount == {k: rec[k] for k in recount}, (name, recount, rec)
+
+
+def parquet_types(path_glob: str) -> dict:
+    return dict(duckdb.sql(f"select column_name, column_type from (describe select * from "
+                           f"read_parquet('{path_glob}'))").fetchall())
+
+
+def test_parquet_columns_have_the_contract_type_unless_a_defect_lives_there(deliv_parquet, dirty):
+    out, m = deliv_parquet
+    files_out, _ = dirty
+    assert m["params"]["format"] == "parquet"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{n}.parquet" for n in DIMENSIONS] + list(DAY_COL) + ["_manifest.json"])
+    contract = {"date": "DATE", "timestamp": "TIMESTAMP", "decimal": "DOUBLE", "integer": "BIGINT",
+                "boolean": "BOOLEAN"}
+    checks = {"date": _bad_date, "timestamp": _bad_ts,
+              "decimal": lambda s: (s != "") & ~s.str.fullmatch(r"-?\d+(\.\d+)?"),
+              "integer": lambda s: (s != "") & ~s.str.fullmatch(r"-?\d+"),
+              "boolean": lambda s: (s != "") & ~s.isin(["true", "false"])}
+    kinds = {}
+    for kind, table in (("date", DATE_COLS), ("timestamp", TS_COLS), ("decimal", DEC_COLS),
+                        ("integer", INT_COLS), ("boolean", BOOL_COLS)):
+        for name, cols in table.items():
+            for c in cols:
+                kinds[(name, c)] = kind
+    seen = set()
+    for name in HEADERS:
+        ref = read(files_out, name)
+        files = sorted((out / name).glob("*.parquet")) if name in DAY_COL else [out / f"{name}.parquet"]
+        schemas = {tuple(parquet_types(str(f)).items()) for f in files}
+        assert len(schemas) == 1, name  # decided per export, not per file
+        types = dict(next(iter(schemas)))
+        assert list(types) == HEADERS[name].split(",")
+        for c, t in types.items():
+            kind = kinds.get((name, c))
+            want = "VARCHAR" if kind is None or checks[kind](ref[c]).any() else contract[kind]
+            assert t == want, (name, c, t, want)
+            seen.add(t == "VARCHAR" and kind is not None)
+        # empty text is NULL, and the values are those of the CSV export
+        glob = f"{out}/{name}/*.parquet" if name in DAY_COL else f"{out}/{name}.parquet"
+        empties = " + ".join(f"count(*) filter ({c} = '')" for c, t in types.items() if t == "VARCHAR")
+        assert duckdb.sql(f"select {empties} from read_parquet('{glob}')").fetchone()[0] == 0
+    assert seen == {True, False}  # typed clean columns and text columns holding defects
+    # the rows in force are those of the CSV files layout, typed
+    con = duckdb.connect()
+    reads = "meter_id, read_date, kwh, read_quality"
+    latest = f"""(select meter_id, cast(read_date as varchar), cast(kwh as double), read_quality
+                  from read_parquet('{out}/raw_ami_daily_reads/*.parquet', filename=true)
+                  qualify filename = max(filename) over (partition by meter_id, read_date))"""
+    f = f"""(select meter_id, read_date, try_cast(kwh as double), read_quality
+             from read_csv('{files_out}/raw_ami_daily_reads.csv', {CSV_OPTS}))"""
+    assert reads and con.execute(f"select count(*) from ({latest} except all {f})").fetchone()[0] == 0
+    recount = recount_deliveries(out, "raw_service_orders", "parquet")
+    assert recount == {k: m["files"]["raw_service_orders"][k] for k in recount}
+
+
+def test_files_layout_parquet_of_a_clean_set_is_fully_typed(tmp_path):
+    m = generator.generate(tmp_path, seed=4, file_format="parquet", **{**TINY, "defect_rate": 0.0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{n}.parquet" for n in HEADERS] + ["_manifest.json"])
+    assert m["rows_written"] == {f"{n}.parquet": m["files"][n]["raw_rows"] for n in HEADERS}
+    assert m["corrections"] == [] and m["deliveries"] == {}
+    types = parquet_types(f"{tmp_path}/raw_bills.parquet")
+    assert types == {"bill_id": "VARCHAR", "account_id": "VARCHAR", "billing_run_id": "VARCHAR",
+                     "bill_date": "DATE", "service_period_start": "DATE", "service_period_end": "DATE",
+                     "billed_kwh": "DOUBLE", "amount_due": "DOUBLE", "is_estimated": "BOOLEAN",
+                     "corrects_bill_id": "VARCHAR"}
+    assert parquet_types(f"{tmp_path}/raw_contacts.parquet")["talk_seconds"] == "BIGINT"
+    assert parquet_types(f"{tmp_path}/raw_surveys.parquet")["responded_at"] == "TIMESTAMP"
+    csv_out = tmp_path / "csv"
+    generator.generate(csv_out, seed=4, **{**TINY, "defect_rate": 0.0})
+    for name in HEADERS:  # same rows, same order
+        cols = ", ".join(f"coalesce(cast({c} as varchar), '')" for c in HEADERS[name].split(","))
+        pq = duckdb.sql(f"select {cols} from read_parquet('{tmp_path}/{name}.parquet')").fetchall()
+        dec = DEC_COLS.get(name, [])
+        ref = read(csv_out, name)
+        for c in dec:  # decimals come back as doubles: 12.50 -> 12.5
+            ref[c] = ref[c].map(lambda v: "" if v == "" else repr(float(v)))
+        assert pq == [tuple(r) for r in ref.itertuples(index=False)], name
+
+
+def test_deliveries_are_deterministic_by_seed(tmp_path):
+    def rows(out):
+        return {str(f.relative_to(out)): duckdb.sql(f"select * from read_parquet('{f}')").fetchall()
+                for f in sorted(out.rglob("*.parquet"))}
+
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for out, seed in ((a, 5), (b, 5), (c, 6)):
+        generator.generate(out, seed=seed, layout="deliveries", file_format="parquet", **TINY)
+    ra, rb, rc = rows(a), rows(b), rows(c)
+    assert ra == rb and ra != rc
+    assert (a / "_manifest.json").read_bytes() == (b / "_manifest.json").read_bytes()
+    d, e = tmp_path / "d", tmp_path / "e"
+    for out in (d, e):
+        generator.generate(out, seed=5, layout="deliveries", **TINY)
+    assert tree_digest(d) == tree_digest(e)
+
+
+def test_regenerating_in_another_form_replaces_the_earlier_form(tmp_path):
+    generator.generate(tmp_path, seed=2, layout="deliveries", **TINY)
+    generator.generate(tmp_path, seed=2, file_format="parquet", **TINY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{n}.parquet" for n in HEADERS] + ["_manifest.json"])
+    generator.generate(tmp_path, seed=2, **TINY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"{n}.csv" for n in HEADERS] + ["_manifest.json"])
+
+
+def test_cli_writes_parquet_deliveries(tmp_path):
+    out = tmp_path / "cli"
+    res = subprocess.run([sys.executable, "-m", "cx_warehouse.generator", "--out", str(out),
+                          "--accounts", "20", "--start", "2024-01-01", "--end", "2024-02-29",
+                          "--seed", "9", "--format", "parquet", "--layout", "deliveries"],
+                         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.strip().splitlines()) == 1 and "bills=" in res.stdout
+    m = json.loads((out / "_manifest.json").read_text())
+    assert (m["params"]["format"], m["params"]["layout"]) == ("parquet", "deliveries")
+    assert len(list(out.glob("raw_*.parquet"))) == len(DIMENSIONS)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(DAY_COL)
+    assert (out / "raw_bills" / "2024-02-01.parquet").exists() or list((out / "raw_bills").glob("*.parquet"))
+
+
+@pytest.mark.parametrize("args", [["--format", "xlsx"], ["--layout", "monthly"], ["--format"]])
+def test_cli_rejects_bad_format_or_layout_with_exit_2(tmp_path, args, capsys):
+    with pytest.raises(SystemExit) as e:
+        generator.main(["--out", str(tmp_path / "x"), *args])
+    assert e.value.code == 2
+    assert "error" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError):
+        generator.generate(tmp_path / "y", file_format="xlsx")
+    with pytest.raises(ValueError):
+        generator.generate(tmp_path / "y", layout="monthly")

@@ -1,8 +1,10 @@
--- One row per kept meter install whose interval meets the reporting window:
--- the installed meter-days inside the window (clipped to the window start and
--- the as-of date) and how many of them have no kept read (from the gap
--- intervals in int_ami_read_gaps). Installed days are computed from the
--- interval bounds, never by listing days.
+-- One row per kept meter install whose interval meets the AMI feed's span:
+-- the installed meter-days inside the span and how many of them have no kept
+-- read (from the gap intervals in int_ami_read_gaps). An install with at least
+-- one read in the span is reporting, its days without a read are gaps; one
+-- with none is non-reporting (a manually read meter, or a meter the smart
+-- rollout has not reached): its days are not gaps. Installed days are computed
+-- from the interval bounds, never by listing days.
 with clipped as (
     select * from {{ ref('int_ami_installs_in_window') }}
 ),
@@ -27,6 +29,7 @@ select
     {{ dbt.datediff('clipped.coverage_start_date', 'clipped.coverage_end_date', 'day') }} as installed_days,
     {{ dbt.datediff('clipped.coverage_start_date', 'clipped.coverage_end_date', 'day') }} - coalesce(gaps.gap_days, 0) as read_days,
     coalesce(gaps.gap_days, 0) as gap_days,
-    coalesce(gaps.gaps, 0) as gaps
+    coalesce(gaps.gaps, 0) as gaps,
+    {{ dbt.datediff('clipped.coverage_start_date', 'clipped.coverage_end_date', 'day') }} - coalesce(gaps.gap_days, 0) > 0 as is_reporting
 from clipped
 left join gaps on clipped.install_row_id = gaps.install_row_id

@@ -1,12 +1,16 @@
--- One row per kept meter install whose interval meets the reporting window,
--- clipped to it: coverage_start_date (the install day or the window start) and
--- coverage_end_date (exclusive: the removal day, or the day after the as-of
--- date). Shared by int_ami_read_gaps and int_ami_install_coverage.
-with reporting_window as (
+-- One row per kept meter install whose interval meets the AMI feed's span
+-- (earliest to latest read_date of the reads in force), clipped to it:
+-- coverage_start_date (the install day or the span start) and
+-- coverage_end_date (exclusive: the removal day, or the day after the span
+-- end). A daily feed carries recent days, not the whole reporting window, so
+-- coverage is judged inside the span only. Shared by int_ami_read_gaps and
+-- int_ami_install_coverage.
+with feed_span as (
     select
-        window_start_date,
-        as_of_date
-    from {{ ref('int_reporting_window') }}
+        min(read_date) as span_start_date,
+        max(read_date) as span_end_date
+    from {{ ref('stg_cis__ami_daily_reads') }}
+    where is_in_force
 ),
 
 installs as (
@@ -24,17 +28,17 @@ clipped as (
     select
         installs.*,
         case
-            when installs.installed_date < reporting_window.window_start_date then reporting_window.window_start_date
+            when installs.installed_date < feed_span.span_start_date then feed_span.span_start_date
             else installs.installed_date
         end as coverage_start_date,
-        -- exclusive end: the removal day, or the day after the as-of date
+        -- exclusive end: the removal day, or the day after the span end
         case
-            when installs.removed_date is not null and installs.removed_date <= reporting_window.as_of_date
+            when installs.removed_date is not null and installs.removed_date <= feed_span.span_end_date
                 then installs.removed_date
-            else cast({{ dbt.dateadd('day', 1, 'reporting_window.as_of_date') }} as date)
+            else cast({{ dbt.dateadd('day', 1, 'feed_span.span_end_date') }} as date)
         end as coverage_end_date
     from installs
-    cross join reporting_window
+    cross join feed_span
 )
 
 select

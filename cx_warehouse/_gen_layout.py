@@ -12,7 +12,9 @@ and :func:`publish` turns them into the asked form with DuckDB, vectorised:
   parse under its contract type goes to the start day, one outside
   [start, end] to the nearest of the two.  All rows sharing a key (the
   planted conflicting duplicates) go to the day of their first row in file
-  order, so that a duplicate never spans two deliveries.
+  order, so that a duplicate never spans two deliveries.  An event export
+  without any row gets one empty delivery (header or schema only) on the
+  start day, so that the export is still present.
 - :class:`LateCorrections` (deliveries only): a picked clean row is
   delivered on a later day, and its natural day receives an earlier version
   of it instead, so "latest delivery per key wins" gives the files layout.
@@ -177,9 +179,11 @@ class LateCorrections:
         self.picked[name] += take.size
         for lag in list(self.pending_last_day.get(name, ())):
             on_day = np.flatnonzero(eligible & (day == self.end_o - lag))
-            on_day = self._allowed(name, rows, on_day[~np.isin(on_day, take)], excluded)
+            on_day = on_day[~np.isin(on_day, take)]
+            on_day = rng.choice(on_day, size=min(on_day.size, 1 + len(excluded)), replace=False)
+            on_day = self._allowed(name, rows, on_day, excluded)
             if on_day.size:
-                take = np.append(take, on_day[int(rng.integers(0, on_day.size))])
+                take = np.append(take, on_day[0])
                 late = np.append(late, self.end_o)
                 self.pending_last_day[name].remove(lag)
         if take.size:
@@ -281,16 +285,19 @@ class _Publisher:
         opts = "FORMAT parquet" if self.format == "parquet" else "FORMAT csv, HEADER true"
         return int(self.con.execute(f"COPY ({select}) TO {_lit(path)} ({opts})").fetchone()[0])
 
-    def single_file(self, name: str) -> int:
+    def single_file(self, name: str) -> int | None:
+        """raw_X.<ext>; returns the rows written (None: the CSV export moved as it is)."""
         clear_forms(self.out, name)
         path = os.path.join(self.out, f"{name}.{self.format}")
-        if self.format == "csv":  # already in its final form
+        if self.format == "csv":
             os.replace(self._csv(name), path)
-            return -1
+            return None
         reader = _reader(self._csv(name), FILES[name])
         return self._copy(f"SELECT {self._typed_select(name, reader)} FROM {reader}", path)
 
     def deliveries(self, name: str, dup_keys: list[tuple], corrections: LateCorrections) -> list[dict]:
+        """raw_X/YYYY-MM-DD.<ext>: rows placed on their day (see the module
+        docstring), sorted once by (day, line), then one COPY per day."""
         cols, key = FILES[name], KEYS[name]
         dup_path = os.path.join(self.work, f"_dup_{name}.csv")
         write_csv(dup_path, list(key), {c: [k[i] for k in dup_keys] for i, c in enumerate(key)})
@@ -299,7 +306,9 @@ class _Publisher:
         day_col = DAY_COLUMNS[name]
         day_type = {c.name: c.cis_type for c in self.exports[name].columns}[day_col]
         first, last = f"DATE {_lit(self.start.isoformat())}", f"DATE {_lit(self.end.isoformat())}"
-        natural = f"least(greatest(coalesce(CAST(({_parsed(day_col, day_type)}) AS DATE), {first}), {first}), {last})"
+        # the date (part) of the day column; unparseable: start day; clamped to [start, end]
+        parsed_day = f"CAST(({_parsed(day_col, day_type)}) AS DATE)"
+        natural = f"least(greatest(coalesce({parsed_day}, {first}), {first}), {last})"
         using = ", ".join(_q(k) for k in key)
         self.con.execute(f"""
             CREATE OR REPLACE TABLE placed AS
@@ -325,7 +334,8 @@ class _Publisher:
         folder = os.path.join(self.out, name)
         os.makedirs(folder, exist_ok=True)
         out = []
-        for day, n in self.con.execute("SELECT _day, count(*) FROM placed GROUP BY _day ORDER BY _day").fetchall():
+        days = self.con.execute("SELECT _day, count(*) FROM placed GROUP BY _day ORDER BY _day").fetchall()
+        for day, n in days or [(self.start, 0)]:  # an export without rows: one empty delivery
             file_name = delivery_name(day, self.format)
             written = self._copy(f"SELECT {select} FROM placed WHERE _day = DATE {_lit(day.isoformat())} "
                                  "ORDER BY _line", os.path.join(folder, file_name))
@@ -355,7 +365,7 @@ def publish(work_dir: str, out_dir: str, file_format: str, layout: str, start: d
                 rows[name] = sum(d["rows"] for d in deliveries[name])
             else:
                 n = pub.single_file(name)
-                rows[name] = rows_in_csv[name] if n < 0 else n
+                rows[name] = rows_in_csv[name] if n is None else n
     finally:
         pub.close()
     return rows, deliveries

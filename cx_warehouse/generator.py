@@ -1,20 +1,48 @@
-"""Deterministic generator of a utility's CIS exports (the 14 CSV files of
-``shared/spec/cis-exports.md``) with optional planted defects.
+"""Deterministic generator of a utility's CIS exports (the 14 exports of
+``docs/contract/cis-exports.md``) with optional planted defects.
 
     python -m cx_warehouse.generator --out data/generated --accounts 300
+    python -m cx_warehouse.generator --out DIR --format parquet --layout deliveries
 
-Public API: :func:`generate` and :func:`main`.  Only numpy and the standard
-library are used; the same parameters always give byte-identical files.
+Public API: :func:`generate` and :func:`main`.  The same parameters always
+give identical output: byte-identical CSV files and manifest; for Parquet the
+same row content and order in every file.
+
+Forms (``--format csv|parquet``, ``--layout files|deliveries``; default
+csv / files: one CSV file per export, as the generator has always written):
+
+- ``files``: one file per export, ``raw_X.csv`` or ``raw_X.parquet``.
+- ``deliveries``: the dimension exports (raw_customers, raw_accounts,
+  raw_meter_installs, raw_portal_users, raw_delivery_preferences) stay single
+  files ``raw_X.<ext>``; every event export is a folder ``raw_X/`` of one file
+  a day, ``raw_X/YYYY-MM-DD.<ext>``, for the days that have rows.  The day of
+  a row is the date (part) of ami_daily_reads.read_date, billing_runs.run_date,
+  bills.bill_date, billing_exceptions.raised_at, payments.paid_at,
+  service_orders.created_at, contacts.started_at, portal_events.event_at or
+  surveys.sent_at; a value that does not parse under its contract type goes
+  to the start day, one outside [start, end] to the nearest of the two.  All
+  rows sharing a key go to the day of the first of them in file order.
+  Inside a file the rows keep their order in the CSV export.  (An event
+  export without any row gets one empty delivery, on the start day.)
+- Parquet: a column has its contract type (DATE, TIMESTAMP, DOUBLE for
+  decimals, BIGINT, BOOLEAN) when every non-empty value of it in the export
+  parses under the contract format, else VARCHAR, so that planted defects
+  survive unchanged; empty text is NULL.  Decided per export, so every
+  delivery of an export has the same schema.
+
+The CSV exports are written with numpy and the standard library; the other
+forms are derived from them with DuckDB, vectorised (see ``_gen_layout``).
 
 Scale: ``accounts`` is the number of service premises.  Each premise is
 served by a chain of non-overlapping accounts (move-outs, vacancies,
-move-ins), so ``raw_accounts.csv`` holds a few percent more rows.
+move-ins), so ``raw_accounts`` holds a few percent more rows.
 
 Ids: C000001 customers, A000001 accounts, P000001 premises, M0000001 meters,
 BR0001 billing runs, B00000001 bills, BX000001 billing exceptions,
 PY00000001 payments, SO0000001 service orders, CT00000001 contacts,
 T0000001 tickets, AG0001 agents, U000001 portal users, EV000000001 portal
-events, S0000001 surveys (the width grows with the volume).
+events, S0000001 surveys (the width grows with the volume).  Meter installs
+are keyed on (meter_id, installed_date): a meter may be reinstalled elsewhere.
 
 Defects (``defect_rate`` > 0): about ``defect_rate`` x rows extra rows per
 file, split over the kinds that apply to the file, at least one of each:
@@ -35,14 +63,34 @@ file, split over the kinds that apply to the file, at least one of each:
 
 Defective rows always get a fresh key, so no clean row is ever affected.
 Also planted, and *kept* (not rejected): orphan references (bills, payments,
-contacts for an unknown account id, reads of a never installed meter).
+contacts for an unknown account id, reads of a never installed meter) and
+one integrity defect, an ``overlapping_install``: a second install of an
+existing meter at another premise, starting (under another key) while the
+meter is still installed at its real premise.
 
-``_manifest.json``: ``params``, ``entities``, ``rows_written`` per file,
-``files`` (per source file: raw_rows, kept_rows, duplicate_rows,
-rejected_rows with raw = kept + duplicate + rejected, orphan_rows,
-defects_by_kind), ``defect_kinds`` per file, ``defects`` (one entry per
-planted defect: file, primary_key (composite keys joined with '|'), kind,
-column, rows, outcome rejected|duplicate) and ``orphans``.
+Late corrections (deliveries layout, ``defect_rate`` > 0): clean kept rows
+(in no planted defect, key appearing once) of raw_ami_daily_reads (actual
+reads) and raw_service_orders (completed orders) are delivered late: the
+delivery of their natural day d holds an earlier version (read: estimated,
+kWh x 0.9; order: open, no completed_at) and delivery d + 1..3 days (at most
+``end``) the true row, so that "latest delivery per key wins" gives exactly
+the files layout.  About 0.1% of the candidate rows, at least 3 reads and 2
+orders; plus two reads, of days end-3 and end-20 (when the reads cover
+them), corrected in the last delivery.
+
+``_manifest.json``: ``params`` (with ``format`` and ``layout``), ``entities``,
+``rows_written`` (rows per export, all deliveries together; keyed by the
+output's name: ``raw_X.csv`` / ``raw_X.parquet`` for a single file,
+``raw_X/`` for a folder), ``files`` (per export: file (the same name),
+raw_rows, kept_rows, duplicate_rows, rejected_rows, superseded_rows with
+raw = kept + duplicate + rejected + superseded, orphan_rows,
+defects_by_kind), ``defect_kinds`` per export, ``deliveries`` (per folder
+export: ``[{"delivery": "2025-10-02.csv", "rows": n}, ...]``; ``{}`` in the
+files layout), ``defects`` (one entry per planted defect: file, primary_key
+(composite keys joined with '|'), kind, column, rows, outcome
+rejected|duplicate), ``orphans``, ``integrity`` (file, kind, meter_id,
+primary_key) and ``corrections`` (file, primary_key, superseded_delivery,
+superseding_delivery, deliveries named by their file name).
 """
 from __future__ import annotations
 
@@ -299,7 +347,7 @@ def _generate(out_dir: str, csv_dir: str, accounts: int, start: dt.date, end: dt
         del cols, clean
     for name in FILES:
         inj.add_superseded(name, corrections.count(name))
-    if not (file_format == "csv" and layout == "files"):
+    if csv_dir != out_dir:  # publish the CSV exports in the asked form
         dup_keys = {name: [tuple(k.split("|")) for k in _planted_keys(inj.defects, name, CONFLICT)]
                     for name in DAY_COLUMNS}
         rows_written, deliveries = publish(csv_dir, out_dir, file_format, layout, start, end,

@@ -637,7 +637,7 @@ DAY_COL = {"raw_ami_daily_reads": "read_date", "raw_billing_runs": "run_date", "
            "raw_portal_events": "event_at", "raw_surveys": "sent_at"}
 DIMENSIONS = [n for n in HEADERS if n not in DAY_COL]
 CSV_OPTS = "header=true, all_varchar=true, delim=',', quote='\"', escape='\"'"
-TINY = dict(accounts=40, start=dt.date(2024, 1, 1), end=dt.date(2024, 3, 31), defect_rate=0.02)
+TINY = dict(accounts=40, start=dt.date(2024, 1, 1), end=dt.date(2024, 2, 29), defect_rate=0.02)
 
 
 @pytest.fixture(scope="module")
@@ -844,7 +844,7 @@ def parquet_types(path_glob: str) -> dict:
                            f"read_parquet('{path_glob}'))").fetchall())
 
 
-def test_parquet_columns_have_the_contract_type_unless_a_defect_lives_there(deliv_parquet, dirty):
+def test_parquet_columns_have_the_contract_type_unless_a_defect_lives_there(deliv_parquet, deliv, dirty):
     out, m = deliv_parquet
     files_out, _ = dirty
     assert m["params"]["format"] == "parquet"
@@ -880,15 +880,21 @@ def test_parquet_columns_have_the_contract_type_unless_a_defect_lives_there(deli
         empties = " + ".join(f"count(*) filter ({c} = '')" for c, t in types.items() if t == "VARCHAR")
         assert duckdb.sql(f"select {empties} from read_parquet('{glob}')").fetchone()[0] == 0
     assert seen == {True, False}  # typed clean columns and text columns holding defects
-    # the rows in force are those of the CSV files layout, typed
+    # each Parquet delivery holds the rows of its CSV twin, in the same order
     con = duckdb.connect()
-    reads = "meter_id, read_date, kwh, read_quality"
-    latest = f"""(select meter_id, cast(read_date as varchar), cast(kwh as double), read_quality
-                  from read_parquet('{out}/raw_ami_daily_reads/*.parquet', filename=true)
-                  qualify filename = max(filename) over (partition by meter_id, read_date))"""
-    f = f"""(select meter_id, read_date, try_cast(kwh as double), read_quality
-             from read_csv('{files_out}/raw_ami_daily_reads.csv', {CSV_OPTS}))"""
-    assert reads and con.execute(f"select count(*) from ({latest} except all {f})").fetchone()[0] == 0
+    for name in HEADERS:
+        pq_glob = f"{out}/{name}/*.parquet" if name in DAY_COL else f"{out}/{name}.parquet"
+        types = parquet_types(pq_glob)
+        as_csv = ", ".join(f"try_cast({c} as {t})" if t != "VARCHAR" else c for c, t in types.items())
+        pq = f"""(select parse_filename(filename, true) as d, file_row_number as i, {', '.join(types)}
+                  from read_parquet('{pq_glob}', filename=true, file_row_number=true))"""
+        csv_glob = pq_glob.replace(str(out), str(deliv[0])).replace(".parquet", ".csv")
+        cs = f"""(with c as (select row_number() over () as rn, * from read_csv('{csv_glob}', {CSV_OPTS}, filename=true))
+                  select parse_filename(filename, true) as d, rn - min(rn) over (partition by filename) as i, {as_csv}
+                  from c)"""
+        for a, b in ((pq, cs), (cs, pq)):
+            assert con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0] == 0, name
+        assert con.execute(f"select count(*) from {pq}").fetchone()[0] == m["files"][name]["raw_rows"]
     recount = recount_deliveries(out, "raw_service_orders", "parquet")
     assert recount == {k: m["files"]["raw_service_orders"][k] for k in recount}
 
@@ -919,9 +925,11 @@ def test_files_layout_parquet_of_a_clean_set_is_fully_typed(tmp_path):
 
 
 def test_deliveries_are_deterministic_by_seed(tmp_path):
-    def rows(out):
-        return {str(f.relative_to(out)): duckdb.sql(f"select * from read_parquet('{f}')").fetchall()
-                for f in sorted(out.rglob("*.parquet"))}
+    def rows(out):  # every Parquet file's rows, in file order
+        return {name: duckdb.sql(f"""select parse_filename(filename), * exclude (filename)
+                                     from read_parquet('{out}/{name}{"/*" if name in DAY_COL else ""}.parquet',
+                                                       filename=true, file_row_number=true)
+                                     order by filename, file_row_number""").fetchall() for name in HEADERS}
 
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for out, seed in ((a, 5), (b, 5), (c, 6)):

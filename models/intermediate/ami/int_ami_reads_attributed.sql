@@ -10,15 +10,74 @@
 -- account x day explosion. Open segments end on a far-future sentinel so the
 -- read joins are plain equality + range comparisons (hash joins, not nested
 -- loops, for outer joins too).
+--
+-- Incremental (delete+insert by read_date): a scheduled run recomputes only the
+-- read days that deliveries new to this table touch, plus the last
+-- var('lookback_days') days of the feed. When the meter installs or accounts
+-- (the two effective-dated hops) were reloaded, every day is recomputed.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='read_date',
+    on_schema_change='fail'
+) }}
+-- depends_on: {{ ref('stg_cis__accounts') }}
 {%- set open_end = "cast('9999-12-31' as date)" %}
-with reads as (
+{%- set reads_rel = ref('stg_cis__ami_daily_reads') %}
+{%- set dims_version_sql -%}
+    select coalesce(string_agg(v, ',' order by v), '') from (
+        select distinct 'installs:' || source_delivery || '@' || delivery_fingerprint as v
+        from {{ ref('stg_cis__meter_installs') }}
+        union all
+        select distinct 'accounts:' || source_delivery || '@' || delivery_fingerprint as v
+        from {{ ref('stg_cis__accounts') }}
+    ) as versions
+{%- endset %}
+{%- set recompute_all = true %}
+{%- set new_deliveries = [] %}
+{%- if is_incremental() and execute %}
+    {%- set dims_version = run_query(dims_version_sql).columns[0].values()[0] %}
+    {%- set stored = run_query('select min(dimension_version), max(dimension_version) from ' ~ this).rows[0] %}
+    {%- set recompute_all = stored[0] != dims_version or stored[1] != dims_version %}
+    {%- set processed = run_query("select distinct source_delivery || '@' || delivery_fingerprint from " ~ this).columns[0].values() %}
+    {%- for d in run_query("select distinct source_delivery || '@' || delivery_fingerprint from " ~ reads_rel).columns[0].values() %}
+        {%- if d not in processed %}{% do new_deliveries.append(d) %}{% endif %}
+    {%- endfor %}
+{%- endif %}
+with
+{%- if not recompute_all %}
+work_dates as (
+    -- days touched by deliveries this table has not seen (new reads, corrections)
+    select distinct read_date
+    from {{ reads_rel }}
+    where source_delivery || '@' || delivery_fingerprint in (
+        {%- for d in new_deliveries %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %}{{ "''" if not new_deliveries }})
+    union
+    -- and the lookback: the last days of the feed, for late reads and corrections
+    select distinct read_date
+    from {{ reads_rel }}
+    where read_date >= (
+        select cast({{ dbt.dateadd('day', -1 * var('lookback_days', 7), 'max(read_date)') }} as date)
+        from {{ reads_rel }}
+        where is_in_force
+    )
+),
+{%- endif %}
+
+reads as (
     select
         meter_id,
         read_date,
         kwh,
-        read_quality
-    from {{ ref('stg_cis__ami_daily_reads') }}
-    where is_in_force
+        read_quality,
+        source_delivery,
+        delivery_fingerprint
+    from {{ reads_rel }}
+    where
+        is_in_force
+        {%- if not recompute_all %}
+        and read_date in (select read_date from work_dates)
+        {%- endif %}
 ),
 
 installs as (
@@ -126,6 +185,8 @@ read_premise as (
         reads.read_date,
         reads.kwh,
         reads.read_quality,
+        reads.source_delivery,
+        reads.delivery_fingerprint,
         coalesce(meter_segments.installs_covering, 0) as installs_covering,
         coalesce(meter_segments.premises_covering, 0) as premises_covering,
         -- a read during an overlap of two installs of its meter is unattributable
@@ -170,5 +231,8 @@ select
         when accounts_active = 0 then 'vacant_premise'
         when accounts_active > 1 then 'ambiguous_account'
         else 'attributed'
-    end as attribution_status
+    end as attribution_status,
+    source_delivery,
+    delivery_fingerprint,
+    ({{ dims_version_sql }}) as dimension_version
 from read_account

@@ -215,7 +215,7 @@ def test_missing_file_stops_the_run_naming_the_file(tmp_path, built):
     before = built["db"].read_bytes()
     proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(built["db"]))
     assert proc.returncode == 2
-    assert "raw_surveys.csv: file is missing" in proc.stderr
+    assert "raw_surveys: export is missing" in proc.stderr
     assert built["db"].read_bytes() == before
 
 
@@ -246,7 +246,7 @@ def test_failing_data_test_keeps_published_marts_and_logs_the_failure(built):
     assert "dbt build failed" in proc.stderr
     assert "orphan_share_within" in proc.stdout
     assert query(built["db"], fingerprint).equals(before)
-    assert not Path(str(built["db"]) + ".building").exists()
+    assert not list(built["db"].parent.glob(built["db"].name + ".publishing-*"))
     # the failed run is in the published data-health log
     runs = query(built["db"], "select * from marts.dq_test_run_summary order by run_started_at")
     assert len(runs) == runs_before + 1
@@ -259,7 +259,7 @@ def test_failing_data_test_keeps_published_marts_and_logs_the_failure(built):
 def test_preflight_cli_names_every_problem(tmp_path):
     proc = run_cli("preflight", "--raw-dir", str(tmp_path))
     assert proc.returncode == 2
-    assert proc.stderr.count("file is missing") == 14
+    assert proc.stderr.count("export is missing") == 14
 
 
 def _phone_key(value):

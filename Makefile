@@ -53,22 +53,26 @@ pytest: setup
 test: lint dbt-build gx pytest
 
 # Scheduled cadences (docs/scheduling.md): freshness of the feeds the cadence
-# reads, then an in-place `dbt build --selector` on the published warehouse.
+# reads (checked on the working state), then `make run` limited to the
+# cadence's selector: new deliveries, tests, gate and an atomic publish.
+DUCKDB_PATH ?= warehouse/cx_warehouse.duckdb
+STATE_PATH = $(patsubst %.duckdb,%.state.duckdb,$(DUCKDB_PATH))
 DBT_RUN_VARS = --vars '{raw_dir: "$(abspath $(RAW_DIR))"}'
+CADENCE_RUN = $(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)" --duckdb "$(DUCKDB_PATH)" --selector
 freshness: setup
-	$(BIN)/dbt source freshness $(DBT_RUN_VARS) $(if $(SOURCES),--select $(SOURCES))
+	DUCKDB_PATH=$(STATE_PATH) $(BIN)/dbt source freshness $(DBT_RUN_VARS) $(if $(SOURCES),--select $(SOURCES))
 
 build-billing-run: setup
-	$(BIN)/dbt source freshness $(DBT_RUN_VARS) --select source:cis.raw_billing_runs source:cis.raw_bills source:cis.raw_ami_daily_reads
-	$(BIN)/dbt build --selector billing_run $(DBT_RUN_VARS)
+	DUCKDB_PATH=$(STATE_PATH) $(BIN)/dbt source freshness $(DBT_RUN_VARS) --select source:cis.raw_billing_runs source:cis.raw_bills source:cis.raw_ami_daily_reads
+	$(CADENCE_RUN) billing_run
 
 build-daily: setup
-	$(BIN)/dbt source freshness $(DBT_RUN_VARS) --select source:cis.raw_contacts source:cis.raw_portal_events source:cis.raw_surveys source:cis.raw_payments
-	$(BIN)/dbt build --selector daily $(DBT_RUN_VARS)
+	DUCKDB_PATH=$(STATE_PATH) $(BIN)/dbt source freshness $(DBT_RUN_VARS) --select source:cis.raw_contacts source:cis.raw_portal_events source:cis.raw_surveys source:cis.raw_payments
+	$(CADENCE_RUN) daily
 
 build-monthly: setup
-	$(BIN)/dbt source freshness $(DBT_RUN_VARS)
-	$(BIN)/dbt build --selector monthly $(DBT_RUN_VARS)
+	DUCKDB_PATH=$(STATE_PATH) $(BIN)/dbt source freshness $(DBT_RUN_VARS)
+	$(CADENCE_RUN) monthly
 
 bench: setup
 	$(BIN)/python -m cx_warehouse.bench $(BENCH_ARGS)

@@ -20,7 +20,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     try:
         result = build_and_publish(Path(args.raw_dir), Path(args.duckdb) if args.duckdb else None,
-                                   extra_vars=extra, run_gx=not args.skip_gx, full_refresh=args.full_refresh)
+                                   extra_vars=extra, run_gx=not args.skip_gx, full_refresh=args.full_refresh,
+                                   selector=args.selector)
     except RunInProgress as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 3
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--skip-gx", action="store_true", help="skip the Great Expectations checkpoint")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild every incremental model from all deliveries instead of loading only new ones")
+    run.add_argument("--selector", help="build only a cadence's models (selectors.yml: billing_run, daily, monthly)")
     run.set_defaults(func=_cmd_run)
 
     pf = sub.add_parser("preflight", help="check that every export exists with every contract column")

@@ -340,6 +340,7 @@ def build_and_publish(
     run_gx: bool = True,
     quiet: bool = False,
     full_refresh: bool = False,
+    selector: str | None = None,
 ) -> RunResult:
     raw_dir = Path(raw_dir).resolve()
     published = Path(duckdb_path).resolve() if duckdb_path else warehouse_path()
@@ -368,6 +369,8 @@ def build_and_publish(
         args = ["build", "--vars", json.dumps(dbt_vars)]
         if full_refresh:
             args.append("--full-refresh")
+        if selector:
+            args += ["--selector", selector]
         _write_state_meta(state, {"raw_dir": str(raw_dir)})
         t0 = time.perf_counter()
         rc = run_dbt(args, state, quiet=quiet)

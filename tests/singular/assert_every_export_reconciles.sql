@@ -26,5 +26,7 @@ left join {{ ref('dq_row_reconciliation') }} as reconciliation
 where
     reconciliation.source_file is null
     or reconciliation.raw_rows <> file_counts.file_rows
-    or reconciliation.raw_rows <> reconciliation.kept_rows + reconciliation.duplicate_rows
+    or reconciliation.raw_rows <> (
+        reconciliation.kept_rows + reconciliation.duplicate_rows
         + reconciliation.rejected_rows + reconciliation.superseded_rows
+    )

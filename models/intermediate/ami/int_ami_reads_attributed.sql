@@ -25,11 +25,12 @@
 {%- set open_end = "cast('9999-12-31' as date)" %}
 {%- set reads_rel = ref('stg_cis__ami_daily_reads') %}
 {%- set dims_version_sql -%}
-    select coalesce(string_agg(v, ',' order by v), '') from (
-        select distinct 'installs:' || source_delivery || '@' || delivery_fingerprint as v
+    select coalesce(string_agg(version_key, ',' order by version_key), '') as dimension_version
+    from (
+        select distinct 'installs:' || source_delivery || '@' || delivery_fingerprint as version_key
         from {{ ref('stg_cis__meter_installs') }}
         union all
-        select distinct 'accounts:' || source_delivery || '@' || delivery_fingerprint as v
+        select distinct 'accounts:' || source_delivery || '@' || delivery_fingerprint as version_key
         from {{ ref('stg_cis__accounts') }}
     ) as versions
 {%- endset %}
@@ -64,6 +65,11 @@ work_dates as (
 ),
 {%- endif %}
 
+dimension_version as (
+    -- the meter-install and account deliveries this attribution is computed with
+    {{ dims_version_sql }}
+),
+
 reads as (
     select
         meter_id,
@@ -73,11 +79,7 @@ reads as (
         source_delivery,
         delivery_fingerprint
     from {{ reads_rel }}
-    where
-        is_in_force
-        {%- if not recompute_all %}
-        and read_date in (select read_date from work_dates)
-        {%- endif %}
+    where {{ "is_in_force" if recompute_all else "is_in_force and read_date in (select read_date from work_dates)" }}
 ),
 
 installs as (
@@ -202,11 +204,13 @@ read_premise as (
 read_account as (
     select
         read_premise.*,
+        dimension_version.dimension_version,
         case
             when read_premise.premise_id is not null then coalesce(premise_segments.accounts_active, 0)
         end as accounts_active,
         case when premise_segments.accounts_active = 1 then premise_segments.account_id end as matched_account_id
     from read_premise
+    cross join dimension_version
     left join premise_segments
         on
             read_premise.premise_id = premise_segments.premise_id
@@ -234,5 +238,5 @@ select
     end as attribution_status,
     source_delivery,
     delivery_fingerprint,
-    ({{ dims_version_sql }}) as dimension_version
+    dimension_version
 from read_account

@@ -75,17 +75,50 @@ def read_header(path: Path) -> list[str]:
             return []
 
 
-def parquet_columns(path: Path) -> list[str]:
+def parquet_columns(path: Path) -> dict[str, str]:
+    """Column name -> DuckDB type of a Parquet file (reads the footer only)."""
     import duckdb
 
     con = duckdb.connect()
     try:
-        return [row[0] for row in con.execute(
-            "select name from parquet_schema($1) where name <> 'duckdb_schema' and num_children is null",
-            [str(path)]).fetchall()]
+        return {row[0]: row[1] for row in con.execute(
+            "select column_name, column_type from (describe select * from read_parquet($1))", [str(path)]).fetchall()}
     finally:
         con.close()
 
+
+# Parquet types a contract type accepts besides text (VARCHAR is always fine:
+# its values are then checked row by row like CSV text). Ids and other text
+# columns must be text, so that leading zeros survive.
+_PARQUET_TYPES = {
+    "text": (),
+    "date": ("DATE",),
+    "timestamp": ("TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE"),
+    "decimal": ("DOUBLE", "FLOAT", "DECIMAL", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT",
+                "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"),
+    "integer": ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"),
+    "boolean": ("BOOLEAN",),
+}
+
+
+def parquet_type_problem(column: Column, duck_type: str) -> str | None:
+    base = duck_type.split("(")[0].strip().upper()
+    if base == "VARCHAR" or base in _PARQUET_TYPES.get(column.cis_type, ()):
+        return None
+    need = "text" if column.cis_type == "text" else f"a {column.cis_type} (or text)"
+    return f"column '{column.name}' is {duck_type}, the contract needs {need}"
+
+
+def csv_shape_problem(path: Path) -> str | None:
+    """A CSV file that is empty or holds a header and no data row."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+        return "empty file (no header)"
+    first_break = head.find(b"\n")
+    if first_break < 0 or not head[first_break + 1:].strip(b" \t\r\n"):
+        return "header only, no data rows"
+    return None
 
 FORMS = ("{name}.csv", "{name}.parquet", "{name}/")
 
@@ -118,16 +151,13 @@ def export_files(raw_dir: Path, name: str) -> list[Path]:
     return sorted(files, key=lambda p: (p.name, str(p)))
 
 
-def _file_columns(path: Path) -> list[str]:
-    if path.suffix == ".parquet":
-        return parquet_columns(path)
-    return [h.strip() for h in read_header(path)]
 
 
 def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
     """Problems that stop a run: an export that is missing or present in two
-    forms, an empty folder, or a delivery whose header (CSV) or schema
-    (Parquet) lacks a contract column.
+    forms, an empty folder, or a delivery that cannot be read, is empty, holds
+    a header only, or whose header (CSV) or schema (Parquet) lacks a contract
+    column or types one in a way the contract excludes.
 
     Returns one message per problem, each naming the file (and column).
     Row-level problems are not checked here: staging rejects those row by row.
@@ -152,14 +182,34 @@ def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
             problems.append(f"{export.name}/: folder holds no .csv or .parquet delivery")
             continue
         for path in files:
-            shown = path.relative_to(raw_dir)
-            try:
-                present = _file_columns(path)
-            except Exception as exc:  # unreadable Parquet footer, permissions, ...
-                problems.append(f"{shown}: cannot be read ({str(exc).splitlines()[0]})")
-                continue
-            for column in export.column_names:
-                if column not in present:
-                    what = "schema" if path.suffix == ".parquet" else "header"
-                    problems.append(f"{shown}: {what} lacks contract column '{column}'")
+            problems += delivery_problems(raw_dir, path, export, only=len(files) == 1)
+    return problems
+
+
+def delivery_problems(raw_dir: Path, path: Path, export: Export, only: bool = True) -> list[str]:
+    """File-level faults of one delivery, each a line naming the file. A
+    header-only file is a fault when it is the export's only delivery; in a
+    folder of deliveries it is a quiet day (the header is still checked)."""
+    shown = path.relative_to(raw_dir)
+    try:
+        if path.suffix == ".parquet":
+            types = parquet_columns(path)
+            what = "schema"
+        else:
+            shape = csv_shape_problem(path)
+            if shape and (only or shape.startswith("empty")):
+                return [f"{shown}: {shape}"]
+            types = {h.strip(): "VARCHAR" for h in read_header(path)}
+            what = "header"
+    except Exception as exc:  # unreadable file or Parquet footer, permissions, ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return [f"{shown}: cannot be read ({first})"]
+    problems = []
+    for column in export.columns:
+        if column.name not in types:
+            problems.append(f"{shown}: {what} lacks contract column '{column.name}'")
+        elif path.suffix == ".parquet":
+            bad = parquet_type_problem(column, types[column.name])
+            if bad:
+                problems.append(f"{shown}: {bad}")
     return problems

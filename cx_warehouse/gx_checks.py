@@ -261,21 +261,19 @@ def raw_mostly(rows: int, raw_cfg: dict) -> float:
 
 def _read_raw(con: duckdb.DuckDBPyConnection, files: list[Path], columns: list[str]) -> pd.DataFrame:
     """Every delivery of one export as text, in the warehouse's reading (the
-    same options as macros/loading/cis_deliveries.sql): exact duplicates
-    within a delivery dropped, and rows whose key a later delivery holds again
-    (superseded) left out, so the rules below judge what staging judges."""
+    same options as macros/loading/cis_deliveries.sql)."""
     selects = []
     col_list = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
-    csvs = [str(p) for p in files if p.suffix == ".csv"]
-    parquets = [str(p) for p in files if p.suffix == ".parquet"]
-    if csvs:
-        selects.append(
-            f"select {col_list}, parse_filename(filename) as _delivery from read_csv({csvs!r}, header=true, "
-            "all_varchar=true, delim=',', quote='\"', escape='\"', null_padding=true, union_by_name=true, filename=true)")
-    if parquets:
-        selects.append(
-            f"select {col_list}, parse_filename(filename) as _delivery from read_parquet({parquets!r}, "
-            "union_by_name=true, filename=true)")
+    for path in files:
+        if path.suffix == ".parquet":
+            reader = f"read_parquet(['{path}'], filename=true)"
+        else:
+            # each file's own header gives its column names; malformed records are
+            # skipped here (staging rejects them with their line)
+            header = {h.strip(): "VARCHAR" for h in contract.read_header(path)}
+            reader = (f"read_csv(['{path}'], header=true, auto_detect=false, columns={header!r}, delim=',', "
+                      "quote='\"', escape='\"', strict_mode=true, ignore_errors=true, filename=true)")
+        selects.append(f"select {col_list}, parse_filename(filename) as _delivery from {reader}")
     frame = con.execute(" union all ".join(selects)).df()
     frame = frame.astype(object).where(frame.notna(), None).replace({"": None})
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="csv_line")

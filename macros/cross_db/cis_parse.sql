@@ -47,3 +47,20 @@
     case when {{ expr }} rlike '^({{ cis_type_pattern(cis_type) }})$' then try_cast({{ expr }} as {{ cis_type_sql(cis_type) }}) end
     {%- endif -%}
 {%- endmacro %}
+
+{#- A text value holding a NUL byte (a broken extract; PostgreSQL text cannot hold one at all). -#}
+{% macro cis_contains_nul(expr) -%}
+    {{ return(adapter.dispatch('cis_contains_nul', 'cx_warehouse')(expr)) }}
+{%- endmacro %}
+
+{% macro default__cis_contains_nul(expr) -%}
+    false
+{%- endmacro %}
+
+{% macro duckdb__cis_contains_nul(expr) -%}
+    coalesce(strpos({{ expr }}, chr(0)) > 0, false)
+{%- endmacro %}
+
+{% macro spark__cis_contains_nul(expr) -%}
+    coalesce(instr({{ expr }}, char(0)) > 0, false)
+{%- endmacro %}

@@ -74,28 +74,76 @@
     {{ return(adapter.dispatch('cis_read_files', 'cx_warehouse')(name, files)) }}
 {%- endmacro %}
 
+{#- CSV is read strictly (RFC 4180: quoted commas, doubled quotes, quoted line
+    breaks, CRLF, a byte-order mark) with every column as text. Columns are
+    taken by name from each file's own header, so order and extra columns do
+    not matter. A malformed record (invalid UTF-8, too few or too many fields,
+    an unterminated quote) is skipped here and reported by cis_malformed_records. -#}
+{% macro cis_csv_options() -%}
+    delim = ',', quote = '"', escape = '"', strict_mode = true
+{%- endmacro %}
+
+{% macro duckdb__cis_csv_header(path) -%}
+    {%- set sql -%}
+        select l from read_csv('{{ path }}', header = false, auto_detect = false, columns = {'l': 'VARCHAR'},
+            delim = chr(31), quote = '', escape = '', strict_mode = false, ignore_errors = true, null_padding = true)
+        limit 1
+    {%- endset -%}
+    {%- set rows = run_query(sql).rows -%}
+    {%- set line = (rows[0][0] if rows else '') or '' -%}
+    {%- set names = [] -%}
+    {%- for h in line.replace('\ufeff', '').split(',') -%}
+        {%- do names.append(h.strip().strip('"').strip()) -%}
+    {%- endfor -%}
+    {{ return(names) }}
+{%- endmacro %}
+
+{#- CSV deliveries grouped by identical header: [{header, paths, reader}] -#}
+{% macro duckdb__cis_csv_groups(files, extra='') -%}
+    {%- set groups = [] -%}
+    {%- set by_header = {} -%}
+    {%- for f in files if f.kind == 'csv' -%}
+        {%- set header = duckdb__cis_csv_header(f.path) -%}
+        {%- set key = header | join(',') -%}
+        {%- if key not in by_header -%}
+            {%- do by_header.update({key: {'header': header, 'paths': []}}) -%}
+            {%- do groups.append(by_header[key]) -%}
+        {%- endif -%}
+        {%- do by_header[key]['paths'].append(f.path) -%}
+    {%- endfor -%}
+    {%- for g in groups -%}
+        {%- set reader -%}
+            read_csv([{% for p in g.paths %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %}],
+                header = true, auto_detect = false,
+                columns = { {%- for h in g.header %}'{{ h }}': 'VARCHAR'{{ ", " if not loop.last }}{% endfor -%} },
+                {{ cis_csv_options() }}, filename = true{{ extra }})
+        {%- endset -%}
+        {%- do g.update({'reader': reader}) -%}
+    {%- endfor -%}
+    {{ return(groups) }}
+{%- endmacro %}
+
 {% macro duckdb__cis_read_files(name, files) -%}
     {%- set columns = cis_contract_columns(name) -%}
+    {%- set readers = [] -%}
+    {%- for g in duckdb__cis_csv_groups(files, extra=', ignore_errors = true') -%}
+        {%- do readers.append(g.reader) -%}
+    {%- endfor -%}
+    {%- set parquets = files | selectattr('kind', 'equalto', 'parquet') | map(attribute='path') | list -%}
+    {%- if parquets -%}
+        {%- do readers.append("read_parquet([" ~ ("'" ~ parquets | join("', '") ~ "'") ~ "], union_by_name = true, filename = true)") -%}
+    {%- endif -%}
     {%- set parts = [] -%}
-    {%- for kind in ['csv', 'parquet'] -%}
-        {%- set paths = files | selectattr('kind', 'equalto', kind) | map(attribute='path') | list -%}
-        {%- if paths -%}
-            {%- set file_list -%}[{% for p in paths %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %}]{%- endset -%}
-            {%- if kind == 'csv' -%}
-                {%- set reader = "read_csv(" ~ file_list ~ ", header=true, all_varchar=true, delim=',', quote='\"', escape='\"', null_padding=true, union_by_name=true, filename=true)" -%}
-            {%- else -%}
-                {%- set reader = "read_parquet(" ~ file_list ~ ", union_by_name=true, filename=true)" -%}
-            {%- endif -%}
-            {%- set part -%}
+    {%- for reader in readers -%}
+        {%- set part -%}
     select
         {%- for c in columns %}
         cast({{ adapter.quote(c) }} as varchar) as {{ c }},
         {%- endfor %}
         filename as source_path
     from {{ reader }}
-            {%- endset -%}
-            {%- do parts.append(part) -%}
-        {%- endif -%}
+        {%- endset -%}
+        {%- do parts.append(part) -%}
     {%- endfor %}
     select
         {%- for c in columns %}
@@ -113,6 +161,65 @@
         {%- endfor %}
     ) as deliveries (source_path, source_delivery, delivery_fingerprint)
         on files.source_path = deliveries.source_path
+{%- endmacro %}
+
+
+{#- Malformed CSV records of the given deliveries, found by DuckDB's own CSV
+    reader (store_rejects): [{delivery, fingerprint, line, reason, text}], one per
+    record, `line` as DuckDB counts it (the header is line 1). -#}
+{% macro cis_malformed_records(name, files) -%}
+    {{ return(adapter.dispatch('cis_malformed_records', 'cx_warehouse')(name, files)) }}
+{%- endmacro %}
+
+{% macro default__cis_malformed_records(name, files) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro duckdb__cis_malformed_records(name, files) -%}
+    {%- set out = [] -%}
+    {%- if not execute -%}{{ return(out) }}{%- endif -%}
+    {%- set by_path = {} -%}
+    {%- for f in files -%}{%- do by_path.update({f.path: f}) -%}{%- endfor -%}
+    {%- for g in duckdb__cis_csv_groups(files, extra=", store_rejects = true, rejects_table = 'cis_reject_errors', rejects_scan = 'cis_reject_scans'") -%}
+        {%- do run_query("drop table if exists cis_reject_errors; drop table if exists cis_reject_scans") -%}
+        {#- touch every column: a count(*) alone would not decode (and so not check) the values -#}
+        {%- set touched = [] -%}
+        {%- for h in g.header -%}{%- do touched.append("length(" ~ adapter.quote(h) ~ ")") -%}{%- endfor -%}
+        {%- do run_query("select count(*), sum(" ~ touched | join(" + ") ~ ") from " ~ g.reader) -%}
+        {%- set sql -%}
+            select
+                scans.file_path,
+                errors.line,
+                string_agg(distinct errors.error_type, ',' order by errors.error_type) as error_types,
+                min(case when errors.error_type = 'MISSING COLUMNS'
+                    then try_cast(regexp_extract(errors.error_message, 'Found: ([0-9]+)', 1) as integer) end) as fields_short,
+                max(case when errors.error_type = 'TOO MANY COLUMNS'
+                    then try_cast(regexp_extract(errors.error_message, 'Found: ([0-9]+)', 1) as integer) end) as fields_long,
+                min(trim(errors.csv_line, chr(10) || chr(13))) as raw_text
+            from cis_reject_errors as errors
+            inner join cis_reject_scans as scans
+                on errors.scan_id = scans.scan_id and errors.file_id = scans.file_id
+            group by scans.file_path, errors.line
+            order by scans.file_path, errors.line
+        {%- endset -%}
+        {%- set n = g.header | length -%}
+        {%- for row in run_query(sql).rows -%}
+            {%- set reasons = [] -%}
+            {%- set types = row[2].split(',') -%}
+            {%- if 'INVALID ENCODING' in types -%}{%- do reasons.append('invalid UTF-8') -%}{%- endif -%}
+            {%- if 'MISSING COLUMNS' in types -%}{%- do reasons.append(n ~ ' fields expected, ' ~ row[3] ~ ' found') -%}{%- endif -%}
+            {%- if 'TOO MANY COLUMNS' in types -%}{%- do reasons.append(n ~ ' fields expected, ' ~ row[4] ~ ' found') -%}{%- endif -%}
+            {%- if 'UNQUOTED VALUE' in types -%}{%- do reasons.append('unterminated quote') -%}{%- endif -%}
+            {%- for t in types if t not in ['INVALID ENCODING', 'MISSING COLUMNS', 'TOO MANY COLUMNS', 'UNQUOTED VALUE'] -%}
+                {%- do reasons.append('malformed record: ' ~ t | lower) -%}
+            {%- endfor -%}
+            {%- set f = by_path[row[0]] -%}
+            {%- do out.append({'delivery': f.delivery, 'fingerprint': f.fingerprint, 'line': row[1],
+                               'reason': reasons | join('; '), 'text': row[5] or ''}) -%}
+        {%- endfor -%}
+        {%- do run_query("drop table if exists cis_reject_errors; drop table if exists cis_reject_scans") -%}
+    {%- endfor -%}
+    {{ return(out) }}
 {%- endmacro %}
 
 

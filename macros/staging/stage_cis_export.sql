@@ -20,7 +20,9 @@
     (text, composite keys joined with '|'), source_delivery (file name),
     delivery_fingerprint, raw_copies, is_rejected, reject_reason,
     raw_row (the raw values as JSON text, rejected rows only; personal-data
-    columns masked so that they never leave staging), is_superseded and
+    columns masked so that they never leave staging), source_line and
+    malformed_line (malformed CSV records only: DuckDB's line number and the
+    raw text, kept in staging for operators), is_superseded and
     is_in_force (kept and not superseded: the rows every model downstream reads).
 -#}
 {% macro stage_cis_export(table_name, extra_rules=[]) %}
@@ -52,6 +54,13 @@
     {%- set files = all_files -%}
 {%- endif -%}
 {%- set new_deliveries = files | map(attribute='delivery') | list -%}
+{#- Malformed CSV records (invalid UTF-8, wrong field count, unterminated
+    quote) the reader skipped: each becomes one rejected row with its line. -#}
+{%- set malformed = cis_malformed_records(table_name, files) if (execute and files) else [] -%}
+{%- if malformed | length > var('max_malformed_records_per_run', 10000) -%}
+    {{ exceptions.raise_compiler_error(table_name ~ ": " ~ malformed | length ~ " malformed CSV records in "
+        ~ (malformed | map(attribute='delivery') | unique | join(', ')) ~ "; the extract is broken, not a few bad records") }}
+{%- endif -%}
 {%- set new_list -%}({% for d in new_deliveries %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %}){%- endset %}
 -- depends_on: {{ relation }}
 with raw_rows as (
@@ -109,6 +118,8 @@ checked as (
             {%- endif %}
             {%- if m.cis_type != 'text' %}
             case when raw__{{ c.name }} is not null and {{ c.name }} is null then 'not a valid {{ m.cis_type }}: {{ c.name }}' end,
+            {%- else %}
+            case when {{ cis_contains_nul('raw__' ~ c.name) }} then 'NUL byte in value: {{ c.name }}' end,
             {%- endif %}
             {%- if m.get('domain') %}
             case when {{ c.name }} not in ({% for v in m.domain %}'{{ v }}'{{ ", " if not loop.last }}{% endfor %}) then 'outside domain: {{ c.name }}' end,
@@ -143,8 +154,36 @@ loaded as (
         coalesce(reasons, '') <> '' as is_rejected,
         nullif(reasons, '') as reject_reason,
         case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__', masked=personal) }} end as raw_row,
+        cast(null as {{ dbt.type_int() }}) as source_line,
+        cast(null as {{ dbt.type_string() }}) as malformed_line,
         cast(null as boolean) as was_superseded
     from checked
+    {%- if malformed %}
+
+    union all
+
+    select
+        {%- for c in columns %}
+        cast(null as {{ cis_type_sql(c.meta.cis_type) }}) as {{ c.name }},
+        {%- endfor %}
+        {{ dbt.hash(dbt.concat(["source_delivery", "'|line '", dbt.cast("source_line", dbt.type_string())])) }} as staging_row_id,
+        cast(null as {{ dbt.type_string() }}) as primary_key_value,
+        source_delivery,
+        delivery_fingerprint,
+        1 as raw_copies,
+        true as is_rejected,
+        reject_reason,
+        {{ row_json(['raw_line'], masked=(['raw_line'] if personal else [])) }} as raw_row,
+        cast(source_line as {{ dbt.type_int() }}) as source_line,
+        raw_line as malformed_line,
+        cast(null as boolean) as was_superseded
+    from (
+        values
+        {%- for r in malformed %}
+        ('{{ r.delivery }}', '{{ r.fingerprint }}', {{ r.line }}, '{{ r.reason | replace("'", "''") }}', '{{ r.text | replace("'", "''") }}'){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as malformed_records (source_delivery, delivery_fingerprint, source_line, reject_reason, raw_line)
+    {%- endif %}
 ),
 
 {%- if incremental %}
@@ -173,6 +212,8 @@ carried as (
         is_rejected,
         reject_reason,
         raw_row,
+        source_line,
+        malformed_line,
         is_superseded as was_superseded
     from {{ this }}
     where
@@ -224,6 +265,8 @@ select
     combined.is_rejected,
     combined.reject_reason,
     combined.raw_row,
+    combined.source_line,
+    combined.malformed_line,
     coalesce(
         case when not combined.is_rejected and superseding.latest_delivery is not null
             then combined.source_delivery < superseding.latest_delivery end,

@@ -11,6 +11,7 @@ select
     cast(sum(case when is_in_force then 1 else 0 end) as {{ dbt.type_bigint() }}) as kept_rows,
     cast(sum(raw_copies - 1) as {{ dbt.type_bigint() }}) as duplicate_rows,
     cast(sum(case when is_rejected then 1 else 0 end) as {{ dbt.type_bigint() }}) as rejected_rows,
+    cast(sum(case when source_line is not null then 1 else 0 end) as {{ dbt.type_bigint() }}) as malformed_rows,
     cast(sum(case when is_superseded then 1 else 0 end) as {{ dbt.type_bigint() }}) as superseded_rows
 from {{ ref('stg_cis__' ~ name[4:]) }}
 group by source_delivery, delivery_fingerprint

@@ -6,6 +6,7 @@
 select
     cast('{{ name }}' as {{ dbt.type_string() }}) as source_file,
     cast(source_delivery as {{ dbt.type_string() }}) as source_delivery,
+    cast(source_line as {{ dbt.type_int() }}) as source_line,
     staging_row_id as rejected_row_id,
     cast(primary_key_value as {{ dbt.type_string() }}) as primary_key_value,
     cast(reject_reason as {{ dbt.type_string() }}) as reject_reason,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -29,53 +28,18 @@ import pytest
 from cx_warehouse.generator import generate
 from cx_warehouse.pipeline import state_path
 
-PROJECT = Path(__file__).resolve().parents[2]
+from _warehouse import PROJECT, mart_differences, query, run_cli
+
 START, END = date(2024, 1, 1), date(2024, 4, 30)
 LAST = END.isoformat()
 # a 60-premise set holds a couple of planted orphan contacts among ~25: tolerate them
 VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cx_warehouse", *args], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=1800)
-
-
 def run_ok(raw: Path, db: Path, *extra: str) -> subprocess.CompletedProcess:
     proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), *VARS, *extra)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     return proc
-
-
-def query(db: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
-def published_tables(db: Path) -> list[str]:
-    return list(query(db, "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").table_name)
-
-
-def mart_differences(a: Path, b: Path, skip=("dq_test_results", "dq_test_run_summary")) -> dict[str, int]:
-    """Rows in one published mart and not in the other (both ways), per mart."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"attach '{a}' as a (read_only)")
-        con.execute(f"attach '{b}' as b (read_only)")
-        out = {}
-        for t in published_tables(a):
-            if t in skip:
-                continue
-            n = con.execute(f"select count(*) from (select * from a.marts.{t} except all select * from b.marts.{t})"
-                            f" union all select count(*) from (select * from b.marts.{t} except all "
-                            f"select * from a.marts.{t})").fetchall()
-            out[t] = n[0][0] + n[1][0]
-        return out
-    finally:
-        con.close()
 
 
 def plan_line(stdout: str, export: str) -> list[str]:

@@ -123,14 +123,14 @@ MART_SQL = [
         ('A1', 'C1', 'P1', 'residential', 'RES', 'NORTH', '2020-01-01', null, true, '65+', 'ebill', true, true, '2024-03-15'),
         ('A2', 'C2', 'P2', 'commercial', 'COM', 'SOUTH', '2020-01-01', '2024-06-01', true, 'n/a', 'paper', false, false, '2024-03-15')""",
     """create table marts.dq_rejected_rows (
-        source_file varchar, source_delivery varchar, rejected_row_id varchar, primary_key_value varchar,
+        source_file varchar, source_delivery varchar, source_line integer, rejected_row_id varchar, primary_key_value varchar,
         reject_reason varchar, raw_row varchar, raw_copies bigint)""",
     """insert into marts.dq_rejected_rows values
-        ('raw_bills', 'raw_bills.csv', '69d39450a2e0194de77810a7f7081cc8', 'B9', 'not a valid date: bill_date',
+        ('raw_bills', 'raw_bills.csv', null, '69d39450a2e0194de77810a7f7081cc8', 'B9', 'not a valid date: bill_date',
          '{"bill_id":"B9","bill_date":"2024-13-01","amount_due":"45.5"}', 1)""",
     """create table marts.dq_row_reconciliation (
         source_file varchar, deliveries bigint, raw_rows bigint, kept_rows bigint, duplicate_rows bigint,
-        rejected_rows bigint, superseded_rows bigint)""",
+        rejected_rows bigint, malformed_rows bigint, superseded_rows bigint)""",
 ]
 
 
@@ -138,9 +138,9 @@ def _reconciliation_rows() -> str:
     rows = []
     for export in contract.load_contract():
         if export.name == "raw_bills":
-            rows.append(f"('{export.name}', 2, 5, 2, 1, 1, 1)")
+            rows.append(f"('{export.name}', 2, 5, 2, 1, 1, 0, 1)")
         else:
-            rows.append(f"('{export.name}', 1, 3, 3, 0, 0, 0)")
+            rows.append(f"('{export.name}', 1, 3, 3, 0, 0, 0, 0)")
     return "insert into marts.dq_row_reconciliation values " + ", ".join(rows)
 
 

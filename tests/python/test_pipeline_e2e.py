@@ -335,7 +335,7 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
             else:
                 last = at
 
-    as_of = query(db, "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
+    as_of = query(db, "select max(as_of_date) as as_of_date from marts.dim_accounts").as_of_date[0]
     as_of_end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     matched = surveys.sort_values(["sent_at", "survey_id"]).groupby(["trigger_type", "trigger_id"]).survey_id.first()
     expected = {}

@@ -1,0 +1,48 @@
+"""Helpers shared by the end-to-end tests: run the CLI, read a warehouse,
+compare two published warehouses mart by mart."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cx_warehouse", *args], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def query(db: Path, sql: str, params=None) -> pd.DataFrame:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def published_tables(db: Path) -> list[str]:
+    return list(query(db, "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").table_name)
+
+
+def mart_differences(a: Path, b: Path, skip=("dq_test_results", "dq_test_run_summary")) -> dict[str, int]:
+    """Rows in one published mart and not in the other (both ways), per mart of `a`."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        out = {}
+        for t in published_tables(a):
+            if t in skip:
+                continue
+            n = con.execute(f"select count(*) from (select * from a.marts.{t} except all select * from b.marts.{t})"
+                            f" union all select count(*) from (select * from b.marts.{t} except all "
+                            f"select * from a.marts.{t})").fetchall()
+            out[t] = n[0][0] + n[1][0]
+        return out
+    finally:
+        con.close()

@@ -1,0 +1,250 @@
+"""Exports as they really arrive: malformed records, file-level faults,
+concurrent runs, a run killed mid-build, readers during a publish, and
+building twice.
+
+A copy of the committed sample gets, appended to raw_customers.csv (personal
+data), the legal oddities a CSV may hold and one record of every malformed
+kind; raw_billing_runs.csv is rewritten with CRLF line ends and a byte-order
+mark.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from cx_warehouse.pipeline import RunLock, publish, state_path
+
+from _warehouse import PROJECT, mart_differences, query, run_cli
+
+VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
+
+# appended to raw_customers.csv: (customer_id, bytes of the record, outcome)
+LEGAL = [
+    ("C900001", b'C900001,"Smith, Ann ""Annie""",ann@example.com,555-010-9999,1980-02-29\n', 'Smith, Ann "Annie"'),
+    ("C900002", b'C900002,"Line one\r\nline two",,,\n', "Line one\r\nline two"),
+]
+MALFORMED = [  # position among the appended records, bytes, reason
+    (3, b"C900003,J\xe9r\xf4me Dupont,,,\n", "invalid UTF-8"),
+    (4, b"C900004,Short Row\n", "5 fields expected, 2 found"),
+    (5, b"C900005,Long Row,,,,extra\n", "5 fields expected, 6 found"),
+]
+NUL = b"C900006,Nul\x00Byte,,,\n"
+TAIL_GOOD = b"C900008,Last Good,,,\n"
+# an unterminated quote runs to the end of the file: it swallows the record after it
+UNTERMINATED = b'C900009,"Unterminated,,,\nC900010,After,,,\n'
+
+
+def write_hostile(raw: Path) -> dict:
+    customers = raw / "raw_customers.csv"
+    original = customers.read_bytes()
+    n = original.count(b"\n") - 1  # data records of the generated file (no quoted line breaks)
+    body = b"".join(r[1] for r in LEGAL) + b"".join(r[1] for r in MALFORMED) + NUL + TAIL_GOOD + UNTERMINATED
+    customers.write_bytes(original + body)
+    runs = raw / "raw_billing_runs.csv"
+    runs.write_bytes(b"\xef\xbb\xbf" + runs.read_bytes().replace(b"\n", b"\r\n"))
+    # header = line 1, generated records = lines 2..n+1, appended record k = line
+    # n+1+k: the quoted line break in C900002 is inside one record, and the
+    # reader counts records, not editor lines
+    lines = {reason: n + 1 + k for k, _, reason in MALFORMED}
+    lines["unterminated quote"] = n + 1 + 8
+    return {"n": n, "lines": lines}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hostile")
+    clean = root / "clean"
+    shutil.copytree(PROJECT / "data" / "sample_exports", clean)
+    manifest = json.loads((clean / "_manifest.json").read_text())
+    raw = root / "exports"
+    shutil.copytree(clean, raw)
+    info = write_hostile(raw)
+    db = root / "published" / "cx.duckdb"
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), *VARS)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    return {"raw": raw, "clean": clean, "db": db, "root": root, "proc": proc,
+            "book": manifest["files"]["raw_customers"], **info}
+
+
+def test_legal_csv_loads_exactly(hostile):
+    state = state_path(hostile["db"])
+    rows = dict(query(state, "select customer_id, full_name from staging.stg_cis__customers "
+                             "where is_in_force and customer_id in ('C900001', 'C900002', 'C900008')").values)
+    assert rows == {"C900001": 'Smith, Ann "Annie"', "C900002": "Line one\r\nline two", "C900008": "Last Good"}
+    # CRLF line ends and a byte-order mark change nothing: the same rows and text
+    # values as the plain file, the same rejections as the sample's manifest
+    staged = query(state, "select billing_run_id, bill_cycle, raw_copies, is_rejected, source_line "
+                          "from staging.stg_cis__billing_runs")
+    with duckdb.connect() as con:
+        plain = con.execute(f"select billing_run_id, bill_cycle from read_csv("
+                            f"'{hostile['clean'] / 'raw_billing_runs.csv'}', all_varchar=true)").df()
+    assert staged.raw_copies.sum() == len(plain) and staged.source_line.isna().all()
+    assert set(map(tuple, staged[["billing_run_id", "bill_cycle"]].dropna().values)) == \
+        set(map(tuple, plain.dropna().values))
+    book = json.loads((hostile["clean"] / "_manifest.json").read_text())["files"]["raw_billing_runs"]
+    assert staged.is_rejected.sum() == book["rejected_rows"]
+
+
+def test_each_malformed_record_is_rejected_with_its_reason_and_line(hostile):
+    rejected = query(hostile["db"], "select source_delivery, source_line, primary_key_value, reject_reason, raw_row "
+                                    "from marts.dq_rejected_rows where source_file = 'raw_customers'")
+    malformed = rejected[rejected.source_line.notna()]
+    assert dict(zip(malformed.reject_reason, malformed.source_line.astype(int))) == hostile["lines"]
+    assert (malformed.source_delivery == "raw_customers.csv").all()
+    # personal data: the raw text is masked in the mart, kept in staging for operators
+    assert (malformed.raw_row == '{"raw_line":"<personal data>"}').all()
+    kept = query(state_path(hostile["db"]), "select source_line, malformed_line from staging.stg_cis__customers "
+                                            "where source_line is not null order by 1")
+    assert kept.malformed_line.iloc[1] == "C900004,Short Row"
+    # a NUL byte is a rejection too, with the row's key
+    ours = rejected[rejected.source_line.isna() & rejected.primary_key_value.str.startswith("C9000")]
+    assert list(zip(ours.primary_key_value, ours.reject_reason)) == [("C900006", "NUL byte in value: full_name")]
+
+
+def test_every_record_is_accounted_for(hostile):
+    rec = query(hostile["db"], "select * from marts.dq_row_reconciliation where source_file = 'raw_customers'").iloc[0]
+    book = hostile["book"]  # the sample's own counts (its planted defects included)
+    # + 2 legal + 3 malformed + NUL + a good tail + the unterminated record (one, holding two lines)
+    assert rec.raw_rows == book["raw_rows"] + 2 + 3 + 1 + 1 + 1
+    assert rec.malformed_rows == 4 and rec.rejected_rows == book["rejected_rows"] + 5
+    assert rec.kept_rows == book["kept_rows"] + 3
+    assert rec.raw_rows == rec.kept_rows + rec.duplicate_rows + rec.rejected_rows + rec.superseded_rows
+    # the run printed no traceback and the gate passed despite the extra field
+    assert "Traceback" not in hostile["proc"].stdout + hostile["proc"].stderr
+    assert "checkpoint cx_data_quality: PASSED" in hostile["proc"].stdout
+
+
+def _copy(hostile, tmp_path) -> Path:
+    raw = tmp_path / "exports"
+    shutil.copytree(hostile["clean"], raw)
+    return raw
+
+
+def _empty(raw):
+    (raw / "raw_surveys.csv").write_bytes(b"")
+    return "raw_surveys.csv: empty file (no header)"
+
+
+def _header_only(raw):
+    path = raw / "raw_payments.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    return "raw_payments.csv: header only, no data rows"
+
+
+def _wrong_header(raw):
+    path = raw / "raw_contacts.csv"
+    text = path.read_text()
+    path.write_text(text.replace("started_at", "start_time", 1))
+    return "raw_contacts.csv: header lacks contract column 'started_at'"
+
+
+def _parquet_wrong_type(raw):
+    src = raw / "raw_ami_daily_reads.csv"
+    with duckdb.connect() as con:
+        con.execute(f"copy (select meter_id, read_date, try_cast(read_date as date) as kwh, read_quality "
+                    f"from read_csv('{src}', all_varchar=true)) to '{raw / 'raw_ami_daily_reads.parquet'}' (format parquet)")
+    src.unlink()
+    return "raw_ami_daily_reads.parquet: column 'kwh' is DATE, the contract needs a decimal (or text)"
+
+
+def _unreadable(raw):
+    (raw / "raw_bills.csv").unlink()
+    (raw / "raw_bills.parquet").write_bytes(b"PAR1 not really")
+    return "raw_bills.parquet: cannot be read"
+
+
+@pytest.mark.parametrize("fault", [_empty, _header_only, _wrong_header, _parquet_wrong_type, _unreadable],
+                         ids=lambda f: f.__name__.strip("_"))
+def test_a_file_level_fault_stops_the_run_with_one_line(hostile, tmp_path, fault):
+    raw = _copy(hostile, tmp_path)
+    expected = fault(raw)
+    db = tmp_path / "wh" / "cx.duckdb"
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db))
+    assert proc.returncode == 2
+    errors = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert any(expected in ln for ln in errors), proc.stderr
+    assert len(errors) == 2  # the headline and the one problem
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not db.exists() and not state_path(db).exists()
+
+
+def test_a_second_run_refuses_while_one_is_running(hostile, tmp_path):
+    db = tmp_path / "wh" / "cx.duckdb"
+    with RunLock(db):
+        proc = run_cli("run", "--raw-dir", str(hostile["clean"]), "--duckdb", str(db))
+    assert proc.returncode == 3
+    assert "another run is in progress" in proc.stderr and f"(pid {os.getpid()})" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # a lock file left by a dead run holds a stale pid but no lock: the next run takes it over
+    lock = db.with_name(db.name + ".lock")
+    lock.write_text("999999")
+    with RunLock(db) as held:
+        assert held.path.read_text() == str(os.getpid())
+
+
+def test_a_run_killed_mid_build_leaves_the_published_marts_and_the_next_run_succeeds(hostile, tmp_path):
+    db = hostile["db"]
+    before = query(db, "select * from marts.fct_cx_metrics order by all")
+    raw = tmp_path / "exports"
+    shutil.copytree(hostile["raw"], raw)
+    surveys = raw / "raw_surveys.csv"
+    surveys.write_bytes(surveys.read_bytes())  # a new fingerprint: work to do
+    log = tmp_path / "killed.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "cx_warehouse", "run", "--raw-dir", str(raw),
+                                 "--duckdb", str(db), *VARS], cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and " START sql " not in log.read_text():
+            time.sleep(0.2)
+        time.sleep(1.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert " START sql " in log.read_text()
+    after = query(db, "select * from marts.fct_cx_metrics order by all")
+    assert after.equals(before)
+    rerun = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), *VARS)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-2000:]
+    assert not list(db.parent.glob(db.name + ".publishing-*"))
+
+
+def test_a_reader_keeps_its_snapshot_while_a_publish_replaces_the_file(hostile, tmp_path):
+    db = tmp_path / "pub" / "cx.duckdb"
+    db.parent.mkdir()
+    shutil.copy2(hostile["db"], db)
+    state = state_path(db)  # same catalog name as the original state: its views resolve
+    shutil.copy2(state_path(hostile["db"]), state)
+    with duckdb.connect(str(state)) as con:
+        con.execute("update marts.dq_row_reconciliation set deliveries = deliveries + 100")
+    reader = duckdb.connect(str(db), read_only=True)
+    try:
+        sql = "select sum(deliveries) from marts.dq_row_reconciliation"
+        old = reader.execute(sql).fetchone()[0]
+        publish(state, db)
+        assert reader.execute(sql).fetchone()[0] == old
+        assert reader.execute("select count(*) from marts.fct_cx_metrics").fetchone()[0] > 0
+    finally:
+        reader.close()
+    assert query(db, "select sum(deliveries) as n from marts.dq_row_reconciliation").n[0] == old + 14 * 100
+
+
+def test_building_twice_from_the_same_exports_publishes_identical_marts(hostile, tmp_path):
+    first = tmp_path / "a" / "cx.duckdb"
+    second = tmp_path / "b" / "cx.duckdb"
+    for db in (first, second):
+        proc = run_cli("run", "--raw-dir", str(hostile["raw"]), "--duckdb", str(db), "--skip-gx", *VARS)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    again = run_cli("run", "--raw-dir", str(hostile["raw"]), "--duckdb", str(second), "--skip-gx",
+                    "--full-refresh", *VARS)
+    assert again.returncode == 0, again.stdout[-3000:]
+    diffs = mart_differences(first, second)
+    assert diffs and all(n == 0 for n in diffs.values()), diffs

@@ -16,7 +16,7 @@ segmented as (
         case when intervals.is_ebill then 1 else 0 end as ebill
     from {{ ref('int_account_delivery_intervals') }} as intervals
     cross join reporting_window
-    cross join {{ ref('int_segment_types') }} as segment_types
+    cross join {{ ref('segment_types') }} as segment_types
     where
         segment_types.segment_type <> 'contact_reason'
         and intervals.valid_from <= reporting_window.as_of_date

@@ -29,7 +29,7 @@ segmented as (
         records.numerator,
         records.denominator
     from records
-    cross join {{ ref('int_segment_types') }} as segment_types
+    cross join {{ ref('segment_types') }} as segment_types
     where segment_types.segment_type <> 'contact_reason' or records.contact_reason is not null
 )
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._gen_common import DAY, pick, pick_rows, stream, weekday
+from .common import DAY, pick, pick_rows, stream, weekday
 
 NONE_DAY = 10 ** 8  # "no date" (open account, meter still installed)
 

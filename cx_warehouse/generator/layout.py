@@ -40,8 +40,8 @@ import re
 import duckdb
 import numpy as np
 
-from ._gen_common import FILES, KEYS, fmt_fixed
-from .contract import load_contract
+from .common import FILES, KEYS, fmt_fixed
+from ..contract import load_contract
 
 FORMATS = ("csv", "parquet")
 LAYOUTS = ("files", "deliveries")

@@ -4,7 +4,7 @@ Every defective row gets a *fresh* primary key, so it never breaks a clean
 row.  The only rows that share a key are the two rows of a planted
 conflicting duplicate, and both of them are defective by definition (and the
 copies of an exact duplicate; in the deliveries layout also the earlier
-version of a late correction, see _gen_layout).  The injector counts what it
+version of a late correction, see layout).  The injector counts what it
 writes, so the manifest's reconciliation
 (raw = kept + duplicate + rejected + superseded) is true of the files by
 construction.  Besides defects it plants *kept* rows that break no row rule
@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._gen_common import DOMAINS, FILES, KEYS, NON_NEGATIVE, OPTIONAL, TYPES
+from .common import DOMAINS, FILES, KEYS, NON_NEGATIVE, OPTIONAL, TYPES
 
 MISSING = "missing_required"
 UNPARSEABLE = "unparseable"

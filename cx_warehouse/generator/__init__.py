@@ -31,7 +31,7 @@ csv / files: one CSV file per export, as the generator has always written):
   delivery of an export has the same schema.
 
 The CSV exports are written with numpy and the standard library; the other
-forms are derived from them with DuckDB, vectorised (see ``_gen_layout``).
+forms are derived from them with DuckDB, vectorised (see ``layout``).
 
 Scale: ``accounts`` is the number of service premises.  Each premise is
 served by a chain of non-overlapping accounts (move-outs, vacancies,
@@ -106,18 +106,18 @@ from typing import Sequence
 
 import numpy as np
 
-from . import _gen_cx as cx
-from ._gen_common import DAY, FILES, KEYS, Fmt, fmt_fixed, fmt_ids, fmt_int, id_width, stream
-from ._gen_defects import CONFLICT, EXACT, OVERLAPPING_INSTALL, Injector, applicable_kinds
-from ._gen_layout import (
+from . import cx
+from .common import DAY, FILES, KEYS, Fmt, fmt_fixed, fmt_ids, fmt_int, id_width, stream
+from .defects import CONFLICT, EXACT, OVERLAPPING_INSTALL, Injector, applicable_kinds
+from .layout import (
     DAY_COLUMNS, FORMATS, LAYOUTS, LateCorrections, clear_forms, csv_writer, output_name, publish,
     write_csv, write_rows,
 )
-from ._gen_world import (
+from .world import (
     AREAS, CLASS_NAMES, CYCLES, EXCEPTION_TYPES, RATE_CODES, NONE_DAY, build_world,
     finish_bills, usage_pass,
 )
-from ._gen_common import (
+from .common import (
     CONTACT_CHANNELS, DELIVERY_METHODS, EVENT_TYPES, ORDER_STATUSES, ORDER_TYPES,
     PAYMENT_CHANNELS, PORTAL_CHANNELS, REASON_CODES, RESOLUTIONS,
 )
@@ -711,6 +711,3 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{len(m['corrections'])} late corrections): {counts}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

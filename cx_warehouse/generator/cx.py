@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from ._gen_common import DAY, pick, pick_rows, stream, weekday
-from ._gen_world import NONE_DAY, UNKNOWN_AREA_CODES, active_on, age_band_at
+from .common import DAY, pick, pick_rows, stream, weekday
+from .world import NONE_DAY, UNKNOWN_AREA_CODES, active_on, age_band_at
 
 NONE_T = NONE_DAY * DAY
 # contact channels / reasons / statuses (indices into the contract domains)

@@ -1,6 +1,7 @@
 """Benchmark: generate an export set, build the warehouse on it, report timings.
 
     python -m cx_warehouse.bench --accounts 100000 --start 2025-01-01 --end 2025-12-31 --ami-days 31
+    python -m cx_warehouse.bench --daily --accounts 20000 --format parquet   # full build vs one more day
 
 Prints a Markdown report (phase timings, rows per export, slowest models) to
 paste into docs/benchmarks.md. Not a test: nothing is asserted.
@@ -32,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default=str(PROJECT_DIR / "bench" / "out"))
     p.add_argument("--keep", action="store_true", help="keep the generated exports and warehouse")
     p.add_argument("--gx", action="store_true", help="also time the Great Expectations checkpoint")
+    p.add_argument("--daily", action="store_true",
+                   help="deliveries layout: time `dbt build` over every day but the last, then the incremental "
+                        "`dbt build` that adds the last day's deliveries")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="export format (with --daily)")
     args = p.parse_args(argv)
+    if args.daily:
+        return daily(args)
 
     work = Path(args.workdir)
     raw = work / f"exports_{args.accounts}"
@@ -72,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run_checkpoint(db, raw, work / "gx_results")
         timings[f"GX checkpoint (success={outcome.success})"] = time.perf_counter() - t0
 
-    raw_bytes = sum(f.stat().st_size for f in raw.glob("*.csv"))
+    raw_bytes = sum(f.stat().st_size for f in raw.rglob("*.csv"))
     lines = [
         f"### {args.accounts:,} premises, {args.start} .. {args.end}, AMI reads for the last {args.ami_days} days",
         "",
@@ -102,6 +109,69 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(raw, ignore_errors=True)
     return 0 if rc_run == 0 else 1
+
+
+def _slowest(results: list[dict], n: int = 8) -> list[str]:
+    slow = sorted(results, key=lambda r: -r["execution_time"])[:n]
+    return [f"| {r['unique_id'].split('.')[-1][:60]} | {r['execution_time']:,.1f} |" for r in slow]
+
+
+def daily(args) -> int:
+    """A scheduled day: the warehouse holds every day but the last; the last
+    day's deliveries arrive and an incremental `dbt build` takes them in."""
+    work = Path(args.workdir)
+    full = work / f"landing_full_{args.accounts}"
+    landing = work / f"landing_{args.accounts}"
+    db = work / f"daily_{args.accounts}.duckdb"
+    target = work / "target"
+    for d in (full, landing):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in (db, Path(str(db) + ".wal")):
+        f.unlink(missing_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    manifest = generate(full, accounts=args.accounts, start=date.fromisoformat(args.start),
+                        end=date.fromisoformat(args.end), seed=args.seed, ami_days=args.ami_days,
+                        layout="deliveries", file_format=args.format)
+    timings["generate deliveries"] = time.perf_counter() - t0
+    last = args.end
+    shutil.copytree(full, landing)
+    held_back = [f for f in landing.rglob(f"{last}.*")]
+    for f in held_back:
+        f.unlink()
+    common = ["--vars", json.dumps({"raw_dir": str(landing.resolve())}), "--target-path", str(target)]
+    t0 = time.perf_counter()
+    rc_full = run_dbt(["build", *common], db, quiet=True)
+    timings[f"dbt build, every day but {last} (full)"] = time.perf_counter() - t0
+    full_results = json.loads((target / "run_results.json").read_text())["results"]
+    for f in held_back:
+        shutil.copy2(full / f.relative_to(landing), f)
+    t0 = time.perf_counter()
+    rc_day = run_dbt(["build", *common], db, quiet=True)
+    timings[f"dbt build adding {last} (incremental)"] = time.perf_counter() - t0
+    day_results = json.loads((target / "run_results.json").read_text())["results"]
+    reads = manifest["rows_written"].get("raw_ami_daily_reads/", 0)
+    lines = [
+        f"### Daily run: {args.accounts:,} premises, {args.start} .. {args.end}, {args.format} deliveries",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"AMI reads {reads:,} in {len(manifest['deliveries'].get('raw_ami_daily_reads', []))} daily files; "
+        f"warehouse {db.stat().st_size / 1e6:,.0f} MB; exit codes full/day = {rc_full}/{rc_day}",
+        "",
+        "| phase | seconds |",
+        "|---|---:|",
+        *[f"| {k} | {v:,.1f} |" for k, v in timings.items()],
+        "",
+        "Slowest nodes of the full build:", "", "| node | seconds |", "|---|---:|", *_slowest(full_results),
+        "",
+        "Slowest nodes of the incremental day:", "", "| node | seconds |", "|---|---:|", *_slowest(day_results),
+    ]
+    print("\n".join(lines))
+    if not args.keep:
+        shutil.rmtree(full, ignore_errors=True)
+        shutil.rmtree(landing, ignore_errors=True)
+    return 0 if rc_full == 0 and rc_day == 0 else 1
 
 
 if __name__ == "__main__":

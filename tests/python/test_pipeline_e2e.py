@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
 from cx_warehouse.generator import generate
 
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "cx_warehouse", *args],
-        cwd=PROJECT, capture_output=True, text=True, timeout=1800,
-    )
+from _warehouse import query, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +26,6 @@ def built(tmp_path_factory):
     proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"raw": raw, "db": db, "manifest": manifest, "stdout": proc.stdout}
-
-
-def query(db: Path, sql: str, params=None) -> pd.DataFrame:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).df()
-    finally:
-        con.close()
 
 
 def kept(raw: Path, manifest: dict, name: str, key: list[str]) -> pd.DataFrame:

@@ -223,6 +223,62 @@
 {%- endmacro %}
 
 
+{#- Values with a quote character that the file does not hold in quoted form
+    (`Str"ay` rather than `"Str""ay"`): a stray quote in an unquoted field,
+    which DuckDB's reader keeps as a character. Returns
+    [{delivery, key, column}] for the given deliveries (CSV only). A value
+    with a quote is rare, so each such value is looked up in its file's bytes. -#}
+{% macro cis_stray_quotes(name, files) -%}
+    {{ return(adapter.dispatch('cis_stray_quotes', 'cx_warehouse')(name, files)) }}
+{%- endmacro %}
+
+{% macro default__cis_stray_quotes(name, files) -%}
+    {{ return([]) }}
+{%- endmacro %}
+
+{% macro duckdb__cis_stray_quotes(name, files) -%}
+    {%- set out = [] -%}
+    {%- if not execute -%}{{ return(out) }}{%- endif -%}
+    {%- set node = graph.sources['source.cx_warehouse.cis.' ~ name] -%}
+    {%- set text_cols = [] -%}
+    {%- for c in node.columns.values() if c.meta.get('cis_type', 'text') == 'text' -%}{%- do text_cols.append(c.name) -%}{%- endfor -%}
+    {%- set pk = node.meta.primary_key -%}
+    {%- set key_parts = [] -%}
+    {%- for k in pk -%}{%- do key_parts.append("coalesce(" ~ adapter.quote(k) ~ ", '')") -%}{%- endfor -%}
+    {%- set by_path = {} -%}
+    {%- for f in files -%}{%- do by_path.update({f.path: f}) -%}{%- endfor -%}
+    {%- for g in duckdb__cis_csv_groups(files, extra=', ignore_errors = true') -%}
+        {%- set cols = text_cols | select('in', g.header) | list -%}
+        {%- if cols -%}
+            {%- set sql -%}
+                with quoted as (
+                    {%- for c in cols %}
+                    select filename, {{ key_parts | join(" || '|' || ") }} as key_text, '{{ c }}' as column_name,
+                        {{ adapter.quote(c) }} as value_text
+                    from {{ g.reader }}
+                    where strpos({{ adapter.quote(c) }}, '"') > 0
+                    {{ "union all" if not loop.last }}
+                    {%- endfor %}
+                ),
+                files as (
+                    select filename, cast(content as varchar) as bytes_text
+                    from read_blob([{% for p in g.paths %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %}])
+                    where filename in (select filename from quoted)
+                )
+                select quoted.filename, quoted.key_text, quoted.column_name
+                from quoted
+                inner join files on quoted.filename = files.filename
+                where strpos(files.bytes_text, cast(cast('"' || replace(quoted.value_text, '"', '""') || '"' as blob) as varchar)) = 0
+            {%- endset -%}
+            {%- for row in run_query(sql).rows -%}
+                {%- do out.append({'delivery': by_path[row[0]].delivery, 'key': row[1], 'column': row[2]}) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
+
 {% macro cis_register_sources() -%}
     {%- if execute and flags.WHICH in ['build', 'run', 'test', 'source', 'freshness', 'compile'] -%}
         {%- do adapter.dispatch('cis_register_sources', 'cx_warehouse')() -%}

@@ -57,6 +57,7 @@
 {#- Malformed CSV records (invalid UTF-8, wrong field count, unterminated
     quote) the reader skipped: each becomes one rejected row with its line. -#}
 {%- set malformed = cis_malformed_records(table_name, files) if (execute and files) else [] -%}
+{%- set stray = cis_stray_quotes(table_name, files) if (execute and files) else [] -%}
 {%- if malformed | length > var('max_malformed_records_per_run', 10000) -%}
     {{ exceptions.raise_compiler_error(table_name ~ ": " ~ malformed | length ~ " malformed CSV records in "
         ~ (malformed | map(attribute='delivery') | unique | join(', ')) ~ "; the extract is broken, not a few bad records") }}
@@ -135,6 +136,11 @@ checked as (
             {%- endfor %}
             {%- for rule in extra_rules %}
             case when {{ rule.when }} then '{{ rule.reason }}' end,
+            {%- endfor %}
+            {%- for col in stray | map(attribute='column') | unique %}
+            case when source_delivery || '@' || {{ cis_key_text(pk) }} in (
+                {%- for r in stray if r.column == col %}'{{ (r.delivery ~ '@' ~ r.key) | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
+            ) then 'stray quote in an unquoted field: {{ col }}' end,
             {%- endfor %}
             case when rows_sharing_key > 1 then 'conflicting duplicate of primary key in one delivery' end
         ) as reasons

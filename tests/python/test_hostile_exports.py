@@ -38,6 +38,7 @@ MALFORMED = [  # position among the appended records, bytes, reason
     (5, b"C900005,Long Row,,,,extra\n", "5 fields expected, 6 found"),
 ]
 NUL = b"C900006,Nul\x00Byte,,,\n"
+STRAY = b'C900007,Str"ay,,,\n'  # a quote inside an unquoted field
 TAIL_GOOD = b"C900008,Last Good,,,\n"
 # an unterminated quote runs to the end of the file: it swallows the record after it
 UNTERMINATED = b'C900009,"Unterminated,,,\nC900010,After,,,\n'
@@ -47,7 +48,7 @@ def write_hostile(raw: Path) -> dict:
     customers = raw / "raw_customers.csv"
     original = customers.read_bytes()
     n = original.count(b"\n") - 1  # data records of the generated file (no quoted line breaks)
-    body = b"".join(r[1] for r in LEGAL) + b"".join(r[1] for r in MALFORMED) + NUL + TAIL_GOOD + UNTERMINATED
+    body = b"".join(r[1] for r in LEGAL) + b"".join(r[1] for r in MALFORMED) + NUL + STRAY + TAIL_GOOD + UNTERMINATED
     customers.write_bytes(original + body)
     runs = raw / "raw_billing_runs.csv"
     runs.write_bytes(b"\xef\xbb\xbf" + runs.read_bytes().replace(b"\n", b"\r\n"))
@@ -55,7 +56,7 @@ def write_hostile(raw: Path) -> dict:
     # n+1+k: the quoted line break in C900002 is inside one record, and the
     # reader counts records, not editor lines
     lines = {reason: n + 1 + k for k, _, reason in MALFORMED}
-    lines["unterminated quote"] = n + 1 + 8
+    lines["unterminated quote"] = n + 1 + 9
     return {"n": n, "lines": lines}
 
 
@@ -105,17 +106,18 @@ def test_each_malformed_record_is_rejected_with_its_reason_and_line(hostile):
     kept = query(state_path(hostile["db"]), "select source_line, malformed_line from staging.stg_cis__customers "
                                             "where source_line is not null order by 1")
     assert kept.malformed_line.iloc[1] == "C900004,Short Row"
-    # a NUL byte is a rejection too, with the row's key
+    # a NUL byte and a stray quote are rejections too, with the row's key
     ours = rejected[rejected.source_line.isna() & rejected.primary_key_value.str.startswith("C9000")]
-    assert list(zip(ours.primary_key_value, ours.reject_reason)) == [("C900006", "NUL byte in value: full_name")]
+    assert sorted(zip(ours.primary_key_value, ours.reject_reason)) == [
+        ("C900006", "NUL byte in value: full_name"), ("C900007", "stray quote in an unquoted field: full_name")]
 
 
 def test_every_record_is_accounted_for(hostile):
     rec = query(hostile["db"], "select * from marts.dq_row_reconciliation where source_file = 'raw_customers'").iloc[0]
     book = hostile["book"]  # the sample's own counts (its planted defects included)
-    # + 2 legal + 3 malformed + NUL + a good tail + the unterminated record (one, holding two lines)
-    assert rec.raw_rows == book["raw_rows"] + 2 + 3 + 1 + 1 + 1
-    assert rec.malformed_rows == 4 and rec.rejected_rows == book["rejected_rows"] + 5
+    # + 2 legal + 3 malformed + NUL + stray quote + a good tail + the unterminated record (one, holding two lines)
+    assert rec.raw_rows == book["raw_rows"] + 2 + 3 + 1 + 1 + 1 + 1
+    assert rec.malformed_rows == 4 and rec.rejected_rows == book["rejected_rows"] + 6
     assert rec.kept_rows == book["kept_rows"] + 3
     assert rec.raw_rows == rec.kept_rows + rec.duplicate_rows + rec.rejected_rows + rec.superseded_rows
     # the run printed no traceback and the gate passed despite the extra field

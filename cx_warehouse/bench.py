@@ -45,10 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = work / f"exports_{args.accounts}"
     db = work / f"bench_{args.accounts}.duckdb"
     target = work / "target"
-    shutil.rmtree(raw, ignore_errors=True)
-    for f in (db, Path(str(db) + ".wal")):
-        f.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
+    _fresh(work, [raw], db)
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -111,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if rc_run == 0 else 1
 
 
+def _fresh(work: Path, folders: list[Path], db: Path) -> None:
+    """Remove what an earlier benchmark left in `work`."""
+    for d in folders:
+        shutil.rmtree(d, ignore_errors=True)
+    for f in (db, Path(str(db) + ".wal")):
+        f.unlink(missing_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+
+
 def _slowest(results: list[dict], n: int = 8) -> list[str]:
     slow = sorted(results, key=lambda r: -r["execution_time"])[:n]
     def label(uid: str) -> str:
@@ -127,11 +133,7 @@ def daily(args) -> int:
     landing = work / f"landing_{args.accounts}"
     db = work / f"daily_{args.accounts}.duckdb"
     target = work / "target"
-    for d in (full, landing):
-        shutil.rmtree(d, ignore_errors=True)
-    for f in (db, Path(str(db) + ".wal")):
-        f.unlink(missing_ok=True)
-    work.mkdir(parents=True, exist_ok=True)
+    _fresh(work, [full, landing], db)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     manifest = generate(full, accounts=args.accounts, start=date.fromisoformat(args.start),

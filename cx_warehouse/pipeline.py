@@ -286,7 +286,9 @@ def build_and_publish(
 
             t0 = time.perf_counter()
             results_dir = PROJECT_DIR / "gx" / "uncommitted" / "validations"
-            outcome = run_checkpoint(state, raw_dir, results_dir)
+            # the raw suite reads the deliveries this run loads (new since the last publish)
+            new = {p["export"]: set(p["new"]) for p in plan}
+            outcome = run_checkpoint(state, raw_dir, results_dir, only_deliveries=new)
             timings["gx_checkpoint_s"] = time.perf_counter() - t0
             if not quiet:
                 print(format_summary(outcome, failures_only=True))

@@ -6,8 +6,10 @@
     3. flag, never drop, every row that breaks a rule, with all its reasons:
        required field empty, value that does not parse, value outside its
        domain, number outside its bounds, conflicting duplicate of the key,
-       plus any table-specific rule passed in `extra_rules`
-       (a list of {"reason": text, "when": SQL over the typed columns}).
+       a NUL byte or a stray quote in a text value, plus any table-specific
+       rule passed in `extra_rules` (a list of {"reason": text, "when": SQL
+       over the typed columns}); malformed CSV records the reader could not
+       split (macros/loading) are added as rejected rows with their line.
   Every rule is judged within one delivery (one file of the export). Across
   deliveries, a kept row whose key reappears as a kept row in a later
   delivery is superseded (latest delivery by file name wins); a rejected row

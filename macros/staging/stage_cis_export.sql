@@ -241,22 +241,21 @@ combined as (
 ),
 {%- else %}
 
-touched_keys as (
-    select distinct primary_key_value from loaded where not is_rejected
-),
-
 combined as (
     select * from loaded
 ),
 {%- endif %}
 
 superseding as (
-    -- the latest delivery holding a kept row of each touched key
+    -- the latest delivery holding a kept row of each touched key (on a full
+    -- build every key is touched)
     select
         combined.primary_key_value,
         max(combined.source_delivery) as latest_delivery
     from combined
+    {%- if incremental %}
     inner join touched_keys on combined.primary_key_value = touched_keys.primary_key_value
+    {%- endif %}
     where not combined.is_rejected
     group by combined.primary_key_value
 )

@@ -106,12 +106,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import cx
+from . import cx, reads
 from .common import DAY, FILES, KEYS, Fmt, fmt_fixed, fmt_ids, fmt_int, id_width, stream
 from .defects import CONFLICT, EXACT, OVERLAPPING_INSTALL, Injector, applicable_kinds
 from .layout import (
-    DAY_COLUMNS, FORMATS, LAYOUTS, LateCorrections, clear_forms, csv_writer, output_name, publish,
-    write_csv, write_rows,
+    DAY_COLUMNS, FORMATS, LAYOUTS, LateCorrections, clear_forms, output_name, publish, write_csv,
 )
 from .world import (
     AREAS, CLASS_NAMES, CYCLES, EXCEPTION_TYPES, RATE_CODES, NONE_DAY, build_world,
@@ -190,7 +189,8 @@ def _planted_keys(defects: list[dict], name: str, kind: str) -> list[str]:
 
 def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
              end: dt.date = dt.date(2025, 12, 31), seed: int = 42, defect_rate: float = 0.01,
-             ami_days: int | None = None, file_format: str = "csv", layout: str = "files") -> dict:
+             ami_days: int | None = None, file_format: str = "csv", layout: str = "files",
+             materialize_defects: bool = True) -> dict:
     """Write the 14 CIS exports and ``_manifest.json`` to ``out_dir``.
 
     ``accounts`` is the number of service premises (each served by a chain of
@@ -198,7 +198,10 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
     ``file_format``: csv | parquet; ``layout``: files (one file per export) |
     deliveries (event exports as folders of daily files, with late
     corrections when ``defect_rate`` > 0).
-    Returns the manifest (also written as ``_manifest.json``).
+    Returns the manifest (also written as ``_manifest.json``), plus
+    ``planted_defects`` (their number) and ``timings`` (seconds per phase);
+    ``materialize_defects=False`` leaves out its ``defects`` list (millions of
+    dicts at a million premises; the file has them all).
     """
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
@@ -220,24 +223,25 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     direct = (file_format, layout) == ("csv", "files")
+    work_dir = tempfile.mkdtemp(prefix=".generate-", dir=out_dir)
     if direct:  # the CSV exports are the output
         for name in FILES:
             clear_forms(out_dir, name)
         csv_dir = out_dir
     else:  # CSV exports in a work folder, then published in the asked form
-        csv_dir = tempfile.mkdtemp(prefix=".generate-", dir=out_dir)
+        csv_dir = work_dir
     try:
-        manifest = _generate(out_dir, csv_dir, int(accounts), start, end, int(seed), float(defect_rate),
-                             ami_days, file_format, layout)
+        manifest = _generate(out_dir, csv_dir, work_dir, int(accounts), start, end, int(seed),
+                             float(defect_rate), ami_days, file_format, layout, materialize_defects)
     finally:
-        if not direct:
-            shutil.rmtree(csv_dir, ignore_errors=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
     manifest["elapsed_seconds"] = round(time.perf_counter() - t_start, 3)
     return manifest
 
 
-def _generate(out_dir: str, csv_dir: str, accounts: int, start: dt.date, end: dt.date, seed: int,
-              defect_rate: float, ami_days: int | None, file_format: str, layout: str) -> dict:
+def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: dt.date, end: dt.date, seed: int,
+              defect_rate: float, ami_days: int | None, file_format: str, layout: str,
+              materialize_defects: bool = True) -> dict:
     start_o, end_o = start.toordinal(), end.toordinal()
     fmt = Fmt(dt.date(max(1, start.year - 140), 1, 1), end + dt.timedelta(days=400))
     w = build_world(seed, int(accounts), start_o, end_o)
@@ -264,58 +268,74 @@ def _generate(out_dir: str, csv_dir: str, accounts: int, start: dt.date, end: dt
         for c in rr.integers(0, n_chunks, q).tolist():
             plan.setdefault(c, []).append(kind)
     pending: dict[str, int] = {}
-    reads_file = open(paths[name], "w", newline="", encoding="utf-8")
-    reads_writer = csv_writer(reads_file)
-    reads_writer.writerow(FILES[name])
-    n_reads = [0]
     dup_done = [False]
-    quality = np.array(["actual", "estimated"], dtype=object)
+    pool, log = reads.Pool(), reads.DefectLog()
+    texts = reads.Texts(ids["M"].width, pool)
+    sink = reads.Sink(work_dir, out_dir, file_format, layout, start_o, end_o, ids["M"].width, pool)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
 
     def emit_reads(k, meter, day, kwh, est, gap_meter, gap_day):
-        cols = {
-            "meter_id": ids["M"].of(meter),
-            "read_date": fmt.date(day),
-            "kwh": fmt_fixed(kwh, 3),
-            "read_quality": quality[est.astype(np.int64)],
-        }
-        clean, n_defects = cols, len(inj.defects)
-        inj.add_clean(name, len(day))
+        # the reads stay numbers: meter number, epoch day, kWh in thousandths (see reads)
+        n0 = len(day)
+        cols = reads.new_cols(n0)
+        cols["m"][:] = meter + 1
+        cols["d"][:] = day - reads.EPOCH
+        cols["k"][:] = np.rint(np.abs(kwh) * 1000)
+        cols["q"][:] = est
+        cols["origin"][:] = np.arange(n0)
+        clean = cols
+        inj.add_clean(name, n0)
         for kind in plan.get(k, ()):
             pending[kind] = pending.get(kind, 0) + 1
         last = k == n_chunks - 1
         if last and defect_rate > 0:
+            number = ids["M"].next
             orphan_meter = ids["M"].fresh()
             days = np.arange(max(ami_first, end_o - 2), end_o + 1)
-            rows = [{"meter_id": orphan_meter, "read_date": fmt.date_text[d - fmt.base],
-                     "kwh": f"{(i + 1) * 7.125:.3f}", "read_quality": "actual"}
-                    for i, d in enumerate(days.tolist())]
-            cols = inj.add_orphans(name, cols, rows, "meter_id")
-        if pending and len(cols["meter_id"]) > 0:
-            free = list(zip(gap_meter.tolist(), gap_day.tolist()))
-            rfree = stream(seed, f"ami-free-{k}")
-            order = rfree.permutation(len(free)).tolist()
-            free_iter = iter([free[i] for i in order])
-
-            def fresh_key(row):
-                nxt = next(free_iter, None)
-                if nxt is not None:
-                    return {"meter_id": ids["M"].of([nxt[0]])[0],
-                            "read_date": fmt.date_text[nxt[1] - fmt.base]}
-                return {"meter_id": ids["M"].fresh()}
-
-            cols = inj.inject(name, cols, dict(pending), fresh_key, dup_defect=not dup_done[0])
+            rows = reads.new_cols(len(days))
+            rows["m"][:] = number
+            rows["d"][:] = days - reads.EPOCH
+            rows["k"][:] = 7125 * np.arange(1, len(days) + 1)
+            book = inj.books[name]
+            for d in days.tolist():
+                inj.orphans.append({"file": name, "primary_key": f"{orphan_meter}|{fmt.date_text[d - fmt.base]}",
+                                    "kind": "orphan_reference", "column": "meter_id", "value": orphan_meter})
+            book.clean += len(days)
+            book.orphans += len(days)
+            cols = reads.insert(cols, rows, inj.rng)
+        exact_keys: list[str] = []
+        if pending and len(cols["m"]) > 0:
+            order = stream(seed, f"ami-free-{k}").permutation(len(gap_meter))
+            cols, exact_keys = reads.inject(inj, cols, dict(pending), gap_meter[order] + 1,
+                                            gap_day[order] - reads.EPOCH, ids["M"], pool, log, texts,
+                                            dup_defect=not dup_done[0])
             dup_done[0] = True
             pending.clear()
         # an estimated read replaced by the actual one in a later delivery
-        corrections.pick(name, stream(seed, f"ami-corrections-{k}"), clean, day, est == 0,
-                         set(_planted_keys(inj.defects[n_defects:], name, EXACT)), last=last)
-        n_reads[0] += write_rows(reads_writer, FILES[name], cols)
+        picked = corrections.pick(name, stream(seed, f"ami-corrections-{k}"),
+                                  lambda idx: texts.rows(clean, idx), day, est == 0, set(exact_keys),
+                                  last=last)
+        if picked is not None and picked[0].size:
+            take, late = picked
+            origin = cols["origin"]
+            where = np.empty(n0, dtype=np.int64)
+            mine = origin >= 0
+            where[origin[mine]] = np.flatnonzero(mine)
+            earlier = reads.take(clean, take)
+            earlier["k"] = np.rint(np.abs(earlier["k"] / 1000 * 0.9) * 1000).astype(np.int64)
+            earlier["q"] = np.ones(take.size, np.int64)
+            sink.chunk(cols, where[take], late, earlier)
+        else:
+            sink.chunk(cols)
 
-    try:
-        usage_pass(w, ami_first, emit_reads)
-    finally:
-        reads_file.close()
-    rows_written[name] = n_reads[0]
+    usage_pass(w, ami_first, emit_reads)
+    timings["reads simulated"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    reads_rows, reads_deliveries = sink.finish()
+    timings["reads written"] = time.perf_counter() - t0
+    rows_written[name] = reads_rows
+    t0 = time.perf_counter()
     finish_bills(w)
     cx.build_cx(w)
     ids.update({
@@ -345,15 +365,20 @@ def _generate(out_dir: str, csv_dir: str, accounts: int, start: dt.date, end: dt
                              set(_planted_keys(inj.defects[n_defects:], name, EXACT)))
         rows_written[name] = write_csv(paths[name], FILES[name], cols)
         del cols, clean
+    timings["other exports as CSV"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     for name in FILES:
         inj.add_superseded(name, corrections.count(name))
     if csv_dir != out_dir:  # publish the CSV exports in the asked form
         dup_keys = {name: [tuple(k.split("|")) for k in _planted_keys(inj.defects, name, CONFLICT)]
                     for name in DAY_COLUMNS}
         rows_written, deliveries = publish(csv_dir, out_dir, file_format, layout, start, end,
-                                           rows_written, dup_keys, corrections)
+                                           rows_written, dup_keys, corrections,
+                                           prepared={"raw_ami_daily_reads": (reads_rows, reads_deliveries)})
+        timings["other exports published"] = time.perf_counter() - t0
     else:
         deliveries = {}
+    t0 = time.perf_counter()
     names = {name: output_name(name, file_format, layout) for name in FILES}
     files = {name: inj.books[name].as_dict(names[name]) for name in FILES}
     for name in FILES:
@@ -376,27 +401,36 @@ def _generate(out_dir: str, csv_dir: str, accounts: int, start: dt.date, end: dt
         "defect_kinds": {name: [k for k in applicable_kinds(name)] for name in FILES}
         if defect_rate > 0 else {},
         "deliveries": deliveries,
-        "defects": inj.defects,
+        "defects": inj.defects,  # the reads' defects come first (see below)
         "orphans": inj.orphans,
         "integrity": inj.integrity,
         "corrections": corrections.manifest(file_format),
     }
     # no elapsed time in the file, so that the same parameters give identical output
     with open(os.path.join(out_dir, "_manifest.json"), "w", encoding="utf-8", newline="\n") as f:
-        f.write(_manifest_text(manifest))
+        f.write(_manifest_text(manifest, log.lines(texts, "  ")))
+    n_planted = len(log) + len(inj.defects)
+    if materialize_defects:
+        manifest["defects"] = log.dicts(texts) + inj.defects
+    else:
+        del manifest["defects"]
+    manifest["planted_defects"] = n_planted
+    timings["manifest"] = time.perf_counter() - t0
+    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return manifest
 
 
 _LINE_LISTS = ("defects", "orphans", "integrity", "corrections")
 
 
-def _manifest_text(m: dict) -> str:
+def _manifest_text(m: dict, first_defects: list[str] = ()) -> str:
     """Indented JSON, with one planted defect / orphan / correction / delivery
-    per line (fast and diffable)."""
-    def lines(items, indent):
+    per line (fast and diffable); ``first_defects``: the lines of the defects
+    that precede ``m["defects"]`` (the reads', built in bulk)."""
+    def lines(items, indent, first=()):
         pad = " " * indent
-        body = ",\n".join(pad + json.dumps(d, ensure_ascii=False) for d in items)
-        return f"[\n{body}\n{pad[:-1]}]" if items else "[]"
+        body = ",\n".join([*first, *(pad + json.dumps(d, ensure_ascii=False) for d in items)])
+        return f"[\n{body}\n{pad[:-1]}]" if items or first else "[]"
 
     head = json.dumps({k: v for k, v in m.items() if k not in _LINE_LISTS + ("deliveries",)},
                       indent=1, ensure_ascii=False)
@@ -408,7 +442,7 @@ def _manifest_text(m: dict) -> str:
     else:
         parts.append(',\n "deliveries": {}')
     for key in _LINE_LISTS:
-        parts.append(f',\n "{key}": {lines(m.get(key, []), 2)}')
+        parts.append(f',\n "{key}": {lines(m.get(key, []), 2, first_defects if key == "defects" else ())}')
     parts.append("\n}\n")
     return "".join(parts)
 
@@ -687,6 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--layout", choices=LAYOUTS, default="files",
                    help="files: one file per export; deliveries: event exports as folders of "
                         "daily files raw_X/YYYY-MM-DD.<ext>, with late corrections (default files)")
+    p.add_argument("--timings", action="store_true", help="print the seconds per phase to stderr")
     args = p.parse_args(argv)
     errors = []
     if args.end < args.start:
@@ -704,10 +739,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     m = generate(args.out, accounts=args.accounts, start=args.start, end=args.end, seed=args.seed,
                  defect_rate=args.defect_rate, ami_days=args.ami_days, file_format=args.file_format,
-                 layout=args.layout)
+                 layout=args.layout, materialize_defects=False)
     counts = ", ".join(f"{name[4:]}={n}" for name, n in zip(FILES, m["rows_written"].values()))
     print(f"wrote {len(m['rows_written'])} exports ({args.layout}, {args.file_format}) to {args.out} "
-          f"in {m['elapsed_seconds']:.1f}s ({len(m['defects'])} planted defects, "
+          f"in {m['elapsed_seconds']:.1f}s ({m['planted_defects']} planted defects, "
           f"{len(m['corrections'])} late corrections): {counts}")
+    if args.timings:
+        print("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in m["timings"].items()), file=sys.stderr)
     return 0
 

@@ -159,14 +159,19 @@ class LateCorrections:
             out["completed_at"] = np.full(n, "", dtype=object)
         return out
 
-    def pick(self, name: str, rng: np.random.Generator, rows: dict, day: np.ndarray,
-             eligible: np.ndarray, excluded: set[str], last: bool = True) -> None:
-        """Pick corrections among ``rows`` (clean text columns) dated ``day``
+    def pick(self, name: str, rng: np.random.Generator, rows, day: np.ndarray,
+             eligible: np.ndarray, excluded: set[str], last: bool = True):
+        """Pick corrections among ``rows`` (clean text columns, or a function
+        giving the text columns of the rows at some indices) dated ``day``
         (ordinals); ``excluded`` keys (planted defects) are never picked.
         ``last``: no more rows of this export follow (top up to the minimum).
+        Returns the picked indices and their superseding days (None when
+        disabled).
         """
         if not self.enabled:
-            return
+            return None
+        at = rows if callable(rows) else (
+            lambda idx: {c: np.asarray(rows[c], dtype=object)[idx] for c in FILES[name]})
         day = np.asarray(day, dtype=np.int64)
         eligible = eligible & (day >= self.start_o) & (day < self.end_o)
         cand = np.flatnonzero(eligible)
@@ -174,28 +179,28 @@ class LateCorrections:
         if last:
             want = max(want, self.MINIMUM[name] - self.picked[name])
         take = rng.choice(cand, size=min(cand.size, want + len(excluded)), replace=False)
-        take = np.sort(self._allowed(name, rows, take, excluded)[:want])
+        take = np.sort(self._allowed(name, at, take, excluded)[:want])
         late = np.minimum(day[take] + rng.integers(1, 4, take.size), self.end_o)
         self.picked[name] += take.size
         for lag in list(self.pending_last_day.get(name, ())):
             on_day = np.flatnonzero(eligible & (day == self.end_o - lag))
             on_day = on_day[~np.isin(on_day, take)]
             on_day = rng.choice(on_day, size=min(on_day.size, 1 + len(excluded)), replace=False)
-            on_day = self._allowed(name, rows, on_day, excluded)
+            on_day = self._allowed(name, at, on_day, excluded)
             if on_day.size:
                 take = np.append(take, on_day[0])
                 late = np.append(late, self.end_o)
                 self.pending_last_day[name].remove(lag)
         if take.size:
-            picked = {c: np.asarray(rows[c], dtype=object)[take] for c in FILES[name]}
-            self.chunks[name].append({"rows": self.earlier(name, picked), "day": day[take], "late": late})
+            self.chunks[name].append({"rows": self.earlier(name, at(take)), "day": day[take], "late": late})
+        return take, late
 
     @staticmethod
-    def _allowed(name: str, rows: dict, idx: np.ndarray, excluded: set[str]) -> np.ndarray:
+    def _allowed(name: str, at, idx: np.ndarray, excluded: set[str]) -> np.ndarray:
         if not excluded or idx.size == 0:
             return idx
-        keys = ["|".join(v) for v in zip(*[np.asarray(rows[c], dtype=object)[idx].tolist()
-                                           for c in KEYS[name]])]
+        rows = at(idx)
+        keys = ["|".join(v) for v in zip(*[np.asarray(rows[c], dtype=object).tolist() for c in KEYS[name]])]
         return idx[[k not in excluded for k in keys]]
 
     def count(self, name: str) -> int:
@@ -347,20 +352,28 @@ class _Publisher:
 
 def publish(work_dir: str, out_dir: str, file_format: str, layout: str, start: dt.date, end: dt.date,
             rows_in_csv: dict[str, int], dup_keys: dict[str, list[tuple]],
-            corrections: LateCorrections) -> tuple[dict[str, int], dict[str, list[dict]]]:
+            corrections: LateCorrections, prepared: dict | None = None
+            ) -> tuple[dict[str, int], dict[str, list[dict]]]:
     """Turn the CSV exports in ``work_dir`` into the asked form in ``out_dir``.
 
     ``dup_keys``: per export, the keys that more than one (not identical) row
     shares; ``rows_in_csv``: the row count of each CSV export.  Returns the
     rows written per export and, per folder export, its deliveries
-    ``[{"delivery": "2025-10-02.csv", "rows": n}, ...]``.
+    ``[{"delivery": "2025-10-02.csv", "rows": n}, ...]``.  ``prepared``: the
+    exports already written in the asked form, name -> (rows, deliveries or
+    None) (the reads, see ``reads``).
     """
+    prepared = prepared or {}
     pub = _Publisher(work_dir, out_dir, file_format, layout, start, end)
     rows: dict[str, int] = {}
     deliveries: dict[str, list[dict]] = {}
     try:
         for name in FILES:
-            if layout == "deliveries" and name in DAY_COLUMNS:
+            if name in prepared:
+                rows[name], done = prepared[name]
+                if done is not None:
+                    deliveries[name] = done
+            elif layout == "deliveries" and name in DAY_COLUMNS:
                 deliveries[name] = pub.deliveries(name, dup_keys.get(name, []), corrections)
                 rows[name] = sum(d["rows"] for d in deliveries[name])
             else:

@@ -602,11 +602,13 @@ class Sink:
             self.days[dd] = self.days.get(dd, 0) + (b - a)
 
     # ------------------------------------------------------------------
-    def _select(self, con) -> str:
-        """The output columns from a relation of RECORD rows."""
+    def _select(self, con, day: int | None = None) -> str:
+        """The output columns from a relation of RECORD rows (``day``: the
+        read day of most of them, written as a constant)."""
         from .layout import _parsed, _lit
         pool = self.pool.sql_list()
-        text = f"({pool})[ov + 1]"
+        text = f"CASE WHEN oc > 0 THEN ({pool})[ov + 1] END"
+        iso = None if day is None else dt.date.fromordinal(day + EPOCH).isoformat()
         typed = {"read_date": False, "kwh": False}
         if self.format == "parquet":
             for col, cis_type in (("read_date", "date"), ("kwh", "decimal")):
@@ -618,10 +620,13 @@ class Sink:
                 typed[col] = bool(ok)
         meter = f"'M' || lpad(CAST(m AS VARCHAR), {self.width}, '0') AS meter_id"
         if typed["read_date"]:
-            date = (f"CASE WHEN oc = 1 THEN CAST(({_parsed('t', 'date')}) AS DATE) "
+            same = "" if iso is None else f"WHEN d = {day} THEN DATE '{iso}' "
+            date = (f"CASE WHEN oc = 1 THEN CAST(({_parsed('t', 'date')}) AS DATE) {same}"
                     "ELSE DATE '1970-01-01' + d END AS read_date")
         else:
-            date = "CASE WHEN oc = 1 THEN t ELSE CAST(DATE '1970-01-01' + d AS VARCHAR) END AS read_date"
+            same = "" if iso is None else f"WHEN d = {day} THEN '{iso}' "
+            date = (f"CASE WHEN oc = 1 THEN t {same}"
+                    "ELSE CAST(DATE '1970-01-01' + d AS VARCHAR) END AS read_date")
         if typed["kwh"]:
             kwh = f"CASE WHEN oc = 2 THEN ({_parsed('t', 'decimal')}) ELSE CAST(k AS DOUBLE) / 1000 END AS kwh"
         else:
@@ -656,13 +661,13 @@ class Sink:
         con = duckdb.connect()
         self._setup(con)
         out = []
-        select, text = self._select(con)
         opts = "FORMAT parquet" if self.format == "parquet" else "FORMAT csv, HEADER true"
         days = sorted(self.days) or [self.start_e]
         for dd in days:
             path = os.path.join(self.dir, f"{dd}.bin")
             rec = np.fromfile(path, dtype=RECORD) if dd in self.days else np.empty(0, dtype=RECORD)
             frame = pd.DataFrame({c: rec[c] for c in RECORD.names})  # noqa: F841
+            select, text = self._select(con, dd)
             name = delivery_name(dd + EPOCH, self.format)
             n = int(con.execute(f"COPY (SELECT {select} FROM (SELECT *, {text} AS t FROM frame)) "
                                 f"TO '{os.path.join(folder, name)}' ({opts})").fetchone()[0])

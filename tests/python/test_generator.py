@@ -979,3 +979,65 @@ def test_cli_rejects_bad_format_or_layout_with_exit_2(tmp_path, args, capsys):
         generator.generate(tmp_path / "y", file_format="xlsx")
     with pytest.raises(ValueError):
         generator.generate(tmp_path / "y", layout="monthly")
+
+
+# --- the numeric reads path (cx_warehouse.generator.reads) ---------------------
+def test_bulk_draws_replay_one_at_a_time_draws_of_numpy():
+    """reads.Draws gives exactly the numbers of rng.integers(0, b) called one at
+    a time, rejections included, and leaves the generator where they would."""
+    import numpy as np
+    from cx_warehouse.generator.reads import Draws
+
+    pick = np.random.default_rng(0)
+    for trial in range(20):
+        # large bounds make Lemire rejections frequent; 1 draws nothing
+        bounds = pick.choice([1, 2, 3, 5, 60, 3_000_001, 2 ** 31 + 1, 2 ** 32 - 5], size=400).tolist()
+        ref = np.random.default_rng(trial)
+        ref.integers(0, 10) if trial % 2 else None  # start with a half-used 64-bit word
+        want = [int(ref.integers(0, b)) for b in bounds]
+        after_ref = (ref.random(3).tolist(), ref.integers(0, 7, 5).tolist(), ref.permutation(9).tolist())
+        rng = np.random.default_rng(trial)
+        rng.integers(0, 10) if trial % 2 else None
+        d = Draws(rng)
+        got, _ = d.seq(np.array(bounds[:150]))
+        got = got.tolist() + [d.one(b) for b in bounds[150:200]] + d.seq(np.array(bounds[200:]))[0].tolist()
+        d.close()
+        assert got == want
+        assert (rng.random(3).tolist(), rng.integers(0, 7, 5).tolist(), rng.permutation(9).tolist()) == after_ref
+
+
+def test_manifest_defects_in_the_file_equal_the_returned_ones(dirty):
+    out, manifest = dirty
+    on_disk = json.loads((out / "_manifest.json").read_text())
+    assert on_disk["defects"] == manifest["defects"]
+    assert manifest["planted_defects"] == len(manifest["defects"])
+    assert any(d["file"] == "raw_ami_daily_reads" for d in manifest["defects"])
+
+
+def test_cli_manifest_without_materialised_defects(tmp_path):
+    m = generator.generate(tmp_path, seed=3, materialize_defects=False, **TINY)
+    assert "defects" not in m
+    assert m["planted_defects"] == len(json.loads((tmp_path / "_manifest.json").read_text())["defects"])
+    assert set(m["timings"]) >= {"reads simulated", "reads written", "manifest"}
+
+
+def test_parquet_deliveries_hold_the_manifest_row_counts_and_the_csv_rows(deliv_parquet, deliv):
+    out, m = deliv_parquet
+    csv_out, _ = deliv
+    for name in DAY_COL:
+        counts = dict(duckdb.sql(f"""select parse_filename(filename), count(*)
+                                     from read_parquet('{out}/{name}/*.parquet', filename=true)
+                                     group by all""").fetchall())
+        listed = {d["delivery"]: d["rows"] for d in m["deliveries"][name]}
+        assert {k: v for k, v in listed.items() if v} == counts, name
+        assert sum(listed.values()) == m["rows_written"][f"{name}/"] == m["files"][name]["raw_rows"]
+    # the reads: the same text values, file by file, row by row, as the CSV deliveries
+    cols = "meter_id, cast(read_date as varchar), read_quality"
+    pq = duckdb.sql(f"""select parse_filename(filename, true), {cols}
+                        from read_parquet('{out}/raw_ami_daily_reads/*.parquet', filename=true,
+                                          file_row_number=true)
+                        order by filename, file_row_number""").fetchall()
+    cv = duckdb.sql(f"""select parse_filename(filename, true), {cols}
+                        from read_csv('{csv_out}/raw_ami_daily_reads/*.csv', filename=true, all_varchar=true)
+                        """).fetchall()
+    assert pq == cv

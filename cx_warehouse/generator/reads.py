@@ -278,11 +278,8 @@ class DefectLog:
         out: list[str] = []
         for p in self.parts:
             keys = self._keys(p, texts)
-            cols = np.array(["null" if c is None else json.dumps(c) for c in p["column"].tolist()],
-                            dtype=object) if p["column"].size < 2 or p["column"][0] is None else None
-            if cols is None:
-                uniq = {c: json.dumps(c) for c in set(p["column"].tolist())}
-                cols = np.array([uniq[c] for c in p["column"].tolist()], dtype=object)
+            uniq = {c: json.dumps(c) for c in set(p["column"].tolist())}  # None -> null
+            cols = np.array([uniq[c] for c in p["column"].tolist()], dtype=object)
             tail = f', "outcome": {json.dumps(p["outcome"])}'
             if p["of"] is not None:
                 tail += f', "of": {json.dumps(p["of"])}'
@@ -572,8 +569,9 @@ class Sink:
             rec[c] = cols[c]
         if self.con is not None:
             import pandas as pd
-            frame = pd.DataFrame({c: rec[c] for c in RECORD.names})  # noqa: F841 (scanned by DuckDB)
+            self.con.register("frame", pd.DataFrame({c: rec[c] for c in RECORD.names}))
             self.con.execute("INSERT INTO reads SELECT * FROM frame")
+            self.con.unregister("frame")
             return
         day = self.nat_day(cols["d"], cols["oc"], cols["ov"])
         line = np.arange(n)
@@ -666,7 +664,7 @@ class Sink:
         for dd in days:
             path = os.path.join(self.dir, f"{dd}.bin")
             rec = np.fromfile(path, dtype=RECORD) if dd in self.days else np.empty(0, dtype=RECORD)
-            frame = pd.DataFrame({c: rec[c] for c in RECORD.names})  # noqa: F841
+            con.register("frame", pd.DataFrame({c: rec[c] for c in RECORD.names}))
             select, text = self._select(con, dd)
             name = delivery_name(dd + EPOCH, self.format)
             n = int(con.execute(f"COPY (SELECT {select} FROM (SELECT *, {text} AS t FROM frame)) "

@@ -39,6 +39,7 @@ prints a summary table and exits 1 when any expectation fails (0 otherwise).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -48,7 +49,7 @@ import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 # Must be set before great_expectations is imported (it is imported lazily).
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
@@ -103,6 +104,7 @@ class ExpectationOutcome:
     description: str | None = None
     details: str = ""
     raised_exception: bool = False
+    scope: str = "whole"  # whole table, in-database aggregates, or a sample
 
     @property
     def status(self) -> str:
@@ -224,6 +226,7 @@ class Batch:
     frame: pd.DataFrame
     expectations: list = field(default_factory=list)
     note: str = ""  # e.g. why a file could not be read
+    scope: str = "whole"  # whole (every row read), aggregates (counted in DuckDB) or sample
 
     @property
     def key(self) -> str:
@@ -259,25 +262,33 @@ def raw_mostly(rows: int, raw_cfg: dict) -> float:
     return round(max(float(raw_cfg.get("mostly_floor", 0.0)), mostly), 6)
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, files: list[Path], columns: list[str]) -> pd.DataFrame:
+def _raw_sql(files: list[Path], columns: list[str]) -> str:
     """Every delivery of one export as text, in the warehouse's reading (the
-    same options as macros/loading/cis_deliveries.sql)."""
+    same options as macros/loading/cis_deliveries.sql); empty text is NULL."""
     selects = []
-    col_list = ", ".join(f'cast("{c}" as varchar) as "{c}"' for c in columns)
+    col_list = ", ".join(f'nullif(cast("{c}" as varchar), \'\') as "{c}"' for c in columns)
     for path in files:
         if path.suffix == ".parquet":
-            reader = f"read_parquet(['{path}'], filename=true)"
+            reader = f"read_parquet(['{_quote(str(path))}'], filename=true)"
         else:
             # each file's own header gives its column names; malformed records are
             # skipped here (staging rejects them with their line)
             header = {h.strip(): "VARCHAR" for h in contract.read_header(path)}
-            reader = (f"read_csv(['{path}'], header=true, auto_detect=false, columns={header!r}, delim=',', "
-                      "quote='\"', escape='\"', strict_mode=true, ignore_errors=true, filename=true)")
+            reader = (f"read_csv(['{_quote(str(path))}'], header=true, auto_detect=false, columns={header!r}, "
+                      "delim=',', quote='\"', escape='\"', strict_mode=true, ignore_errors=true, filename=true)")
         selects.append(f"select {col_list}, parse_filename(filename) as _delivery from {reader}")
-    frame = con.execute(" union all ".join(selects)).df()
+    return " union all ".join(selects)
+
+
+def _to_frame(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype(object).where(frame.notna(), None).replace({"": None})
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="csv_line")
     return frame
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, files: list[Path], columns: list[str]) -> pd.DataFrame:
+    """Every delivery of one export as text, read whole into pandas."""
+    return _to_frame(con.execute(_raw_sql(files, columns)).df())
 
 
 def _distinct_in_force(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
@@ -288,25 +299,165 @@ def _distinct_in_force(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return frame[frame["_delivery"] == latest].drop(columns=["_delivery"])
 
 
+def scale_settings(cfg: dict) -> dict[str, Any]:
+    """The `scale` section of gx/checkpoint.yml, with its defaults."""
+    s = dict(cfg.get("scale") or {})
+    return {
+        "sample_rows": int(s.get("sample_rows", 200_000)),
+        "sample_seed": int(s.get("sample_seed", 42)),
+        "memory_limit": str(s.get("duckdb_memory_limit", "1GB")),
+        "threads": s.get("duckdb_threads"),
+    }
+
+
+def _connect(cfg: dict, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection (read-only on a warehouse file) whose memory is bounded:
+    the big aggregates spill to a temporary directory rather than grow."""
+    scale = scale_settings(cfg)
+    config: dict[str, Any] = {"memory_limit": scale["memory_limit"],
+                              "temp_directory": str(Path(tempfile.gettempdir()) / f"cx-gx-duckdb-{os.getpid()}")}
+    if scale["threads"]:
+        config["threads"] = int(scale["threads"])
+    if path is None:
+        return duckdb.connect(config=config)
+    return duckdb.connect(str(path), read_only=True, config=config)
+
+
+@dataclass
+class RuleCount:
+    """One rule counted in the database over every row of a large export or table."""
+
+    description: str
+    column: str | None
+    failing: int  # rows (or values) breaking the rule
+    checked: int  # rows (or values) the rule applies to
+    mostly: float = 1.0
+    meta: dict = field(default_factory=dict)
+
+
+def _aggregate_batch(suite: str, table: str, counts: list[RuleCount], total_rows: int) -> Batch:
+    """The counts as a small frame (one row per rule) and one expectation per rule:
+    the share of rows meeting it is at least its `mostly` - the same test GX applies
+    row by row to a whole frame."""
+    gxe = _gxe()
+    ids = [f"r{i:03d}" for i in range(len(counts))]
+    share = [None if c.checked <= 0 else 1 - c.failing / c.checked for c in counts]
+    frame = pd.DataFrame({
+        "rule": pd.Series(ids, dtype=object),
+        "column": pd.Series([c.column for c in counts], dtype=object),
+        "description": pd.Series([c.description for c in counts], dtype=object),
+        "checked_rows": pd.Series([c.checked for c in counts], dtype="int64"),
+        "failing_rows": pd.Series([c.failing for c in counts], dtype="int64"),
+        "good_share": pd.Series(share, dtype="float64"),
+    })
+    frame.index = pd.Index(ids, name="rule")
+    exps = [gxe.ExpectColumnValuesToBeBetween(
+        column="good_share", min_value=c.mostly, max_value=1, row_condition=_col("rule") == rid,
+        description=f"{c.description} (share of rows meeting it, counted in DuckDB over all {total_rows} rows)",
+        meta={**c.meta, "cx_column": c.column, "cx_failing_rows": int(c.failing), "cx_checked_rows": int(c.checked)})
+        for rid, c in zip(ids, counts)]
+    return Batch(suite, table, "in-database aggregates", frame, exps, scope="aggregates")
+
+
+def _raw_counts(con: duckdb.DuckDBPyConnection, export: contract.Export, relation: str, raw_cfg: dict,
+                personal: set[tuple[str, str]]) -> tuple[int, list[RuleCount]]:
+    """One scan of every delivered row of an export (no de-duplication: exact
+    duplicate copies and superseded rows count as delivered) counting the rows
+    that break each row-level rule."""
+    patterns = raw_cfg["type_patterns"]
+    exprs = ["count(*)"]
+    plan: list[tuple[str, contract.Column, int]] = []  # (rule, column, index of its failing count)
+
+    def add(*sql: str) -> int:
+        exprs.extend(sql)
+        return len(exprs) - len(sql)
+
+    nonnull_at: dict[str, int] = {}
+    for c in export.columns:
+        q = _ident(c.name)
+        nonnull_at[c.name] = add(f"count({q})")  # non-null values
+        if c.required:
+            plan.append(("required", c, add(f"count(*) filter (where {q} is null)")))
+        if c.cis_type != "text":
+            rx = _quote(patterns[c.cis_type])
+            plan.append(("type", c, add(f"count(*) filter (where {q} is not null and not regexp_matches({q}, '{rx}'))")))
+        if c.domain:
+            values = ", ".join(f"'{_quote(str(v))}'" for v in c.domain)
+            plan.append(("domain", c, add(f"count(*) filter (where {q} is not null and {q} not in ({values}))")))
+        if c.min is not None or c.max is not None:
+            rx = _quote(patterns[c.cis_type])
+            num = f"try_cast({q} as double)"
+            out = " or ".join(([f"{num} < {float(c.min)!r}"] if c.min is not None else [])
+                              + ([f"{num} > {float(c.max)!r}"] if c.max is not None else []))
+            parses = f"{q} is not null and regexp_matches({q}, '{rx}')"
+            plan.append(("bounds", c, add(f"count(*) filter (where {parses})",
+                                          f"count(*) filter (where {parses} and ({out}))")))
+    row = con.execute(f"select {', '.join(exprs)} from ({relation})").fetchone()
+    rows = int(row[0])
+    mostly = raw_mostly(rows, raw_cfg)
+    nonnull = {name: int(row[at]) for name, at in nonnull_at.items()}
+    counts = [RuleCount("the export has data rows", None, int(rows < int(raw_cfg.get("min_rows", 1))), 1)]
+    for rule, c, at in plan:
+        meta = PERSONAL if (export.name, c.name) in personal else {}
+        if rule == "required":
+            counts.append(RuleCount("required value present", c.name, int(row[at]), rows, mostly, meta))
+        elif rule == "type":
+            counts.append(RuleCount(f"parses as {c.cis_type}", c.name, int(row[at]), nonnull[c.name], mostly, meta))
+        elif rule == "domain":
+            counts.append(RuleCount("value in its domain", c.name, int(row[at]), nonnull[c.name], mostly, meta))
+        else:
+            counts.append(RuleCount(f"within bounds [{_fmt_bound(c.min)}, {_fmt_bound(c.max)}]", c.name,
+                                    int(row[at + 1]), int(row[at]), mostly, meta))
+    return rows, counts
+
+
+def _raw_sample(con: duckdb.DuckDBPyConnection, export: contract.Export, relation: str, rows: int,
+                scale: dict) -> pd.DataFrame:
+    """A repeatable sample of at most `sample_rows` rows: every delivered row of
+    the keys whose hash falls in a slice (so that exact duplicates, superseded
+    rows and duplicate keys of a sampled key are all there), then the distinct
+    in-force rows of those keys, indexed by key."""
+    n = scale["sample_rows"]
+    pk = ", ".join(_ident(k) for k in export.primary_key)
+    h = f"hash({int(scale['sample_seed'])}, {pk})"
+    slice_ = max(1, int(1_000_000 * 0.9 * n / max(rows, 1)))
+    sql = (f"select * from ({relation}) where {h} % 1000000 < {slice_} "
+           f"order by {h}, _delivery limit {n}")
+    frame = _distinct_in_force(_to_frame(con.execute(sql).df()), list(export.primary_key))
+    return _keyed(frame, export.primary_key)
+
+
 def raw_batches(raw_dir: Path, cfg: dict, only: dict[str, set[str]] | None = None) -> list[Batch]:
     """Suite cis_raw_exports, built from the CIS contract. With `only`
     (export -> delivery file names), only those deliveries are read: a
     scheduled run validates what it loads, not the history it already
     validated when it arrived."""
+    return list(iter_raw_batches(raw_dir, cfg, only))
+
+
+def iter_raw_batches(raw_dir: Path, cfg: dict, only: dict[str, set[str]] | None = None) -> Iterator[Batch]:
+    """The batches of suite cis_raw_exports, one at a time (see raw_batches).
+
+    An export of at most `scale.sample_rows` delivered rows is read whole into
+    pandas (its distinct in-force rows). A larger one is validated as in-database
+    aggregates (one DuckDB scan counting the rows that break each rule) plus a
+    bounded repeatable sample, on which the row-level expectations (and the
+    primary key) run as on a whole export."""
     gxe = _gxe()
     raw_cfg = cfg["raw"]
+    scale = scale_settings(cfg)
     patterns = raw_cfg["type_patterns"]
     exports = contract.load_contract()
     personal = personal_data_columns()
     raw_dir = Path(raw_dir)
     present = sorted(e.name for e in exports if contract.export_forms(raw_dir, e.name)) if raw_dir.is_dir() else []
-    batches = [Batch(
+    yield Batch(
         RAW_SUITE, "export set", "files", pd.DataFrame({"export": pd.Series(present, dtype=object)}),
         [gxe.ExpectColumnDistinctValuesToContainSet(
             column="export", value_set=[e.name for e in exports],
             description=f"every contract export is present in {raw_dir}")],
-    )]
-    con = duckdb.connect()
+    )
+    con = _connect(cfg)
     try:
         for export in exports:
             files = contract.export_files(raw_dir, export.name)
@@ -315,15 +466,30 @@ def raw_batches(raw_dir: Path, cfg: dict, only: dict[str, set[str]] | None = Non
             if not files:
                 continue  # reported by the files check, or nothing new to validate
             note = ""
+            scope = "whole"
+            relation = _raw_sql(files, export.column_names)
+            total = None
             try:
-                # Exact duplicate copies are dropped first, as staging does: they are
-                # harmless (counted in dq_row_reconciliation), and every rule below is
-                # then judged on the same distinct rows staging judges.
-                frame = _distinct_in_force(_read_raw(con, files, export.column_names), list(export.primary_key))
+                delivered = int(con.execute(f"select count(*) from ({relation})").fetchone()[0])
+                if delivered <= scale["sample_rows"]:
+                    # Exact duplicate copies are dropped first, as staging does: they are
+                    # harmless (counted in dq_row_reconciliation), and every rule below is
+                    # then judged on the same distinct rows staging judges.
+                    frame = _distinct_in_force(_read_raw(con, files, export.column_names),
+                                               list(export.primary_key))
+                else:
+                    total, counts = _raw_counts(con, export, relation, raw_cfg, personal)
+                    yield _aggregate_batch(RAW_SUITE, export.name, counts, total)
+                    frame = _raw_sample(con, export, relation, total, scale)
+                    scope = "sample"
+                    note = (f"sample: {len(frame)} distinct in-force rows of the keys in a hash slice "
+                            f"of {total} delivered rows")
             except duckdb.Error as exc:
                 note = f"cannot read {export.name}: {str(exc).splitlines()[0]}"
                 frame = pd.DataFrame(index=pd.RangeIndex(0, name="csv_line"))
-            mostly = raw_mostly(len(frame), raw_cfg)
+            # A sample is judged with the share the aggregates use (that of the whole export).
+            mostly = raw_mostly(len(frame) if total is None else total, raw_cfg)
+            suffix = ", sample" if scope == "sample" else ""
             exps = [
                 gxe.ExpectTableColumnsToMatchOrderedList(
                     column_list=export.column_names, description="contract columns, in order"),
@@ -350,7 +516,7 @@ def raw_batches(raw_dir: Path, cfg: dict, only: dict[str, set[str]] | None = Non
             else:
                 exps.append(gxe.ExpectCompoundColumnsToBeUnique(
                     column_list=pk, mostly=mostly, description="primary key unique"))
-            batches.append(Batch(RAW_SUITE, export.name, "distinct rows", frame, exps, note))
+            yield Batch(RAW_SUITE, export.name, "distinct rows" + suffix, frame, exps, note, scope=scope)
 
             # Bounds apply to the values that parse (those that do not are reported above).
             bounded = [c for c in export.columns
@@ -368,10 +534,11 @@ def raw_batches(raw_dir: Path, cfg: dict, only: dict[str, set[str]] | None = Non
                     bound_exps.append(gxe.ExpectColumnValuesToBeBetween(
                         column=c.name, min_value=c.min, max_value=c.max, mostly=mostly, meta=meta,
                         description=f"within bounds [{_fmt_bound(c.min)}, {_fmt_bound(c.max)}]"))
-                batches.append(Batch(RAW_SUITE, export.name, "numeric values", numeric, bound_exps))
+                yield Batch(RAW_SUITE, export.name, "numeric values" + suffix, numeric, bound_exps,
+                            scope=scope)
+            del frame
     finally:
         con.close()
-    return batches
 
 
 def _fmt_bound(v: Any) -> str:
@@ -498,7 +665,8 @@ def _mart_rules(table: str, export_names: list[str]) -> list:
     return []
 
 
-def _derived_batches(table: str, frame: pd.DataFrame, c: MartContract) -> list[Batch]:
+def _derived_batches(table: str, frame: pd.DataFrame, c: MartContract,
+                     periods: pd.DataFrame | None = None) -> list[Batch]:
     """Checks GX has no direct expectation for, run on a DataFrame derived from the table."""
     gxe = _gxe()
     out: list[Batch] = []
@@ -537,7 +705,8 @@ def _derived_batches(table: str, frame: pd.DataFrame, c: MartContract) -> list[B
                 column="all_segment_rows", min_value=1,
                 description="no missing month between a metric's first and last month (segment all)"),
         ]))
-        out.append(_alignment_batch(table, frame[["period_grain", "period_start"]]))
+        out.append(_alignment_batch(
+            table, frame[["period_grain", "period_start"]] if periods is None else periods))
     if table == "fct_csat_rolling_13w" and "week_start" in cols:
         weeks = pd.DataFrame({"period_grain": "week", "period_start": frame["week_start"]})
         out.append(_alignment_batch(table, weeks))
@@ -577,7 +746,8 @@ def _alignment_batch(table: str, periods: pd.DataFrame) -> Batch:
 
 
 def _pii_batches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
-                 columns: list[tuple[str, str]], cfg: dict, personal_names: set[str]) -> list[Batch]:
+                 columns: list[tuple[str, str]], cfg: dict, personal_names: set[str],
+                 values: bool = True) -> list[Batch]:
     """No personal data in a mart: column names, and e-mail / phone values in text columns."""
     gxe = _gxe()
     pcfg = cfg["personal_data"]
@@ -593,7 +763,7 @@ def _pii_batches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
             description="no personal-data column (full_name, email, phone, birth_date, caller_phone, ...)"),
     ])]
     text_cols = [c for c, t in columns if not _NON_TEXT_TYPE.match(t.strip())]
-    if text_cols:
+    if text_cols and values:
         q = " union all ".join(
             f"select distinct '{_quote(c)}' as column_name, cast({_ident(c)} as varchar) as value "
             f"from {_ident(schema)}.{_ident(table)} where {_ident(c)} is not null"
@@ -622,12 +792,25 @@ def _quote(text: str) -> str:
 
 def mart_batches(duckdb_path: Path, cfg: dict, project_dir: Path = PROJECT_DIR) -> list[Batch]:
     """Suite cx_published_marts, on the tables of the marts schema."""
+    return list(iter_mart_batches(duckdb_path, cfg, project_dir))
+
+
+def iter_mart_batches(duckdb_path: Path, cfg: dict, project_dir: Path = PROJECT_DIR) -> Iterator[Batch]:
+    """The batches of suite cx_published_marts, one at a time (see mart_batches).
+
+    A table of at most `scale.sample_rows` rows is read whole into pandas. A
+    larger one is validated as in-database aggregates (one DuckDB query counting
+    the rows that break each contract rule, metric rule and personal-data
+    pattern) plus a bounded repeatable sample on which the row-level
+    expectations run; the derived checks (coverage, alignment) read only the
+    few rows and columns they need."""
     gxe = _gxe()
+    scale = scale_settings(cfg)
     schema = cfg["marts"]["schema"]
     contracts = load_mart_contracts(project_dir, cfg["marts"]["contract_ymls"])
     export_names = [e.name for e in contract.load_contract()]
     personal_names = {c for _, c in personal_data_columns()}
-    con = duckdb.connect(str(duckdb_path), read_only=True)
+    con = _connect(cfg, duckdb_path)
     try:
         rows = con.execute(
             "select table_name, column_name, data_type from information_schema.columns "
@@ -635,24 +818,231 @@ def mart_batches(duckdb_path: Path, cfg: dict, project_dir: Path = PROJECT_DIR) 
         tables: dict[str, list[tuple[str, str]]] = {}
         for t, c, typ in rows:
             tables.setdefault(t, []).append((c, typ))
-        batches = [Batch(
+        yield Batch(
             MARTS_SUITE, f"schema {schema}", "tables",
             pd.DataFrame({"table_name": pd.Series(sorted(tables), dtype=object)}),
             [gxe.ExpectColumnDistinctValuesToContainSet(
                 column="table_name", value_set=sorted(contracts),
                 description="every published model is a table of the schema")],
-        )]
+        )
         for table in sorted(tables):
             c = contracts.get(table)
+            rel = f"{_ident(schema)}.{_ident(table)}"
+            n = int(con.execute(f"select count(*) from {rel}").fetchone()[0])
+            exps = (_contract_expectations(c) + _mart_rules(table, export_names)) if c is not None else []
+            if n <= scale["sample_rows"]:
+                if c is not None:
+                    frame = con.execute(f"select * from {rel}").df()
+                    yield Batch(MARTS_SUITE, table, "rows", _keyed(frame, c.key_columns), exps)
+                    yield from _derived_batches(table, frame, c)
+                    del frame
+                yield from _pii_batches(con, schema, table, tables[table], cfg, personal_names)
+                continue
+            counts, text_counted = _mart_counts(con, schema, table, tables[table], exps, cfg)
+            yield _aggregate_batch(MARTS_SUITE, table, counts, n)
             if c is not None:
-                frame = con.execute(f"select * from {_ident(schema)}.{_ident(table)}").df()
-                exps = _contract_expectations(c) + _mart_rules(table, export_names)
-                batches.append(Batch(MARTS_SUITE, table, "rows", _keyed(frame, c.key_columns), exps))
-                batches.extend(_derived_batches(table, frame, c))
-            batches.extend(_pii_batches(con, schema, table, tables[table], cfg, personal_names))
+                sample = _mart_sample(con, rel, tables[table], c.key_columns, n, scale)
+                yield Batch(MARTS_SUITE, table, "rows, sample", _keyed(sample, c.key_columns), exps,
+                            f"sample: {len(sample)} of {n} rows (a hash slice of the key)", scope="sample")
+                del sample
+                yield from _derived_batches(table, *_derived_inputs(con, rel, table, tables[table]), c)
+            yield from _pii_batches(con, schema, table, tables[table], cfg, personal_names,
+                                    values=not text_counted)
     finally:
         con.close()
-    return batches
+
+
+def _derived_inputs(con: duckdb.DuckDBPyConnection, rel: str, table: str,
+                    columns: list[tuple[str, str]]) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The rows and columns the derived checks of a large table need (not the table)."""
+    names = {c for c, _ in columns}
+    if table == "fct_cx_metrics" and {"metric_name", "period_grain", "period_start", "segment_type",
+                                      "segment_value"} <= names:
+        frame = con.execute(f"select metric_name, period_grain, period_start, segment_type, segment_value "
+                            f"from {rel} where segment_type = 'all'").df()
+        periods = con.execute(f"select distinct period_grain, period_start from {rel}").df()
+        return frame, periods
+    if table == "fct_csat_rolling_13w" and "week_start" in names:
+        return con.execute(f"select distinct week_start from {rel}").df(), None
+    if table == "dq_row_reconciliation":
+        return con.execute(f"select * from {rel}").df(), None  # one row per export
+    return pd.DataFrame(), None
+
+
+def _mart_sample(con: duckdb.DuckDBPyConnection, rel: str, columns: list[tuple[str, str]],
+                 key_columns: Sequence[str], rows: int, scale: dict) -> pd.DataFrame:
+    """At most `sample_rows` rows, repeatably: those whose key hashes into a slice."""
+    n = scale["sample_rows"]
+    names = {c for c, _ in columns}
+    key = [k for k in key_columns if k in names] or [c for c, _ in columns]
+    h = f"hash({int(scale['sample_seed'])}, {', '.join(_ident(k) for k in key)})"
+    slice_ = max(1, int(1_000_000 * 0.9 * n / max(rows, 1)))
+    return con.execute(f"select * from {rel} where {h} % 1000000 < {slice_} order by {h} limit {n}").df()
+
+
+def _sql_literal(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return f"'{_quote(str(v))}'"
+
+
+_SQL_OPERATORS = {"==": "=", "!=": "is distinct from", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def _condition_sql(exp: Any) -> str | None:
+    """The SQL of an expectation's row_condition ('true' without one; None if unknown)."""
+    cond = getattr(exp, "row_condition", None)
+    if cond is None:
+        return "true"
+    column = getattr(getattr(cond, "column", None), "name", None)
+    op = _SQL_OPERATORS.get(str(getattr(cond, "operator", "")))
+    if column is None or op is None or not hasattr(cond, "parameter"):
+        return None
+    return f"({_ident(column)} {op} {_sql_literal(cond.parameter)})"
+
+
+def _rule_sql(exp: Any, rel: str) -> tuple[str, str] | None:
+    """(failing, checked) count expressions over `rel` for a row-level expectation,
+    counted as GX counts them (None for an expectation with no SQL form here)."""
+    where = _condition_sql(exp)
+    if where is None:
+        return None
+    kind = type(exp).__name__
+    col = getattr(exp, "column", None)
+    q = _ident(col) if col else None
+
+    def counts(checked: str, failing: str) -> tuple[str, str]:
+        return (f"count(*) filter (where {where} and {checked} and ({failing}))",
+                f"count(*) filter (where {where} and {checked})")
+
+    if kind == "ExpectColumnValuesToNotBeNull":
+        return counts("true", f"{q} is null")
+    if kind == "ExpectColumnValuesToBeNull":
+        return counts("true", f"{q} is not null")
+    if kind == "ExpectColumnValuesToBeBetween":
+        out = ([f"{q} < {_sql_literal(exp.min_value)}"] if exp.min_value is not None else []) + \
+              ([f"{q} > {_sql_literal(exp.max_value)}"] if exp.max_value is not None else [])
+        return counts(f"{q} is not null", " or ".join(out) or "false")
+    if kind == "ExpectColumnValuesToBeInSet":
+        values = ", ".join(_sql_literal(v) for v in exp.value_set)
+        return counts(f"{q} is not null", f"{q} not in ({values})")
+    if kind == "ExpectColumnPairValuesAToBeGreaterThanB":
+        a, b = _ident(exp.column_A), _ident(exp.column_B)
+        op = ">=" if exp.or_equal else ">"
+        return counts(f"not ({a} is null and {b} is null)", f"not coalesce({a} {op} {b}, false)")
+    if kind in ("ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique") and where == "true":
+        cols = [col] if col else list(exp.column_list)
+        keys = ", ".join(_ident(k) for k in cols)
+        present = " or ".join(f"{_ident(k)} is not null" for k in cols)
+        return (f"(select coalesce(sum(n), 0) from (select count(*) as n from {rel} where {present} "
+                f"group by {keys} having count(*) > 1))",
+                f"count(*) filter (where {present})")
+    if kind == "ExpectColumnUniqueValueCountToBeBetween" and where == "true":
+        lo = exp.min_value if exp.min_value is not None else 0
+        hi = f" or count(distinct {q}) > {_sql_literal(exp.max_value)}" if exp.max_value is not None else ""
+        return f"(case when count(distinct {q}) < {_sql_literal(lo)}{hi} then 1 else 0 end)", "1"
+    return None
+
+
+def _re2_superset(regex: str) -> str:
+    """The regex without its look-around groups (which DuckDB's RE2 lacks): it
+    matches every text the full regex matches, and a few more."""
+    out, i, n = [], 0, len(regex)
+    while i < n:
+        if regex.startswith(("(?<!", "(?<=", "(?!", "(?="), i):
+            depth, j, in_class = 0, i, False
+            while j < n:
+                ch = regex[j]
+                if ch == "\\":
+                    j += 2
+                    continue
+                if in_class:
+                    in_class = ch != "]"
+                elif ch == "[":
+                    in_class = True
+                elif ch == "(":
+                    depth += 1
+                elif ch == ")":
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            i = j + 1
+            continue
+        if regex[i] == "\\":
+            out.append(regex[i:i + 2])
+            i += 2
+            continue
+        out.append(regex[i])
+        i += 1
+    return "".join(out)
+
+
+def _phone_function(con: duckdb.DuckDBPyConnection, phone_regex: str) -> str:
+    """A DuckDB function applying the full phone regex (Python's re) to a value."""
+    rx = re.compile(phone_regex)
+    name = "cx_gx_phone"
+    try:
+        con.create_function(name, lambda v: v is not None and rx.search(v) is not None,
+                            [duckdb.typing.VARCHAR], duckdb.typing.BOOLEAN)
+    except duckdb.Error:
+        pass  # already registered on this connection
+    return name
+
+
+def _mart_counts(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[tuple[str, str]],
+                 exps: list, cfg: dict) -> tuple[list[RuleCount], bool]:
+    """One query over a large table: per expectation the rows breaking it, and per
+    text column the values holding an e-mail address or a phone number."""
+    rel = f"{_ident(schema)}.{_ident(table)}"
+    names = {c for c, _ in columns}
+    plan: list[tuple[str, str | None, dict, str, str]] = []
+    skipped = []
+    for exp in exps:
+        kind = type(exp).__name__
+        if kind == "ExpectTableColumnsToMatchOrderedList":
+            continue  # judged on the sample (same columns)
+        cols = [getattr(exp, a, None) for a in ("column", "column_A", "column_B")]
+        cols = [c for c in cols if c] + list(getattr(exp, "column_list", None) or [])
+        if not set(cols) <= names:
+            skipped.append(exp.description)  # a missing column: reported on the sample
+            continue
+        sql = _rule_sql(exp, rel)
+        if sql is None:
+            skipped.append(exp.description)
+            continue
+        column = ", ".join(cols) if cols else None
+        plan.append((exp.description or type(exp).__name__, column, {}, *sql))
+    pcfg = cfg["personal_data"]
+    text_cols = [c for c, t in columns if not _NON_TEXT_TYPE.match(t.strip())]
+    email = _quote(pcfg["email_regex"])
+    try:
+        phone_rx = _quote(_re2_superset(pcfg["phone_regex"]))
+        con.execute(f"select regexp_matches('', '{phone_rx}'), regexp_matches('', '{email}')")
+        phone_fn = _phone_function(con, pcfg["phone_regex"])
+    except duckdb.Error:
+        text_cols = []  # a pattern DuckDB cannot compile: the text values are read into pandas instead
+    for c in text_cols:
+        v = f"cast({_ident(c)} as varchar)"
+        plan.append(("no e-mail address in a text value", c, PERSONAL,
+                     f"count(*) filter (where {v} is not null and regexp_matches({v}, '{email}'))",
+                     f"count({_ident(c)})"))
+        plan.append(("no phone number in a text value", c, PERSONAL,
+                     f"count(*) filter (where case when regexp_matches({v}, '{phone_rx}') "
+                     f"then {phone_fn}({v}) else false end)",
+                     f"count({_ident(c)})"))
+    exprs = [e for *_, failing, checked in plan for e in (failing, checked)]
+    row = con.execute(f"select {', '.join(exprs)} from {rel}").fetchone() if exprs else ()
+    counts = [RuleCount(desc, column, int(row[2 * i] or 0), int(row[2 * i + 1] or 0), 1.0, meta)
+              for i, (desc, column, meta, _, _) in enumerate(plan)]
+    if skipped:
+        log.info("%s: judged on the sample only: %s", table, "; ".join(map(str, skipped)))
+    return counts, bool(text_cols) or not any(not _NON_TEXT_TYPE.match(t.strip()) for _, t in columns)
+
 
 
 # ---------------------------------------------------------------------------
@@ -677,9 +1067,13 @@ def _ephemeral_context():
     return context
 
 
-def run_batches(batches: list[Batch], results_dir: Path | str,
+def run_batches(batches: Iterable[Batch], results_dir: Path | str,
                 checkpoint_name: str = "cx_data_quality") -> CheckpointOutcome:
-    """Validate every batch with one GX checkpoint; write each validation result as JSON."""
+    """Validate every batch with one GX checkpoint; write each validation result as JSON.
+
+    Each batch's frame is written to a pickle file as soon as the batch is made
+    and then dropped from memory (only its columns and index name are kept), so
+    that at most one large sample is in memory at a time."""
     gx = _gx()
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -696,6 +1090,7 @@ def run_batches(batches: list[Batch], results_dir: Path | str,
                 key = f"{key}.{i}"
             path = Path(tmp) / f"{i:04d}.pkl"
             batch.frame.to_pickle(path)
+            batch.frame = batch.frame.iloc[:0]
             asset = datasource.add_pickle_asset(key, filepath_or_buffer=path)
             batch_definition = asset.add_batch_definition_whole_dataframe(key)
             suite = context.suites.add(gx.ExpectationSuite(name=key, expectations=batch.expectations))
@@ -718,6 +1113,7 @@ def run_batches(batches: list[Batch], results_dir: Path | str,
         doc["meta"]["cx_table"] = batch.table
         doc["meta"]["cx_check"] = batch.check
         doc["meta"]["cx_suite"] = batch.suite
+        doc["meta"]["cx_scope"] = batch.scope
         if batch.note:
             doc["meta"]["cx_note"] = batch.note
         path = results_dir / f"{validation.suite_name}.json"
@@ -766,16 +1162,17 @@ def run_checkpoint(duckdb_path: Path | str | None, raw_dir: Path | str | None,
     if unknown:
         raise ValueError(f"unknown suite(s): {', '.join(sorted(unknown))}")
     cfg = load_config(config_path)
-    batches: list[Batch] = []
+    if RAW_SUITE in wanted and raw_dir is None:
+        raise ValueError("the raw suite needs raw_dir")
+    if MARTS_SUITE in wanted and (duckdb_path is None or not Path(duckdb_path).is_file()):
+        raise FileNotFoundError(f"DuckDB warehouse not found: {duckdb_path}")
+    parts: list[Iterable[Batch]] = []
     if RAW_SUITE in wanted:
-        if raw_dir is None:
-            raise ValueError("the raw suite needs raw_dir")
-        batches += raw_batches(Path(raw_dir), cfg, only_deliveries)
+        parts.append(iter_raw_batches(Path(raw_dir), cfg, only_deliveries))
     if MARTS_SUITE in wanted:
-        if duckdb_path is None or not Path(duckdb_path).is_file():
-            raise FileNotFoundError(f"DuckDB warehouse not found: {duckdb_path}")
-        batches += mart_batches(Path(duckdb_path), cfg, project_dir)
-    return run_batches(batches, results_dir, cfg.get("checkpoint_name", "cx_data_quality"))
+        parts.append(iter_mart_batches(Path(duckdb_path), cfg, project_dir))
+    # Batches are made one at a time and handed to GX as files (bounded memory).
+    return run_batches(itertools.chain(*parts), results_dir, cfg.get("checkpoint_name", "cx_data_quality"))
 
 
 # ---------------------------------------------------------------------------
@@ -850,19 +1247,29 @@ def _details(r: dict, batch: Batch) -> str:
 def _outcome(batch: Batch, r: dict) -> ExpectationOutcome:
     cfg = r["expectation_config"]
     res = r.get("result") or {}
+    meta = cfg.get("meta") or {}
     raised = bool(_exception_message(r.get("exception_info") or {}))
+    column = _column_of(cfg["type"], cfg.get("kwargs") or {})
+    unexpected, elements = res.get("unexpected_count"), res.get("element_count")
+    details = "" if r.get("success") else _details(r, batch)
+    if "cx_failing_rows" in meta:  # a rule counted in the database (see _aggregate_batch)
+        column = meta.get("cx_column")
+        unexpected, elements = meta["cx_failing_rows"], meta.get("cx_checked_rows")
+        if not r.get("success") and not raised:
+            details = f"{unexpected} of {elements} rows break it"
     return ExpectationOutcome(
         suite=batch.suite,
         table=batch.table,
         check=batch.check,
         expectation_type=cfg["type"],
-        column=_column_of(cfg["type"], cfg.get("kwargs") or {}),
-        unexpected_count=res.get("unexpected_count"),
+        column=column,
+        unexpected_count=unexpected,
         success=bool(r.get("success")),
-        element_count=res.get("element_count"),
+        element_count=elements,
         description=cfg.get("description"),
-        details="" if r.get("success") else _details(r, batch),
+        details=details,
         raised_exception=raised,
+        scope=batch.scope,
     )
 
 

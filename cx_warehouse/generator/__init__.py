@@ -156,6 +156,14 @@ class _Ids:
         out[idx < 0] = ""
         return out
 
+    def text(self, idx) -> np.ndarray:
+        """The ids of some indices, without keeping the whole table."""
+        return fmt_ids(self.prefix, np.asarray(idx, dtype=np.int64) + 1, self.width)
+
+    def release(self) -> None:
+        """Drop the cached table (made again when needed)."""
+        self._all = None
+
     def fresh(self) -> str:
         s = f"{self.prefix}{self.next:0{self.width}d}"
         self.next += 1
@@ -365,6 +373,8 @@ def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: d
                              set(_planted_keys(inj.defects[n_defects:], name, EXACT)))
         rows_written[name] = write_csv(paths[name], FILES[name], cols)
         del cols, clean
+        for i in ids.values():  # a million premises: tens of millions of id strings
+            i.release()
     timings["other exports as CSV"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     for name in FILES:
@@ -554,7 +564,7 @@ def _format_tables(w, fmt: Fmt, ids) -> dict:
     trig = np.empty(w.SV, dtype=object)
     for rank, key in enumerate(("CT", "SO", "PY", "B")):
         m = w.sv_type == rank
-        trig[m] = ids[key].of(w.sv_trigger[m])
+        trig[m] = ids[key].text(w.sv_trigger[m])
     T["raw_surveys"] = lambda: {
         "survey_id": ids["S"].all,
         "account_id": A.of(w.sv_acc),

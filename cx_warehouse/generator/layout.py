@@ -110,9 +110,12 @@ def csv_writer(f):
 
 def write_rows(writer, header: list[str], cols: dict) -> int:
     """Write the rows of text columns (arrays or lists) in header order; returns the count."""
-    lists = [cols[c].tolist() if isinstance(cols[c], np.ndarray) else list(cols[c]) for c in header]
-    writer.writerows(zip(*lists))
-    return len(lists[0])
+    n = len(cols[header[0]])
+    step = 1 << 20  # in slices: no full lists of tens of millions of values
+    for a in range(0, max(n, 1), step):
+        lists = [cols[c][a:a + step] for c in header]
+        writer.writerows(zip(*[x.tolist() if isinstance(x, np.ndarray) else list(x) for x in lists]))
+    return n
 
 
 def write_csv(path: str, header: list[str], cols: dict) -> int:

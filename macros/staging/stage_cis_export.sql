@@ -14,18 +14,23 @@
   deliveries, a kept row whose key reappears as a kept row in a later
   delivery is superseded (latest delivery by file name wins); a rejected row
   supersedes nothing.
+  Cost: one pass over the export plus an aggregate of its keys; only the rows
+  of keys held by more than one raw row (copies, conflicts, corrections) go
+  through the collapse, the window and the supersede.
   Incremental: only deliveries not loaded yet (or re-sent with a new
   fingerprint) are read; deliveries already loaded that share a kept key with
   them are rewritten with recomputed flags (delete+insert by delivery).
   Output: the typed contract columns, then
-    staging_row_id (hash of delivery and raw row; unique), primary_key_value
+    staging_row_id (unique: delivery and key text, or delivery and a hash of
+    the raw values when rows of one delivery conflict on the key), primary_key_value
     (text, composite keys joined with '|'), source_delivery (file name),
     delivery_fingerprint, raw_copies, is_rejected, reject_reason,
     raw_row (the raw values as JSON text, rejected rows only; personal-data
     columns masked so that they never leave staging), source_line and
     malformed_line (malformed CSV records only: DuckDB's line number and the
     raw text, kept in staging for operators), is_superseded and
-    is_in_force (kept and not superseded: the rows every model downstream reads).
+    is_in_force (kept and not superseded: the rows every model downstream reads),
+    loaded_at (start of the run that wrote the row: the batch of batch-scoped tests).
 -#}
 {% macro stage_cis_export(table_name, extra_rules=[]) %}
 {%- set relation = source('cis', table_name) -%}
@@ -66,7 +71,7 @@
 {%- endif -%}
 {%- set new_list -%}({% for d in new_deliveries %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %}){%- endset %}
 -- depends_on: {{ relation }}
-with raw_rows as (
+with raw_rows as {{ cte_not_materialized() }} (
     select
         source_delivery,
         delivery_fingerprint,
@@ -82,20 +87,62 @@ with raw_rows as (
     ) as deliveries
 ),
 
-collapsed as (
-    -- exact duplicates within a delivery: one copy is kept, raw_copies - 1 are duplicates
+-- keys (as delivered text) held by more than one raw row: only their rows can
+-- be exact copies, conflicting duplicates or superseded. Every other row is
+-- alone with its key, so the collapse, the window and the supersede below run
+-- on these few keys instead of the whole export (a big feed costs one typed
+-- pass and one aggregate of its keys, not a sort of every row).
+-- Keys are compared by a hash (cis_key_hash): a collision only sends a few
+-- more rows down the exact path, which compares the keys themselves.
+shared_keys as (
     select
-        source_delivery,
-        delivery_fingerprint,
+        {{ cis_key_hash(pk) }} as key_hash,
+        count(*) as key_rows
+    from raw_rows
+    group by {{ cis_key_hash(pk) }}
+    having count(*) > 1
+),
+
+single_rows as {{ cte_not_materialized() }} (
+    select
+        raw_rows.source_delivery,
+        raw_rows.delivery_fingerprint,
         {%- for c in columns %}
-        {{ c.name }},
+        {{ cis_parse(c.meta.cis_type, 'raw_rows.' ~ c.name) }} as {{ c.name }},
+        {%- endfor %}
+        {%- for c in columns %}
+        raw_rows.{{ c.name }} as raw__{{ c.name }},
+        {%- endfor %}
+        1 as raw_copies,
+        1 as rows_sharing_key
+    from raw_rows
+    left join shared_keys
+        on {{ cis_key_hash(pk, 'raw_rows.') }} = shared_keys.key_hash
+    where shared_keys.key_rows is null
+),
+
+-- exact duplicates within a delivery: one copy is kept, raw_copies - 1 are duplicates
+shared_collapsed as (
+    select
+        raw_rows.source_delivery,
+        raw_rows.delivery_fingerprint,
+        {%- for c in columns %}
+        raw_rows.{{ c.name }},
         {%- endfor %}
         count(*) as raw_copies
     from raw_rows
-    group by source_delivery, delivery_fingerprint{% for c in columns %}, {{ c.name }}{% endfor %}
+    inner join shared_keys
+        on {{ cis_key_hash(pk, 'raw_rows.') }} = shared_keys.key_hash
+    group by
+        raw_rows.source_delivery,
+        raw_rows.delivery_fingerprint
+        {%- for c in columns %},
+        raw_rows.{{ c.name }}
+        {%- endfor %}
 ),
 
-typed as (
+-- distinct rows of one delivery with the same key conflict
+shared_rows as (
     select
         source_delivery,
         delivery_fingerprint,
@@ -107,65 +154,19 @@ typed as (
         {%- endfor %}
         raw_copies,
         count(*) over (partition by source_delivery{% for k in pk %}, {{ k }}{% endfor %}) as rows_sharing_key
-    from collapsed
+    from shared_collapsed
 ),
 
-checked as (
-    select
-        *,
-        concat_ws('; ',
-            {%- for c in columns %}
-            {%- set m = c.meta %}
-            {%- if m.get('required', true) %}
-            case when raw__{{ c.name }} is null then 'missing required value: {{ c.name }}' end,
-            {%- endif %}
-            {%- if m.cis_type != 'text' %}
-            case when raw__{{ c.name }} is not null and {{ c.name }} is null then 'not a valid {{ m.cis_type }}: {{ c.name }}' end,
-            {%- else %}
-            case when {{ cis_contains_nul('raw__' ~ c.name) }} then 'NUL byte in value: {{ c.name }}' end,
-            {%- endif %}
-            {%- if m.get('domain') %}
-            case when {{ c.name }} not in ({% for v in m.domain %}'{{ v }}'{{ ", " if not loop.last }}{% endfor %}) then 'outside domain: {{ c.name }}' end,
-            {%- endif %}
-            {%- if m.get('min') is not none and m.get('min') == 0 %}
-            case when {{ c.name }} < 0 then 'negative value: {{ c.name }}' end,
-            {%- elif m.get('min') is not none %}
-            case when {{ c.name }} < {{ m.min }} then 'below {{ m.min }}: {{ c.name }}' end,
-            {%- endif %}
-            {%- if m.get('max') is not none %}
-            case when {{ c.name }} > {{ m.max }} then 'above {{ m.max }}: {{ c.name }}' end,
-            {%- endif %}
-            {%- endfor %}
-            {%- for rule in extra_rules %}
-            case when {{ rule.when }} then '{{ rule.reason }}' end,
-            {%- endfor %}
-            {%- for col in stray | map(attribute='column') | unique %}
-            case when source_delivery || '@' || {{ cis_key_text(pk) }} in (
-                {%- for r in stray if r.column == col %}'{{ (r.delivery ~ '@' ~ r.key) | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
-            ) then 'stray quote in an unquoted field: {{ col }}' end,
-            {%- endfor %}
-            case when rows_sharing_key > 1 then 'conflicting duplicate of primary key in one delivery' end
-        ) as reasons
-    from typed
+{#- the rule checks and the output columns, once for the rows alone with their
+    key and once for the rows of shared keys -#}
+{%- set rule_args = {'columns': columns, 'pk': pk, 'names': names, 'personal': personal,
+                     'extra_rules': extra_rules, 'stray': stray} -%}
+single_loaded as {{ cte_not_materialized() }} (
+    {{ cis__loaded_rows('single_rows', rule_args) }}
 ),
 
-loaded as (
-    select
-        {%- for c in columns %}
-        {{ c.name }},
-        {%- endfor %}
-        {{ dbt.hash(dbt.concat(["source_delivery", "'|'"] + cis_coalesced_raw(names))) }} as staging_row_id,
-        {{ cis_key_text(pk) }} as primary_key_value,
-        source_delivery,
-        delivery_fingerprint,
-        raw_copies,
-        coalesce(reasons, '') <> '' as is_rejected,
-        nullif(reasons, '') as reject_reason,
-        case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__', masked=personal) }} end as raw_row,
-        cast(null as {{ dbt.type_int() }}) as source_line,
-        cast(null as {{ dbt.type_string() }}) as malformed_line,
-        cast(null as boolean) as was_superseded
-    from checked
+shared_loaded as (
+    {{ cis__loaded_rows('shared_rows', rule_args) }}
     {%- if malformed %}
 
     union all
@@ -196,12 +197,18 @@ loaded as (
 
 {%- if incremental %}
 
+loaded as (
+    select * from single_loaded
+    union all
+    select * from shared_loaded
+),
+
 -- keys whose row in force may change: kept keys of the deliveries loaded now,
 -- and of the earlier version of a delivery that is loaded again
 touched_keys as (
-    select primary_key_value from loaded where not is_rejected
+    select primary_key_value{% for k in pk %}, {{ k }}{% endfor %} from loaded where not is_rejected
     union
-    select primary_key_value from {{ this }}
+    select primary_key_value{% for k in pk %}, {{ k }}{% endfor %} from {{ this }}
     where not is_rejected and source_delivery in {{ new_list if new_deliveries else "('')" }}
 ),
 
@@ -229,7 +236,13 @@ carried as (
         and source_delivery in (
             select this_table.source_delivery
             from {{ this }} as this_table
-            inner join touched_keys on this_table.primary_key_value = touched_keys.primary_key_value
+            -- the typed key columns repeat the text key's equality so that the
+            -- engine can prune the big table by their ranges (zone maps)
+            inner join touched_keys
+                on this_table.primary_key_value = touched_keys.primary_key_value
+                {%- for k in pk %}
+                and this_table.{{ k }} = touched_keys.{{ k }}
+                {%- endfor %}
             where not this_table.is_rejected
         )
 ),
@@ -239,55 +252,56 @@ combined as (
     union all
     select * from carried
 ),
-{%- else %}
 
-combined as (
-    select * from loaded
-),
-{%- endif %}
-
+-- the latest delivery holding a kept row of each touched key
 superseding as (
-    -- the latest delivery holding a kept row of each touched key (on a full
-    -- build every key is touched)
     select
         combined.primary_key_value,
         max(combined.source_delivery) as latest_delivery
     from combined
-    {%- if incremental %}
     inner join touched_keys on combined.primary_key_value = touched_keys.primary_key_value
-    {%- endif %}
     where not combined.is_rejected
     group by combined.primary_key_value
 )
 
+{{ cis__final_rows('combined', columns) }}
+
+{%- else %}
+
+-- the latest delivery holding a kept row of each key held by more than one row
+superseding as (
+    select
+        primary_key_value,
+        max(source_delivery) as latest_delivery
+    from shared_loaded
+    where not is_rejected
+    group by primary_key_value
+)
+
+-- a row alone with its key is neither superseded nor superseding
 select
     {%- for c in columns %}
-    combined.{{ c.name }},
+    {{ c.name }},
     {%- endfor %}
-    combined.staging_row_id,
-    combined.primary_key_value,
-    combined.source_delivery,
-    combined.delivery_fingerprint,
-    combined.raw_copies,
-    combined.is_rejected,
-    combined.reject_reason,
-    combined.raw_row,
-    combined.source_line,
-    combined.malformed_line,
-    coalesce(
-        case when not combined.is_rejected and superseding.latest_delivery is not null
-            then combined.source_delivery < superseding.latest_delivery end,
-        combined.was_superseded,
-        false
-    ) as is_superseded,
-    not combined.is_rejected and not coalesce(
-        case when not combined.is_rejected and superseding.latest_delivery is not null
-            then combined.source_delivery < superseding.latest_delivery end,
-        combined.was_superseded,
-        false
-    ) as is_in_force
-from combined
-left join superseding on combined.primary_key_value = superseding.primary_key_value
+    staging_row_id,
+    primary_key_value,
+    source_delivery,
+    delivery_fingerprint,
+    raw_copies,
+    is_rejected,
+    reject_reason,
+    raw_row,
+    source_line,
+    malformed_line,
+    false as is_superseded,
+    not is_rejected as is_in_force,
+    {{ cx_loaded_at() }} as loaded_at
+from single_loaded
+
+union all
+
+{{ cis__final_rows('shared_loaded', columns) }}
+{%- endif %}
 {% endmacro %}
 
 {#- The raw values as text pieces for hashing; NULL and '' stay distinct. -#}
@@ -300,15 +314,112 @@ left join superseding on combined.primary_key_value = superseding.primary_key_va
     {{ return(parts) }}
 {%- endmacro %}
 
-{% macro cis_key_text(pk) -%}
-    {%- if pk | length == 1 -%}
+{% macro cis_key_text(pk, nulls=none) -%}
+    {%- if pk | length == 1 and nulls is none -%}
     raw__{{ pk[0] }}
     {%- else -%}
     {%- set parts = [] -%}
     {%- for k in pk -%}
-        {%- do parts.append("coalesce(raw__" ~ k ~ ", '')") -%}
+        {%- do parts.append("coalesce(raw__" ~ k ~ ", " ~ (nulls or "''") ~ ")") -%}
         {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- endfor -%}
     {{ dbt.concat(parts) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The rule checks of stage_cis_export over `source` (a CTE of typed rows
+    with raw__ columns, raw_copies, rows_sharing_key) and the output columns. -#}
+{% macro cis__loaded_rows(source, a) -%}
+    {%- set columns, pk, names, personal = a.columns, a.pk, a.names, a.personal -%}
+    select
+        {%- for c in columns %}
+        {{ c.name }},
+        {%- endfor %}
+        -- delivery and key; a hash of the raw values when rows of one delivery conflict on the key
+        case
+            when rows_sharing_key = 1 then {{ dbt.concat(["source_delivery", "'|'", cis_key_text(pk, nulls="'~'")]) }}
+            else {{ dbt.hash(dbt.concat(["source_delivery", "'|'"] + cis_coalesced_raw(names))) }}
+        end as staging_row_id,
+        {{ cis_key_text(pk) }} as primary_key_value,
+        source_delivery,
+        delivery_fingerprint,
+        raw_copies,
+        coalesce(reasons, '') <> '' as is_rejected,
+        nullif(reasons, '') as reject_reason,
+        case when coalesce(reasons, '') <> '' then {{ row_json(names, prefix='raw__', masked=personal) }} end as raw_row,
+        cast(null as {{ dbt.type_int() }}) as source_line,
+        cast(null as {{ dbt.type_string() }}) as malformed_line,
+        cast(null as boolean) as was_superseded
+    from (
+        select
+            *,
+            concat_ws('; ',
+                {%- for c in columns %}
+                {%- set m = c.meta %}
+                {%- if m.get('required', true) %}
+                case when raw__{{ c.name }} is null then 'missing required value: {{ c.name }}' end,
+                {%- endif %}
+                {%- if m.cis_type != 'text' %}
+                case when raw__{{ c.name }} is not null and {{ c.name }} is null then 'not a valid {{ m.cis_type }}: {{ c.name }}' end,
+                {%- else %}
+                case when {{ cis_contains_nul('raw__' ~ c.name) }} then 'NUL byte in value: {{ c.name }}' end,
+                {%- endif %}
+                {%- if m.get('domain') %}
+                case when {{ c.name }} not in ({% for v in m.domain %}'{{ v }}'{{ ", " if not loop.last }}{% endfor %}) then 'outside domain: {{ c.name }}' end,
+                {%- endif %}
+                {%- if m.get('min') is not none and m.get('min') == 0 %}
+                case when {{ c.name }} < 0 then 'negative value: {{ c.name }}' end,
+                {%- elif m.get('min') is not none %}
+                case when {{ c.name }} < {{ m.min }} then 'below {{ m.min }}: {{ c.name }}' end,
+                {%- endif %}
+                {%- if m.get('max') is not none %}
+                case when {{ c.name }} > {{ m.max }} then 'above {{ m.max }}: {{ c.name }}' end,
+                {%- endif %}
+                {%- endfor %}
+                {%- for rule in a.extra_rules %}
+                case when {{ rule.when }} then '{{ rule.reason }}' end,
+                {%- endfor %}
+                {%- for col in a.stray | map(attribute='column') | unique %}
+                case when source_delivery || '@' || {{ cis_key_text(pk) }} in (
+                    {%- for r in a.stray if r.column == col %}'{{ (r.delivery ~ '@' ~ r.key) | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
+                ) then 'stray quote in an unquoted field: {{ col }}' end,
+                {%- endfor %}
+                case when rows_sharing_key > 1 then 'conflicting duplicate of primary key in one delivery' end
+            ) as reasons
+        from {{ source }}
+    ) as checked
+{%- endmacro %}
+
+{#- The output of stage_cis_export from `source` (rows with was_superseded)
+    left-joined to `superseding` (primary_key_value, latest_delivery). -#}
+{% macro cis__final_rows(source, columns) -%}
+select
+    {%- for c in columns %}
+    {{ source }}.{{ c.name }},
+    {%- endfor %}
+    {{ source }}.staging_row_id,
+    {{ source }}.primary_key_value,
+    {{ source }}.source_delivery,
+    {{ source }}.delivery_fingerprint,
+    {{ source }}.raw_copies,
+    {{ source }}.is_rejected,
+    {{ source }}.reject_reason,
+    {{ source }}.raw_row,
+    {{ source }}.source_line,
+    {{ source }}.malformed_line,
+    coalesce(
+        case when not {{ source }}.is_rejected and superseding.latest_delivery is not null
+            then {{ source }}.source_delivery < superseding.latest_delivery end,
+        {{ source }}.was_superseded,
+        false
+    ) as is_superseded,
+    not {{ source }}.is_rejected and not coalesce(
+        case when not {{ source }}.is_rejected and superseding.latest_delivery is not null
+            then {{ source }}.source_delivery < superseding.latest_delivery end,
+        {{ source }}.was_superseded,
+        false
+    ) as is_in_force,
+    {{ cx_loaded_at() }} as loaded_at
+from {{ source }}
+left join superseding on {{ source }}.primary_key_value = superseding.primary_key_value
 {%- endmacro %}

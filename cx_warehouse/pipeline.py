@@ -263,7 +263,12 @@ def build_and_publish(
         if not quiet:
             print(format_plan(plan))
 
-        dbt_vars = {"raw_dir": str(raw_dir), **(extra_vars or {})}
+        # tests of the big incremental models read only the latest batch on a
+        # scheduled incremental run; a full build and the monthly cadence read
+        # every row (docs/scheduling.md, "Test scope")
+        incremental = state.exists() and not full_refresh
+        test_scope = "batch" if incremental and selector != "monthly" else "full"
+        dbt_vars = {"raw_dir": str(raw_dir), "test_scope": test_scope, **(extra_vars or {})}
         args = ["build", "--vars", json.dumps(dbt_vars)]
         if full_refresh:
             args.append("--full-refresh")

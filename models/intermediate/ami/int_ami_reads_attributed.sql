@@ -40,9 +40,14 @@
     {%- set dims_version = run_query(dims_version_sql).columns[0].values()[0] %}
     {%- set stored = run_query('select min(dimension_version), max(dimension_version) from ' ~ this).rows[0] %}
     {%- set recompute_all = stored[0] != dims_version or stored[1] != dims_version %}
-    {%- set processed = run_query("select distinct source_delivery || '@' || delivery_fingerprint from " ~ this).columns[0].values() %}
-    {%- for d in run_query("select distinct source_delivery || '@' || delivery_fingerprint from " ~ reads_rel).columns[0].values() %}
-        {%- if d not in processed %}{% do new_deliveries.append(d) %}{% endif %}
+    {#- distinct pairs first, joined in Jinja: the columns are a few hundred
+        dictionary values, concatenating them row by row is a pass over every read -#}
+    {%- set processed = [] %}
+    {%- for r in run_query("select distinct source_delivery, delivery_fingerprint from " ~ this).rows %}
+        {%- do processed.append(r[0] ~ '@' ~ r[1]) %}
+    {%- endfor %}
+    {%- for r in run_query("select distinct source_delivery, delivery_fingerprint from " ~ reads_rel).rows %}
+        {%- if (r[0] ~ '@' ~ r[1]) not in processed %}{% do new_deliveries.append(r) %}{% endif %}
     {%- endfor %}
 {%- endif %}
 with
@@ -51,8 +56,7 @@ work_dates as (
     -- days touched by deliveries this table has not seen (new reads, corrections)
     select distinct read_date
     from {{ reads_rel }}
-    where source_delivery || '@' || delivery_fingerprint in (
-        {%- for d in new_deliveries %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %}{{ "''" if not new_deliveries }})
+    where {% for d in new_deliveries %}(source_delivery = '{{ d[0] }}' and delivery_fingerprint = '{{ d[1] }}') or {% endfor %}false
     union
     -- and the lookback: the last days of the feed, for late reads and corrections
     select distinct read_date
@@ -238,5 +242,6 @@ select
     end as attribution_status,
     source_delivery,
     delivery_fingerprint,
-    dimension_version
+    dimension_version,
+    {{ cx_loaded_at() }} as loaded_at
 from read_account

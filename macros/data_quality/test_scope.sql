@@ -1,0 +1,49 @@
+{#-
+  Test scope for large incremental models (docs/scheduling.md, "Test scope").
+
+  Every generic test reads its model through get_where_subquery (dbt's hook
+  for the `where` config). A test whose config has `meta: {batch_scoped:
+  true}` reads, when var('test_scope') is 'batch', only the rows the latest
+  run wrote (`loaded_at` = the newest `loaded_at` of the table): the new
+  deliveries and whatever the run recomputed. On a full build every row is in
+  the batch, so the scope only narrows scheduled incremental runs; the
+  monthly cadence runs with test_scope 'full' and reads every row.
+  Only row-level checks and checks of the new data itself are batch scoped;
+  what holds across batches is kept by the model's own logic (supersede,
+  recompute by day) and re-checked whole at the monthly cadence.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set meta = config.get('meta', {}) or {} -%}
+    {%- set conditions = [] -%}
+    {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {%- if meta.get('batch_scoped') and cx_test_scope() == 'batch' -%}
+        {%- do conditions.append(cx_batch_condition(relation)) -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro cx_test_scope() -%}
+    {%- set scope = var('test_scope', 'full') -%}
+    {%- if scope not in ['full', 'batch'] -%}
+        {{ exceptions.raise_compiler_error("var test_scope must be 'full' or 'batch', not '" ~ scope ~ "'") }}
+    {%- endif -%}
+    {{ return(scope) }}
+{%- endmacro %}
+
+{#- rows written by the latest run of an incremental model -#}
+{% macro cx_batch_condition(relation) -%}
+    loaded_at = (select max(loaded_at) from {{ relation }})
+{%- endmacro %}
+
+{#- when the dbt run that wrote the row started (UTC): the batch marker -#}
+{% macro cx_loaded_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}

@@ -2,7 +2,10 @@
 -- over its service period (inclusive days). Only reads with status
 -- 'attributed' count, so a day whose premise was vacant, ambiguous or whose
 -- read is missing leaves the bill not fully covered. Reads join bills on
--- account_id plus a range predicate (no account x day explosion).
+-- account_id and calendar month plus a range predicate: each bill is listed
+-- once per month its period touches (two or three), so a read meets only the
+-- bills of its own month instead of every bill of its account (no account x
+-- day explosion, and no fan-out that grows with the span of the extract).
 --   variance_kwh   = billed_kwh - ami_kwh (positive: billed more than measured)
 --   variance_share = variance_kwh / billed_kwh
 -- both only for fully covered bills. A bill matches when it is fully covered
@@ -27,24 +30,59 @@ reads as (
     select
         account_id,
         read_date,
+        cast({{ dbt.date_trunc('month', 'read_date') }} as date) as read_month,
         kwh
     from {{ ref('int_ami_reads_attributed') }}
     where attribution_status = 'attributed'
 ),
 
-bill_reads as (
+-- 0 .. the longest service period in months (a handful of rows)
+month_offsets as (
+    select ones.d + 10 * tens.d + 100 * hundreds.d as month_offset
+    from (
+        {% for d in range(10) %}select {{ d }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
+    ) as ones
+    cross join (
+        {% for d in range(10) %}select {{ d }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
+    ) as tens
+    cross join (
+        {% for d in range(10) %}select {{ d }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
+    ) as hundreds
+    where ones.d + 10 * tens.d + 100 * hundreds.d <= (
+        select max({{ dbt.datediff('service_period_start', 'service_period_end', 'month') }})
+        from bills
+        where service_period_end >= service_period_start
+    )
+),
+
+-- each bill once per calendar month its service period touches
+bill_months as (
     select
         bills.bill_id,
+        bills.account_id,
+        bills.service_period_start,
+        bills.service_period_end,
+        cast({{ dbt.dateadd('month', 'month_offsets.month_offset', dbt.date_trunc('month', 'bills.service_period_start')) }} as date) as read_month
+    from bills
+    inner join month_offsets
+        on month_offsets.month_offset <= {{ dbt.datediff('bills.service_period_start', 'bills.service_period_end', 'month') }}
+    where bills.service_period_end >= bills.service_period_start
+),
+
+bill_reads as (
+    select
+        bill_months.bill_id,
         count(*) as reads,
         count(distinct reads.read_date) as read_days,
         sum(reads.kwh) as ami_kwh
-    from bills
+    from bill_months
     inner join reads
         on
-            bills.account_id = reads.account_id
-            and bills.service_period_start <= reads.read_date
-            and bills.service_period_end >= reads.read_date
-    group by bills.bill_id
+            bill_months.account_id = reads.account_id
+            and bill_months.read_month = reads.read_month
+            and bill_months.service_period_start <= reads.read_date
+            and bill_months.service_period_end >= reads.read_date
+    group by bill_months.bill_id
 ),
 
 compared as (

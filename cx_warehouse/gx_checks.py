@@ -845,7 +845,8 @@ def iter_mart_batches(duckdb_path: Path, cfg: dict, project_dir: Path = PROJECT_
                 yield Batch(MARTS_SUITE, table, "rows, sample", _keyed(sample, c.key_columns), exps,
                             f"sample: {len(sample)} of {n} rows (a hash slice of the key)", scope="sample")
                 del sample
-                yield from _derived_batches(table, *_derived_inputs(con, rel, table, tables[table]), c)
+                reduced, periods = _derived_inputs(con, rel, table, tables[table])
+                yield from _derived_batches(table, reduced, c, periods)
             yield from _pii_batches(con, schema, table, tables[table], cfg, personal_names,
                                     values=not text_counted)
     finally:
@@ -988,7 +989,7 @@ def _phone_function(con: duckdb.DuckDBPyConnection, phone_regex: str) -> str:
     name = "cx_gx_phone"
     try:
         con.create_function(name, lambda v: v is not None and rx.search(v) is not None,
-                            [duckdb.typing.VARCHAR], duckdb.typing.BOOLEAN)
+                            [duckdb.sqltype("VARCHAR")], duckdb.sqltype("BOOLEAN"))
     except duckdb.Error:
         pass  # already registered on this connection
     return name

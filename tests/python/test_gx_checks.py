@@ -369,3 +369,155 @@ def test_summary_lists_failures_first():
     header = next(i for i, line in enumerate(lines) if line.startswith("STATUS"))
     assert lines[header + 2].startswith("FAIL") and "z_table" in lines[header + 2] and " 3 " in lines[header + 2]
     assert lines[header + 3].startswith("PASS")
+
+
+# ---------------------------------------------------------------------------
+# Large exports and tables: in-database aggregates plus a bounded sample
+# ---------------------------------------------------------------------------
+def _scaled_config(tmp_path: Path, sample_rows: int) -> Path:
+    """The test config with a tiny size threshold, so that the hand-made files
+    and tables take the path a million-account warehouse takes."""
+    cfg = gxc.load_config()
+    cfg["marts"]["contract_ymls"] = CONTRACT_YMLS
+    cfg["scale"] = {**(cfg.get("scale") or {}), "sample_rows": sample_rows}
+    path = tmp_path / "checkpoint_scaled.yml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def frames_seen(monkeypatch):
+    """(suite, table, check, scope, rows) of every frame handed to GX, and the
+    exports read whole into pandas."""
+    seen: dict[str, list] = {"frames": [], "read_whole": []}
+    run = gxc.run_batches
+
+    def spy(batches, *args, **kwargs):
+        def each():
+            for b in batches:
+                seen["frames"].append((b.suite, b.table, b.check, b.scope, len(b.frame)))
+                yield b
+        return run(each(), *args, **kwargs)
+
+    read = gxc._read_raw
+
+    def spy_read(con, files, columns):
+        seen["read_whole"].append(Path(files[0]).stem)
+        return read(con, files, columns)
+
+    monkeypatch.setattr(gxc, "run_batches", spy)
+    monkeypatch.setattr(gxc, "_read_raw", spy_read)
+    return seen
+
+
+def _bills_rows(n: int, bad_dates: bool = False, duplicate_keys: bool = False) -> str:
+    lines = [RAW_FILES["raw_bills"].splitlines()[0]]
+    for i in range(n):
+        bill = f"B{i // 2 if duplicate_keys else i}"
+        date = f"31/01/2024" if bad_dates else "2024-01-31"
+        lines.append(f"{bill},A1,R1,{date},2024-01-01,2024-01-30,{300 + i},45.50,false,")
+    return "\n".join(lines) + "\n"
+
+
+def test_large_clean_data_passes_as_aggregates_and_bounded_samples(tmp_path, gx_loaded, frames_seen):
+    config = _scaled_config(tmp_path, 20)
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    raw = write_raw(tmp_path / "raw", raw_bills=_bills_rows(100))
+    outcome = gxc.run_checkpoint(db, raw, tmp_path / "results", config_path=config)
+    assert outcome.success, gxc.format_summary(outcome, failures_only=True)
+    frames = frames_seen["frames"]
+    # No table or export larger than the threshold reaches pandas / GX: the
+    # samples and whole row frames hold at most 20 rows (aggregates hold one
+    # row per rule, derived frames one per metric and period).
+    assert all(rows <= 20 for _, _, check, scope, rows in frames
+               if scope == "sample" or check in ("rows", "distinct rows")), [f for f in frames if f[4] > 20]
+    scopes = {(s, t, c): scope for s, t, c, scope, _ in frames}
+    assert scopes[(RAW, "raw_bills", "in-database aggregates")] == "aggregates"
+    assert scopes[(RAW, "raw_bills", "distinct rows, sample")] == "sample"
+    assert scopes[(RAW, "raw_bills", "numeric values, sample")] == "sample"
+    assert scopes[(RAW, "raw_customers", "distinct rows")] == "whole"
+    assert scopes[(MARTS, "fct_cx_metrics", "in-database aggregates")] == "aggregates"
+    assert scopes[(MARTS, "fct_cx_metrics", "rows, sample")] == "sample"
+    assert (MARTS, "fct_cx_metrics", "month coverage") in scopes
+    assert "raw_bills" not in frames_seen["read_whole"] and "raw_customers" in frames_seen["read_whole"]
+    # The aggregates count every row; the sample is at most the threshold.
+    rows = {o.column: o for o in outcome.results if o.table == "raw_bills" and o.scope == "aggregates"}
+    assert rows["bill_date"].element_count == 100 and rows["bill_date"].unexpected_count == 0
+    doc = json.loads((tmp_path / "results" / "checkpoint_outcome.json").read_text())
+    assert {r["scope"] for r in doc["results"]} == {"whole", "aggregates", "sample"}
+
+
+def test_large_broken_feed_fails_on_aggregates_and_sample(tmp_path, gx_loaded, frames_seen):
+    config = _scaled_config(tmp_path, 20)
+    raw = write_raw(tmp_path / "raw", raw_bills=_bills_rows(100, bad_dates=True),
+                    raw_payments=_payments_with_duplicate_keys(100))
+    outcome = gxc.run_checkpoint(None, raw, tmp_path / "results", suites="raw", config_path=config)
+    assert not outcome.success
+    by = {(o.table, o.scope, o.column): o for o in outcome.failures
+          if o.description and "parses as date" in o.description}
+    agg = by[("raw_bills", "aggregates", "bill_date")]
+    assert agg.unexpected_count == 100 and agg.element_count == 100 and "100 of 100" in agg.details
+    assert ("raw_bills", "sample", "bill_date") in by
+    keys = [o for o in outcome.failures if o.table == "raw_payments" and o.description == "primary key unique"]
+    assert keys and keys[0].scope == "sample"
+    assert max(rows for *_, rows in frames_seen["frames"]) <= 20
+    summary = gxc.format_summary(outcome, failures_only=True)
+    assert "raw_bills (in-database aggregates)" in summary and "raw_bills (distinct rows, sample)" in summary
+
+
+def _payments_with_duplicate_keys(n: int) -> str:
+    lines = [RAW_FILES["raw_payments"].splitlines()[0]]
+    lines += [f"Y{i // 2},A1,2024-02-10 12:00:00,{10 + i}.50,portal" for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+def test_large_marts_defects_fail_in_database(tmp_path, gx_loaded, frames_seen):
+    config = _scaled_config(tmp_path, 1)
+    db = build_warehouse(tmp_path / "wh.duckdb", *MART_DEFECTS, *[
+        "insert into marts.dq_rejected_rows select * replace ('raw_nope' as source_file, 0 as raw_copies) "
+        "from marts.dq_rejected_rows",
+        "update marts.dim_accounts set customer_id = 'ann@example.com' where account_id = 'A1'",
+        "insert into marts.dq_row_reconciliation select * from marts.dq_row_reconciliation limit 1"])
+    outcome = gxc.run_checkpoint(db, None, tmp_path / "results", suites="marts", config_path=config)
+    agg = {(o.table, o.column, o.description.split(" (share")[0]): o for o in outcome.failures
+           if o.scope == "aggregates"}
+    assert agg[("fct_cx_metrics", "metric_value", f"metric_value in [0, 1] (every metric but "
+                f"{gxc.NON_SHARE_METRIC})")].unexpected_count == 1
+    assert agg[("dq_rejected_rows", "source_file", "a CIS export")].unexpected_count == 1
+    assert agg[("dq_rejected_rows", "raw_copies", "raw_copies >= 1")].unexpected_count == 1
+    assert agg[("dim_accounts", "service_area", "no phone number in a text value")].unexpected_count == 1
+    assert agg[("dim_accounts", "customer_id", "no e-mail address in a text value")].unexpected_count == 1
+    assert agg[("dq_row_reconciliation", "source_file", "unique")].unexpected_count == 2
+    # The derived checks still see every month, from the few rows they need.
+    month = failure(outcome, "fct_cx_metrics", "month coverage")
+    assert "ebill_adoption/2024-02" in month.details
+    assert all(rows <= 1 for s, t, c, scope, rows in frames_seen["frames"] if scope == "sample")
+    summary = gxc.format_summary(outcome)
+    assert "555.201.0002" not in summary and "ann@example.com" not in summary
+    assert not any("ann@example.com" in p.read_text() for p in (tmp_path / "results").glob("*.json"))
+
+
+def test_large_export_only_new_deliveries(tmp_path, gx_loaded, frames_seen):
+    config = _scaled_config(tmp_path, 20)
+    raw = write_raw(tmp_path / "raw")
+    (raw / "raw_bills.csv").unlink()
+    (raw / "raw_bills").mkdir()
+    (raw / "raw_bills" / "raw_bills_2024-01-31.csv").write_text(_bills_rows(100, bad_dates=True))
+    (raw / "raw_bills" / "raw_bills_2024-02-29.csv").write_text(_bills_rows(100))
+    outcome = gxc.run_checkpoint(None, raw, tmp_path / "results", suites="raw", config_path=config,
+                                 only_deliveries={"raw_bills": {"raw_bills_2024-02-29.csv"}})
+    assert outcome.success, gxc.format_summary(outcome, failures_only=True)
+    tables = {t for s, t, *_ in frames_seen["frames"]}
+    assert tables == {"export set", "raw_bills"}
+    agg = [o for o in outcome.results if o.table == "raw_bills" and o.scope == "aggregates"
+           and o.column == "bill_date"]
+    assert agg and agg[0].element_count == 100
+
+
+def test_re2_superset_of_the_phone_regex():
+    rx = gxc.load_config()["personal_data"]["phone_regex"]
+    loose = gxc._re2_superset(rx)
+    assert "(?<" not in loose and "(?!" not in loose and "(?=" not in loose
+    con = duckdb.connect()
+    for value in ["(555) 010-2345", "555.010.2345", "+15550102345", "call 555 201 2345 today", "x5552012345y"]:
+        assert con.execute("select regexp_matches($1, $2)", [value, loose]).fetchone()[0], value

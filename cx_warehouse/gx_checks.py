@@ -306,7 +306,7 @@ def scale_settings(cfg: dict) -> dict[str, Any]:
     """The `scale` section of gx/checkpoint.yml, with its defaults."""
     s = dict(cfg.get("scale") or {})
     return {
-        "sample_rows": int(s.get("sample_rows", 200_000)),
+        "sample_rows": int(s.get("sample_rows", 50_000)),
         "sample_seed": int(s.get("sample_seed", 42)),
         "memory_limit": str(s.get("duckdb_memory_limit", "1GB")),
         "threads": s.get("duckdb_threads"),

@@ -1,10 +1,26 @@
-"""Benchmark: generate an export set, build the warehouse on it, report timings.
+"""Benchmark: the warehouse at a utility's size, against floors measured in the same run.
 
-    python -m cx_warehouse.bench --accounts 100000 --start 2025-01-01 --end 2025-12-31 --ami-days 31
-    python -m cx_warehouse.bench --daily --accounts 20000 --format parquet   # full build vs one more day
+    python -m cx_warehouse.bench                                  # default: 20,000 premises x 1 year, Parquet
+    python -m cx_warehouse.bench --accounts 1000000 --start 2024-01-01 --end 2025-12-31
+    python -m cx_warehouse.bench --data /path/to/deliveries       # reuse a generated delivery folder
 
-Prints a Markdown report (phase timings, rows per export, slowest models) to
-paste into docs/benchmarks.md. Not a test: nothing is asserted.
+One run, one machine state, so that the ratios hold on a noisy machine:
+
+1. generate the exports as daily deliveries (Parquet or CSV), unless --data;
+2. floors, in one DuckDB process with the profile's limits: each export read
+   and typed into a table (the "typed scan"), and for CSV the parse alone;
+3. the full `dbt build` (every model and test) over every day but the last;
+4. the Great Expectations checkpoint on that warehouse;
+5. the daily incremental `dbt build` that adds the last day (test_scope batch);
+6. per slow model, the floor of its inputs: a typed scan of the input rows
+   (the export for a staging model, a copy of each parent table otherwise);
+7. dbt's own overhead: the SQL dbt executed in step 3, replayed in order in
+   one DuckDB process (python API) on a copy of the inputs.
+
+Prints one Markdown table (figure, target, measured, ratio, floor), the slowest
+models with their floors and the peak memory of each phase, and writes the
+figures as JSON beside the warehouse (`--baseline` compares model times with
+an earlier run: growth per model). Not a test: nothing is asserted.
 """
 from __future__ import annotations
 
@@ -13,170 +29,448 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
-from .contract import PROJECT_DIR, preflight
-from .generator import generate
-from .pipeline import run_dbt
+from .contract import PROJECT_DIR, export_files, load_contract
+from .pipeline import dbt_env, dbt_executable
+
+GB = 1024 ** 3
+# issue 7's targets (absolute times hold for 1 M premises x two years)
+TARGET_BUILD_S = 300.0
+TARGET_GENERATE_S = 300.0
+TARGET_MEMORY_B = 12 * GB
+TARGET_GX_MEMORY_B = 2 * GB
+TARGET_INCREMENTAL_SHARE = 0.05
+TARGET_MODEL_FLOOR_RATIO = 5.0
+TARGET_GX_SHARE = 0.10
+TARGET_DBT_OVERHEAD = 1.2
+TARGET_GROWTH = 12.0
+
+_TYPES = {"date": "date", "timestamp": "timestamp", "decimal": "decimal(18, 4)",
+          "integer": "bigint", "boolean": "boolean"}
+
+
+def measured(cmd: list[str], env: dict | None = None, quiet: bool = True) -> tuple[int, float, int]:
+    """Run a command; (exit code, wall seconds, peak RSS in bytes of it and its children)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env,
+                            stdout=subprocess.DEVNULL if quiet else None,
+                            stderr=subprocess.DEVNULL if quiet else None)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss * 1024
+
+
+def duckdb_settings() -> dict[str, str]:
+    """The limits profiles.yml gives dbt, for the floors and the replay."""
+    return {
+        "memory_limit": os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "12GB"),
+        "threads": os.environ.get("CX_DUCKDB_THREADS", "2"),
+        "temp_directory": os.environ.get("CX_DUCKDB_TEMP_DIR", str(PROJECT_DIR / "warehouse" / "duckdb_tmp")),
+    }
+
+
+def _connect(path: str):
+    import duckdb
+
+    return duckdb.connect(path, config=duckdb_settings())
+
+
+def _reader(files: list[Path]) -> str:
+    parquet = [str(p) for p in files if p.suffix == ".parquet"]
+    csv = [str(p) for p in files if p.suffix == ".csv"]
+    parts = []
+    if parquet:
+        parts.append(f"select * from read_parquet({parquet!r}, union_by_name = true)")
+    if csv:
+        parts.append(f"select * from read_csv({csv!r}, header = true, all_varchar = true, union_by_name = true, "
+                     "ignore_errors = true, strict_mode = true, quote = '\"', escape = '\"')")
+    return " union all by name ".join(parts)
+
+
+def export_floors(raw_dir: Path, db_path: Path) -> dict[str, dict]:
+    """Per export: seconds to read every delivery and type it into a table
+    (try_cast to the contract types), and for CSV the seconds to parse it
+    (every value touched) without typing; the row count."""
+    con = _connect(str(db_path))
+    out = {}
+    try:
+        for export in load_contract():
+            files = export_files(raw_dir, export.name)
+            if not files:
+                continue
+            cols = ", ".join(
+                f'try_cast("{c.name}" as {_TYPES[c.cis_type]}) as "{c.name}"' if c.cis_type in _TYPES
+                else f'cast("{c.name}" as varchar) as "{c.name}"' for c in export.columns)
+            t0 = time.perf_counter()
+            con.execute(f"create or replace table floor_{export.name} as select {cols} from ({_reader(files)})")
+            typed = time.perf_counter() - t0
+            rows = con.execute(f"select count(*) from floor_{export.name}").fetchone()[0]
+            con.execute(f"drop table floor_{export.name}")
+            parse = None
+            if any(p.suffix == ".csv" for p in files):
+                touched = " + ".join(f'coalesce(length("{c.name}"), 0)' for c in export.columns)
+                t0 = time.perf_counter()
+                con.execute(f"select count(*), sum({touched}) from ({_reader(files)})").fetchall()
+                parse = time.perf_counter() - t0
+            out[export.name] = {"typed_scan_s": typed, "parse_s": parse, "rows": rows}
+    finally:
+        con.close()
+        for f in (db_path, Path(str(db_path) + ".wal")):
+            f.unlink(missing_ok=True)
+    return out
+
+
+def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[str, dict]) -> dict[str, float]:
+    """Floor of each model: a typed scan of its input rows - the export's
+    typed scan for a staging model, a copy of each parent table otherwise
+    (timed on a read-only attach of the built warehouse)."""
+    con = _connect(":memory:")
+    out: dict[str, float] = {}
+    try:
+        con.execute(f"attach '{state}' as wh (read_only)")
+        nodes = manifest["nodes"]
+        for uid in models:
+            node = nodes[uid]
+            total = 0.0
+            for parent in node["depends_on"]["nodes"]:
+                if parent.startswith("source."):
+                    total += floors.get(parent.split(".")[-1], {}).get("typed_scan_s", 0.0)
+                    continue
+                p = nodes.get(parent)
+                if p is None or p["resource_type"] not in ("model", "seed"):
+                    continue
+                t0 = time.perf_counter()
+                con.execute(f'create or replace temp table floor_copy as select * from wh."{p["schema"]}"."{p["alias"]}"')
+                total += time.perf_counter() - t0
+                con.execute("drop table floor_copy")
+            if node["fqn"][1] == "staging" and not any(d.startswith("source.") for d in node["depends_on"]["nodes"]):
+                # staging reads its export's files through cis_read_files (no ref to the source view)
+                name = "raw_" + node["name"].split("__", 1)[1]
+                total += floors.get(name, {}).get("typed_scan_s", 0.0)
+            out[uid] = total
+    finally:
+        con.close()
+    return out
+
+
+def replay(state: Path, target: Path, results: list[dict], workdir: Path) -> tuple[float, int, int, list[str]]:
+    """dbt's own overhead: execute the SQL dbt ran (target/run, in completion
+    order) in one DuckDB process, on a fresh database holding the same source
+    views and seeds. Returns (seconds, statements run, statements skipped, errors)."""
+    replay_dir = workdir / "replay"
+    shutil.rmtree(replay_dir, ignore_errors=True)
+    replay_dir.mkdir(parents=True)
+    db = replay_dir / state.name  # same file name: the compiled SQL names the catalog after it
+    con = _connect(str(db))
+    ran = skipped = 0
+    errors: list[str] = []
+    try:
+        con.execute(f"attach '{state}' as wh (read_only)")
+        catalog = state.stem
+        schemas = [r[0] for r in con.execute(
+            "select distinct schema_name from duckdb_tables() where database_name = 'wh'").fetchall()]
+        for s in schemas + ["cis"]:
+            con.execute(f'create schema if not exists "{s}"')
+        for (sql,) in con.execute("select sql from duckdb_views() where database_name = 'wh' and schema_name = 'cis'").fetchall():
+            con.execute(sql)
+        seeds = [r for r in results if r["unique_id"].startswith("seed.")]
+        man = json.loads((target / "manifest.json").read_text())
+        for r in seeds:
+            n = man["nodes"][r["unique_id"]]
+            con.execute(f'create table "{n["schema"]}"."{n["alias"]}" as select * from wh."{n["schema"]}"."{n["alias"]}"')
+        # source tables other than the exports (the run log the on-run-start hook creates)
+        for src in man["sources"].values():
+            if src["schema"] != "cis":
+                con.execute(f'create schema if not exists "{src["schema"]}"')
+                con.execute(f'create table "{src["schema"]}"."{src["identifier"]}" as '
+                            f'select * from wh."{src["schema"]}"."{src["identifier"]}"')
+        con.execute("detach wh")
+        con.execute(f"use \"{catalog}\"")
+        t0 = time.perf_counter()
+        for r in results:
+            uid = r["unique_id"]
+            node = man["nodes"].get(uid)
+            if node is None or node["resource_type"] not in ("model", "test"):
+                continue
+            path = target / "run" / node["package_name"] / node["original_file_path"]
+            if node["resource_type"] == "test" and not path.is_file():
+                path = target / "run" / node["package_name"] / node["original_file_path"] / (node["alias"] + ".sql")
+            if not path.is_file():
+                skipped += 1
+                continue
+            sql = path.read_text()
+            try:
+                if node["resource_type"] == "test" and node["config"].get("store_failures"):
+                    # dbt stores the failing rows first, then counts them (the run file)
+                    audit = node["schema"]
+                    con.execute(f'create schema if not exists "{audit}"')
+                    con.execute(f'create or replace table "{audit}"."{node["alias"]}" as {r["compiled_code"]}')
+                con.execute(sql)
+                if node["resource_type"] == "model":
+                    _finish_relation(con, node["schema"], node["alias"])
+                ran += 1
+            except Exception as exc:  # counted and reported, not timed apart
+                skipped += 1
+                errors.append(f"{uid}: {str(exc).splitlines()[0][:200]}")
+        seconds = time.perf_counter() - t0
+    finally:
+        con.close()
+        shutil.rmtree(replay_dir, ignore_errors=True)
+    return seconds, ran, skipped, errors
+
+
+def _finish_relation(con, schema: str, alias: str) -> None:
+    """dbt builds a table or view as <alias>__dbt_tmp and renames it (the
+    rename is not in the run file): do the same."""
+    tmp = alias + "__dbt_tmp"
+    for kind, catalog_view in (("table", "duckdb_tables()"), ("view", "duckdb_views()")):
+        found = con.execute(f"select count(*) from {catalog_view} where schema_name = ? and "
+                            f"{'table_name' if kind == 'table' else 'view_name'} = ?", [schema, tmp]).fetchone()[0]
+        if found:
+            con.execute(f'drop {kind} if exists "{schema}"."{alias}"')
+            con.execute(f'alter {kind} "{schema}"."{tmp}" rename to "{alias}"')
+
+
+def _dbt_build(landing: Path, state: Path, target: Path, scope: str) -> tuple[int, float, int, list[dict], dict]:
+    env = dbt_env(state)
+    vars_ = json.dumps({"raw_dir": str(landing.resolve()), "test_scope": scope})
+    rc, wall, rss = measured([dbt_executable(), "build", "--vars", vars_, "--target-path", str(target)], env)
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    return rc, wall, rss, results, manifest
+
+
+def _link_tree(src: Path, dst: Path, skip_suffix: str | None = None) -> list[Path]:
+    """Hard-link (copy when linking fails) src into dst; files named
+    `<skip_suffix>*` (the deliveries of that day) are held back and returned."""
+    held = []
+    for f in sorted(src.rglob("*")):
+        if f.is_dir():
+            continue
+        rel = f.relative_to(src)
+        if skip_suffix and f.parent != src and f.name.startswith(skip_suffix):
+            held.append(rel)
+            continue
+        out = dst / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, out)
+        except OSError:
+            shutil.copy2(f, out)
+    return held
+
+
+def _fmt_s(v: float | None) -> str:
+    return "-" if v is None else f"{v:,.1f} s"
+
+
+def _fmt_b(v: float | None) -> str:
+    return "-" if v is None else f"{v / GB:,.2f} GB"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cx_warehouse.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--accounts", type=int, default=20000)
+    p.add_argument("--accounts", type=int, default=20000, help="premises to generate (default 20000)")
     p.add_argument("--start", default="2025-01-01")
     p.add_argument("--end", default="2025-12-31")
-    p.add_argument("--ami-days", type=int, default=31)
-    p.add_argument("--seed", type=int, default=11)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--format", choices=["csv", "parquet"], default="parquet")
+    p.add_argument("--data", help="an existing delivery folder (generator --layout deliveries) instead of generating")
     p.add_argument("--workdir", default=str(PROJECT_DIR / "bench" / "out"))
-    p.add_argument("--keep", action="store_true", help="keep the generated exports and warehouse")
-    p.add_argument("--gx", action="store_true", help="also time the Great Expectations checkpoint")
-    p.add_argument("--daily", action="store_true",
-                   help="deliveries layout: time `dbt build` over every day but the last, then the incremental "
-                        "`dbt build` that adds the last day's deliveries")
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="export format (with --daily)")
+    p.add_argument("--no-gx", action="store_true", help="skip the Great Expectations checkpoint")
+    p.add_argument("--no-replay", action="store_true", help="skip the dbt-overhead replay")
+    p.add_argument("--baseline", help="bench JSON of an earlier (smaller) run: report each model's growth")
+    p.add_argument("--keep", action="store_true", help="keep the generated deliveries and the warehouse")
     args = p.parse_args(argv)
-    if args.daily:
-        return daily(args)
-
-    work = Path(args.workdir)
-    raw = work / f"exports_{args.accounts}"
-    db = work / f"bench_{args.accounts}.duckdb"
-    target = work / "target"
-    _fresh(work, [raw], db)
-
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    manifest = generate(raw, accounts=args.accounts, start=date.fromisoformat(args.start),
-                        end=date.fromisoformat(args.end), seed=args.seed, ami_days=args.ami_days)
-    timings["generate exports"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    problems = preflight(raw)
-    timings["preflight (headers)"] = time.perf_counter() - t0
-    assert not problems, problems
-
-    vars_ = json.dumps({"raw_dir": str(raw.resolve())})
-    common = ["--vars", vars_, "--target-path", str(target)]
-    t0 = time.perf_counter()
-    rc_seed = run_dbt(["seed", *common], db, quiet=True)
-    rc_run = run_dbt(["run", *common], db, quiet=True)
-    timings["dbt seed + run (all models)"] = time.perf_counter() - t0
-    run_results = json.loads((target / "run_results.json").read_text())
-    t0 = time.perf_counter()
-    rc_test = run_dbt(["test", *common], db, quiet=True)
-    timings["dbt test (unit + data tests)"] = time.perf_counter() - t0
-    test_results = json.loads((target / "run_results.json").read_text())
-    if args.gx:
-        from .gx_checks import run_checkpoint
-
-        t0 = time.perf_counter()
-        outcome = run_checkpoint(db, raw, work / "gx_results")
-        timings[f"GX checkpoint (success={outcome.success})"] = time.perf_counter() - t0
-
-    raw_bytes = sum(f.stat().st_size for f in raw.rglob("*.csv"))
-    lines = [
-        f"### {args.accounts:,} premises, {args.start} .. {args.end}, AMI reads for the last {args.ami_days} days",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"exports {raw_bytes / 1e6:,.0f} MB; warehouse {db.stat().st_size / 1e6:,.0f} MB; "
-        f"exit codes seed/run/test = {rc_seed}/{rc_run}/{rc_test}",
-        "",
-        "| phase | seconds |",
-        "|---|---:|",
-        *[f"| {k} | {v:,.1f} |" for k, v in timings.items()],
-        "",
-        "| export | rows |",
-        "|---|---:|",
-        *[f"| {k} | {v:,} |" for k, v in manifest["rows_written"].items()],
-        "",
-        "Slowest models:",
-        "",
-        "| model | seconds |",
-        "|---|---:|",
-    ]
-    slow = sorted(run_results["results"], key=lambda r: -r["execution_time"])[:10]
-    lines += [f"| {r['unique_id'].split('.')[-1]} | {r['execution_time']:,.1f} |" for r in slow]
-    slow_tests = sorted(test_results["results"], key=lambda r: -r["execution_time"])[:5]
-    lines += ["", "Slowest tests:", "", "| test | seconds | status |", "|---|---:|---|"]
-    lines += [f"| {r['unique_id'].split('.')[-2][:70]} | {r['execution_time']:,.1f} | {r['status']} |" for r in slow_tests]
-    print("\n".join(lines))
-    if not args.keep:
-        shutil.rmtree(raw, ignore_errors=True)
-    return 0 if rc_run == 0 else 1
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
-def _fresh(work: Path, folders: list[Path], db: Path) -> None:
-    """Remove what an earlier benchmark left in `work`."""
-    for d in folders:
-        shutil.rmtree(d, ignore_errors=True)
-    for f in (db, Path(str(db) + ".wal")):
-        f.unlink(missing_ok=True)
+def run(args) -> int:
+    work = Path(args.workdir).resolve()
     work.mkdir(parents=True, exist_ok=True)
+    figures: dict = {"accounts": args.accounts, "start": args.start, "end": args.end, "format": args.format,
+                     "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                                f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GB:.0f} GB RAM, "
+                                f"Python {platform.python_version()}",
+                     "duckdb": duckdb_settings()}
+    phases: dict[str, dict] = {}
 
+    if args.data:
+        data = Path(args.data).resolve()
+        manifest_path = data / "_manifest.json"
+        if manifest_path.is_file():
+            m = json.loads(manifest_path.read_text())
+            params = m.get("params", m)  # a generator manifest, or a composed one with the same keys on top
+            figures.update({k: params.get(k, figures.get(k)) for k in ("start", "end", "accounts", "format")})
+    else:
+        data = work / f"deliveries_{args.accounts}_{args.format}"
+        shutil.rmtree(data, ignore_errors=True)
+        cmd = [sys.executable, "-m", "cx_warehouse.generator", "--out", str(data), "--accounts", str(args.accounts),
+               "--start", args.start, "--end", args.end, "--seed", str(args.seed), "--format", args.format,
+               "--layout", "deliveries"]
+        rc, wall, rss = measured(cmd)
+        if rc != 0:
+            print(f"the generator failed (exit {rc}): {' '.join(cmd)}", file=sys.stderr)
+            return 1
+        phases["generate"] = {"seconds": wall, "peak_rss": rss}
+    last = figures["end"]
 
-def _slowest(results: list[dict], n: int = 8) -> list[str]:
-    slow = sorted(results, key=lambda r: -r["execution_time"])[:n]
-    def label(uid: str) -> str:
-        parts = uid.split(".")
-        return parts[-2] if parts[0] == "test" else parts[-1]  # tests end in a hash
-    return [f"| {label(r['unique_id'])[:60]} | {r['execution_time']:,.1f} |" for r in slow]
-
-
-def daily(args) -> int:
-    """A scheduled day: the warehouse holds every day but the last; the last
-    day's deliveries arrive and an incremental `dbt build` takes them in."""
-    work = Path(args.workdir)
-    full = work / f"landing_full_{args.accounts}"
-    landing = work / f"landing_{args.accounts}"
-    db = work / f"daily_{args.accounts}.duckdb"
+    landing = work / "landing"
+    shutil.rmtree(landing, ignore_errors=True)
+    held = _link_tree(data, landing, skip_suffix=last)
+    state = work / "bench.duckdb"
+    for f in (state, Path(str(state) + ".wal")):
+        f.unlink(missing_ok=True)
     target = work / "target"
-    _fresh(work, [full, landing], db)
-    timings: dict[str, float] = {}
+
+    print(f"floors: typed scans of {landing} ...", flush=True)
     t0 = time.perf_counter()
-    manifest = generate(full, accounts=args.accounts, start=date.fromisoformat(args.start),
-                        end=date.fromisoformat(args.end), seed=args.seed, ami_days=args.ami_days,
-                        layout="deliveries", file_format=args.format)
-    timings["generate deliveries"] = time.perf_counter() - t0
-    last = args.end
-    shutil.copytree(full, landing)
-    held_back = [f for f in landing.rglob(f"{last}.*")]
-    for f in held_back:
-        f.unlink()
-    common = ["--vars", json.dumps({"raw_dir": str(landing.resolve())}), "--target-path", str(target)]
+    floors = export_floors(landing, work / "floor.duckdb")
+    phases["floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
+    floor_scan = sum(f["typed_scan_s"] for f in floors.values())
+    parse_floor = sum(f["parse_s"] or 0 for f in floors.values()) if args.format == "csv" else None
+    rows_in = sum(f["rows"] for f in floors.values())
+    figures["reads"] = floors.get("raw_ami_daily_reads", {}).get("rows", 0)
+
+    print("full dbt build ...", flush=True)
+    rc_full, full_s, full_rss, full_results, manifest = _dbt_build(landing, state, target, "full")
+    phases["dbt build (full)"] = {"seconds": full_s, "peak_rss": full_rss}
+
+    replay_s = None
+    if not args.no_replay:
+        print("replay of dbt's SQL in one DuckDB process ...", flush=True)
+        t_replay, ran, skipped, errors = replay(state, target, full_results, work)
+        replay_s = t_replay
+        figures["replay_statements"] = {"ran": ran, "skipped": skipped, "errors": errors[:20]}
+        phases["replay (one DuckDB process)"] = {"seconds": t_replay, "peak_rss": None}
+
+    def node_time(results):
+        return {r["unique_id"]: r["execution_time"] for r in results}
+
+    full_times = node_time(full_results)
+    models = [u for u in sorted(full_times, key=lambda u: -full_times[u]) if u.startswith("model.")][:10]
+    print("model floors ...", flush=True)
     t0 = time.perf_counter()
-    rc_full = run_dbt(["build", *common], db, quiet=True)
-    timings[f"dbt build, every day but {last} (full)"] = time.perf_counter() - t0
-    full_results = json.loads((target / "run_results.json").read_text())["results"]
-    for f in held_back:
-        shutil.copy2(full / f.relative_to(landing), f)
-    t0 = time.perf_counter()
-    rc_day = run_dbt(["build", *common], db, quiet=True)
-    timings[f"dbt build adding {last} (incremental)"] = time.perf_counter() - t0
-    day_results = json.loads((target / "run_results.json").read_text())["results"]
-    reads = manifest["rows_written"].get("raw_ami_daily_reads/", 0)
-    lines = [
-        f"### Daily run: {args.accounts:,} premises, {args.start} .. {args.end}, {args.format} deliveries",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"AMI reads {reads:,} in {len(manifest['deliveries'].get('raw_ami_daily_reads', []))} daily files; "
-        f"warehouse {db.stat().st_size / 1e6:,.0f} MB; exit codes full/day = {rc_full}/{rc_day}",
-        "",
-        "| phase | seconds |",
-        "|---|---:|",
-        *[f"| {k} | {v:,.1f} |" for k, v in timings.items()],
-        "",
-        "Slowest nodes of the full build:", "", "| node | seconds |", "|---|---:|", *_slowest(full_results),
-        "",
-        "Slowest nodes of the incremental day:", "", "| node | seconds |", "|---|---:|", *_slowest(day_results),
-    ]
-    print("\n".join(lines))
+    mfloors = model_floors(state, manifest, models, floors)
+    phases["model floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
+
+    gx_s = gx_rss = None
+    gx_ok = None
+    if not args.no_gx:
+        print("Great Expectations checkpoint ...", flush=True)
+        rc_gx, gx_s, gx_rss = measured([sys.executable, "-m", "cx_warehouse.gx_checks", "--duckdb", str(state),
+                                        "--raw-dir", str(landing), "--results-dir", str(work / "gx_results")])
+        gx_ok = rc_gx == 0
+        phases["GX checkpoint"] = {"seconds": gx_s, "peak_rss": gx_rss}
+
+    print(f"incremental dbt build adding {last} ...", flush=True)
+    for rel in held:
+        (landing / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(data / rel, landing / rel)
+    rc_day, day_s, day_rss, day_results, _ = _dbt_build(landing, state, target, "batch")
+    phases["dbt build (one more day)"] = {"seconds": day_s, "peak_rss": day_rss}
+
+    baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None
+    figures.update({
+        "rows_in": rows_in, "floor_typed_scan_s": floor_scan, "parse_floor_s": parse_floor,
+        "full_build_s": full_s, "full_build_rc": rc_full, "gx_s": gx_s, "gx_ok": gx_ok,
+        "incremental_s": day_s, "incremental_rc": rc_day, "replay_s": replay_s, "phases": phases,
+        "models": {u.split(".")[-1]: {"seconds": full_times[u], "floor_s": mfloors.get(u)} for u in models},
+        "incremental_slowest": [[r["unique_id"], r["execution_time"]] for r in
+                                sorted(day_results, key=lambda r: -r["execution_time"])[:8]],
+        "export_floors": floors,
+    })
+    out_json = work / f"bench_{figures['accounts']}.json"
+    out_json.write_text(json.dumps(figures, indent=1, default=str))
+    print(report(figures, baseline))
+    print(f"\n(figures as JSON: {out_json})")
     if not args.keep:
-        shutil.rmtree(full, ignore_errors=True)
         shutil.rmtree(landing, ignore_errors=True)
+        if not args.data:
+            shutil.rmtree(data, ignore_errors=True)
     return 0 if rc_full == 0 and rc_day == 0 else 1
+
+
+def report(f: dict, baseline: dict | None = None) -> str:
+    full, gx, day, floor = f["full_build_s"], f["gx_s"], f["incremental_s"], f["floor_typed_scan_s"]
+    build_gx = full + (gx or 0)
+    big = f["accounts"] >= 1_000_000 and (date.fromisoformat(str(f["end"])) - date.fromisoformat(str(f["start"]))).days >= 700
+    scale_note = "" if big else " (target holds at 1 M x 2 years)"
+    rows = []
+
+    def row(figure, target, measured, ratio, floor_text, ok):
+        mark = "" if ok is None else (" ✓" if ok else " ✗")
+        rows.append(f"| {figure} | {target} | {measured} | {ratio}{mark} | {floor_text} |")
+
+    gen = f["phases"].get("generate")
+    if gen:
+        row("generator, Parquet/CSV deliveries", f"≤ {TARGET_GENERATE_S:.0f} s{scale_note}", _fmt_s(gen["seconds"]),
+            f"{gen['seconds'] / TARGET_GENERATE_S:.2f} of target", "-", gen["seconds"] <= TARGET_GENERATE_S if big else None)
+    row("full build + tests + GX", f"≤ {TARGET_BUILD_S:.0f} s{scale_note}", _fmt_s(build_gx),
+        f"{build_gx / floor:.1f}x floor", f"typed scan of all exports {_fmt_s(floor)}", build_gx <= TARGET_BUILD_S if big else None)
+    if f.get("parse_floor_s"):
+        over = build_gx - f["parse_floor_s"]
+        row("CSV: build + tests + GX minus parse floor", "≤ 300 s", _fmt_s(over),
+            f"{build_gx / f['parse_floor_s']:.1f}x parse floor", f"CSV parse {_fmt_s(f['parse_floor_s'])}", over <= 300 if big else None)
+    peak = f["phases"]["dbt build (full)"]["peak_rss"]
+    row("peak memory, full build", "≤ 12 GB", _fmt_b(peak), f"{peak / TARGET_MEMORY_B:.2f} of target", "-", peak <= TARGET_MEMORY_B)
+    row("daily incremental build (tests incl.)", "≤ 5% of full build", _fmt_s(day), f"{day / full:.1%} of full",
+        f"full build {_fmt_s(full)}", day <= TARGET_INCREMENTAL_SHARE * full)
+    worst = max(((m, v["seconds"] / v["floor_s"]) for m, v in f["models"].items() if v.get("floor_s")),
+                key=lambda x: x[1], default=(None, None))
+    if worst[0]:
+        row(f"slowest model vs its floor ({worst[0]})", "≤ 5x", _fmt_s(f["models"][worst[0]]["seconds"]),
+            f"{worst[1]:.1f}x", f"input typed scan {_fmt_s(f['models'][worst[0]]['floor_s'])}", worst[1] <= TARGET_MODEL_FLOOR_RATIO)
+    if gx is not None:
+        row("GX checkpoint time", "≤ 10% of build", _fmt_s(gx), f"{gx / full:.1%} of build", f"full build {_fmt_s(full)}",
+            gx <= TARGET_GX_SHARE * full)
+        grss = f["phases"]["GX checkpoint"]["peak_rss"]
+        row("GX checkpoint peak memory", "≤ 2 GB", _fmt_b(grss), f"{grss / TARGET_GX_MEMORY_B:.2f} of target", "-",
+            grss <= TARGET_GX_MEMORY_B)
+    if f.get("replay_s"):
+        row("dbt overhead: dbt build vs its SQL in one process", "≤ 1.2x", _fmt_s(full), f"{full / f['replay_s']:.2f}x",
+            f"replay {_fmt_s(f['replay_s'])}", full / f["replay_s"] <= TARGET_DBT_OVERHEAD)
+    lines = [
+        f"### {f['accounts']:,} premises, {f['start']} .. {f['end']}, {f['format']} deliveries",
+        "",
+        f"Machine: {f['machine']}; DuckDB memory_limit {f['duckdb']['memory_limit']}, threads {f['duckdb']['threads']}; "
+        f"{f['rows_in']:,} raw rows of which {f['reads']:,} smart-meter reads; exit codes full/day = "
+        f"{f['full_build_rc']}/{f['incremental_rc']}; GX passed: {f['gx_ok']}",
+        "",
+        "| figure | target | measured | ratio | floor |",
+        "|---|---|---:|---:|---|",
+        *rows,
+        "",
+        "Slowest models of the full build:",
+        "",
+        "| model | seconds | floor (typed scan of its inputs) | ratio |" + (" growth vs baseline |" if baseline else ""),
+        "|---|---:|---:|---:|" + ("---:|" if baseline else ""),
+    ]
+    for m, v in f["models"].items():
+        ratio = f"{v['seconds'] / v['floor_s']:.1f}x" if v.get("floor_s") else "-"
+        line = f"| {m} | {v['seconds']:,.1f} | {_fmt_s(v.get('floor_s'))} | {ratio} |"
+        if baseline:
+            b = baseline.get("models", {}).get(m)
+            line += f" {v['seconds'] / b['seconds']:.1f}x |" if b and b["seconds"] > 0 else " - |"
+        lines.append(line)
+    lines += ["", "Slowest nodes of the incremental day:", "", "| node | seconds |", "|---|---:|"]
+    for uid, s in f["incremental_slowest"]:
+        parts = uid.split(".")
+        lines.append(f"| {(parts[-2] if parts[0] in ('test', 'unit_test') else parts[-1])[:70]} | {s:,.1f} |")
+    lines += ["", "Phases:", "", "| phase | seconds | peak memory |", "|---|---:|---:|"]
+    for name, ph in f["phases"].items():
+        lines.append(f"| {name} | {ph['seconds']:,.1f} | {_fmt_b(ph['peak_rss'])} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

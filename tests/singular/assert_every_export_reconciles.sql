@@ -1,34 +1,88 @@
--- Fails for every CIS export whose rows do not reconcile: the records counted
--- straight from the files (those the CSV reader could parse, plus the
--- malformed ones it reported) must equal kept + exact duplicates + rejected
--- + superseded, and every export must be present.
+-- Fails for every delivery of a CIS export whose rows do not reconcile: the
+-- records counted straight from its file (those the CSV reader could parse,
+-- plus the malformed ones it reported) must equal kept + exact duplicates +
+-- rejected + superseded, and every export must be present.
+-- With var test_scope 'batch' (a scheduled incremental run) only the
+-- deliveries the latest run wrote are counted from their files; a full build
+-- and the monthly cadence count every delivery (docs/scheduling.md).
 {%- set exports = cis_export_names() %}
+{%- set batch = cx_test_scope() == 'batch' %}
 with file_counts as (
     {%- for name in exports %}
+    {%- set staged = ref('stg_cis__' ~ name[4:]) %}
     -- every column is read (concat_ws), so that the reader checks every value
     select
         '{{ name }}' as source_file,
+        source_delivery,
         count(concat_ws('|', {{ cis_contract_columns(name) | join(', ') }})) as file_rows
     from {{ source('cis', name) }}
+    {%- if batch %}
+    where source_delivery in (
+        select source_delivery from {{ staged }}
+        where {{ cx_batch_condition(staged) }}
+    )
+    {%- endif %}
+    group by source_delivery
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
-)
+),
 
-select
-    file_counts.source_file,
-    file_counts.file_rows,
-    reconciliation.raw_rows,
-    reconciliation.kept_rows,
-    reconciliation.duplicate_rows,
-    reconciliation.rejected_rows,
-    reconciliation.superseded_rows
-from file_counts
-left join {{ ref('dq_row_reconciliation') }} as reconciliation
-    on file_counts.source_file = reconciliation.source_file
-where
-    reconciliation.source_file is null
-    or reconciliation.raw_rows <> file_counts.file_rows + reconciliation.malformed_rows
-    or reconciliation.raw_rows <> (
-        reconciliation.kept_rows + reconciliation.duplicate_rows
-        + reconciliation.rejected_rows + reconciliation.superseded_rows
-    )
+exports as (
+    {%- for name in exports %}
+    select '{{ name }}' as source_file{% if not loop.last %} union all{% endif %}
+    {%- endfor %}
+),
+
+missing_exports as (
+    select
+        exports.source_file,
+        cast(null as {{ dbt.type_string() }}) as source_delivery,
+        cast(null as {{ dbt.type_bigint() }}) as file_rows
+    from exports
+    left join {{ ref('dq_row_reconciliation') }} as reconciliation
+        on exports.source_file = reconciliation.source_file
+    where reconciliation.source_file is null
+),
+
+unreconciled as (
+    select
+        file_counts.source_file,
+        file_counts.source_delivery,
+        file_counts.file_rows
+    from file_counts
+    left join {{ ref('dq_load_deliveries') }} as deliveries
+        on
+            file_counts.source_file = deliveries.source_file
+            and file_counts.source_delivery = deliveries.source_delivery
+    where
+        deliveries.source_delivery is null
+        or deliveries.raw_rows <> file_counts.file_rows + deliveries.malformed_rows
+        or deliveries.raw_rows <> (
+            deliveries.kept_rows + deliveries.duplicate_rows
+            + deliveries.rejected_rows + deliveries.superseded_rows
+        )
+)
+{%- if not batch %},
+
+-- a staged delivery whose file is no longer in the landing folder
+stale_deliveries as (
+    select
+        deliveries.source_file,
+        deliveries.source_delivery,
+        cast(null as {{ dbt.type_bigint() }}) as file_rows
+    from {{ ref('dq_load_deliveries') }} as deliveries
+    left join file_counts
+        on
+            deliveries.source_file = file_counts.source_file
+            and deliveries.source_delivery = file_counts.source_delivery
+    where file_counts.source_delivery is null
+)
+{%- endif %}
+
+select * from missing_exports
+union all
+select * from unreconciled
+{%- if not batch %}
+union all
+select * from stale_deliveries
+{%- endif %}

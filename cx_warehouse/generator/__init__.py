@@ -43,6 +43,9 @@ PY00000001 payments, SO0000001 service orders, CT00000001 contacts,
 T0000001 tickets, AG0001 agents, U000001 portal users, EV000000001 portal
 events, S0000001 surveys (the width grows with the volume).  Meter installs
 are keyed on (meter_id, installed_date): a meter may be reinstalled elsewhere.
+``id_prefix`` / ``--id-prefix TEXT`` puts TEXT in front of all of them (and
+of the fresh ids of defects and orphans), e.g. BM0000001; it is recorded as
+``params.id_prefix`` in the manifest (absent when empty).
 
 Defects (``defect_rate`` > 0): about ``defect_rate`` x rows extra rows per
 file, split over the kinds that apply to the file, at least one of each:
@@ -98,6 +101,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -126,6 +130,7 @@ __all__ = ["generate", "main", "GENERATOR_VERSION", "FILES", "FORMATS", "LAYOUTS
 GENERATOR_VERSION = "1.1.0"
 CONTRACT = "docs/contract/cis-exports.md"
 # survey trigger rank used internally -> contract trigger_type
+_ID_PREFIX = re.compile(r"[A-Za-z0-9_-]*")
 _SURVEY_TYPES = np.array(["contact", "service_order", "payment", "bill"], dtype=object)
 
 
@@ -198,7 +203,7 @@ def _planted_keys(defects: list[dict], name: str, kind: str) -> list[str]:
 def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
              end: dt.date = dt.date(2025, 12, 31), seed: int = 42, defect_rate: float = 0.01,
              ami_days: int | None = None, file_format: str = "csv", layout: str = "files",
-             materialize_defects: bool = True) -> dict:
+             materialize_defects: bool = True, id_prefix: str = "") -> dict:
     """Write the 14 CIS exports and ``_manifest.json`` to ``out_dir``.
 
     ``accounts`` is the number of service premises (each served by a chain of
@@ -210,6 +215,10 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
     ``planted_defects`` (their number) and ``timings`` (seconds per phase);
     ``materialize_defects=False`` leaves out its ``defects`` list (millions of
     dicts at a million premises; the file has them all).
+    ``id_prefix`` is put in front of every generated id (``B`` gives
+    BM0000001, BP000001, BBR0001, BAG0001, ...), so that runs with different
+    prefixes can be landed side by side without colliding ids; '' (the
+    default) changes nothing.
     """
     if isinstance(start, str):
         start = dt.date.fromisoformat(start)
@@ -227,6 +236,8 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
         raise ValueError(f"file_format must be one of {', '.join(FORMATS)}")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}")
+    if not isinstance(id_prefix, str) or not _ID_PREFIX.fullmatch(id_prefix):
+        raise ValueError("id_prefix must be letters, digits, '_' or '-' (or empty)")
     t_start = time.perf_counter()
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -240,7 +251,8 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
         csv_dir = work_dir
     try:
         manifest = _generate(out_dir, csv_dir, work_dir, int(accounts), start, end, int(seed),
-                             float(defect_rate), ami_days, file_format, layout, materialize_defects)
+                             float(defect_rate), ami_days, file_format, layout, materialize_defects,
+                             id_prefix)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     manifest["elapsed_seconds"] = round(time.perf_counter() - t_start, 3)
@@ -249,14 +261,15 @@ def generate(out_dir, accounts: int = 300, start: dt.date = dt.date(2024, 1, 1),
 
 def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: dt.date, end: dt.date, seed: int,
               defect_rate: float, ami_days: int | None, file_format: str, layout: str,
-              materialize_defects: bool = True) -> dict:
+              materialize_defects: bool = True, id_prefix: str = "") -> dict:
     start_o, end_o = start.toordinal(), end.toordinal()
     fmt = Fmt(dt.date(max(1, start.year - 140), 1, 1), end + dt.timedelta(days=400))
     w = build_world(seed, int(accounts), start_o, end_o)
     inj = Injector(stream(seed, "defects"), float(defect_rate))
+    ip = id_prefix
     ids = {
-        "C": _Ids("C", w.C, 6), "A": _Ids("A", w.A, 6), "P": _Ids("P", w.P, 6),
-        "M": _Ids("M", w.M, 7), "R": _Ids("BR", w.R, 4),
+        "C": _Ids(ip + "C", w.C, 6), "A": _Ids(ip + "A", w.A, 6), "P": _Ids(ip + "P", w.P, 6),
+        "M": _Ids(ip + "M", w.M, 7), "R": _Ids(ip + "BR", w.R, 4),
     }
     rows_written: dict[str, int] = {}
     paths = {name: os.path.join(csv_dir, name + ".csv") for name in FILES}
@@ -278,8 +291,9 @@ def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: d
     pending: dict[str, int] = {}
     dup_done = [False]
     pool, log = reads.Pool(), reads.DefectLog()
-    texts = reads.Texts(ids["M"].width, pool)
-    sink = reads.Sink(work_dir, out_dir, file_format, layout, start_o, end_o, ids["M"].width, pool)
+    texts = reads.Texts(ids["M"].width, pool, ids["M"].prefix)
+    sink = reads.Sink(work_dir, out_dir, file_format, layout, start_o, end_o, ids["M"].width, pool,
+                      ids["M"].prefix)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -347,11 +361,11 @@ def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: d
     finish_bills(w)
     cx.build_cx(w)
     ids.update({
-        "B": _Ids("B", w.B, 8), "E": _Ids("BX", w.E, 6), "PY": _Ids("PY", w.PY, 8),
-        "SO": _Ids("SO", w.SO, 7), "CT": _Ids("CT", w.CT, 8), "T": _Ids("T", w.T, 7),
-        "U": _Ids("U", w.U, 6), "EV": _Ids("EV", w.EV, 9), "S": _Ids("S", w.SV, 7),
+        "B": _Ids(ip + "B", w.B, 8), "E": _Ids(ip + "BX", w.E, 6), "PY": _Ids(ip + "PY", w.PY, 8),
+        "SO": _Ids(ip + "SO", w.SO, 7), "CT": _Ids(ip + "CT", w.CT, 8), "T": _Ids(ip + "T", w.T, 7),
+        "U": _Ids(ip + "U", w.U, 6), "EV": _Ids(ip + "EV", w.EV, 9), "S": _Ids(ip + "S", w.SV, 7),
     })
-    tables = _format_tables(w, fmt, ids)
+    tables = _format_tables(w, fmt, ids, ip)
     ro = stream(seed, "orphans")
     for name in FILES:
         if name == "raw_ami_daily_reads":
@@ -363,7 +377,7 @@ def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: d
         if defect_rate > 0:
             cols = _plant_orphans(name, cols, inj, ids, ro)
             cols = inj.inject(name, cols, inj.quotas(name, n), _fresh_key_factory(name, w, ids, fmt, ro),
-                              synthetic=_synthetic_row(name, w, ids, fmt))
+                              synthetic=_synthetic_row(name, w, ids, fmt, ip))
         if name == "raw_meter_installs" and defect_rate > 0:
             cols = _plant_overlapping_install(cols, w, ids, fmt, inj, stream(seed, "overlapping-install"))
         if name == "raw_service_orders":
@@ -403,6 +417,8 @@ def _generate(out_dir: str, csv_dir: str, work_dir: str, accounts: int, start: d
             "ami_days": None if ami_days is None else int(ami_days),
             "ami_first_date": dt.date.fromordinal(ami_first).isoformat(),
             "format": file_format, "layout": layout,
+            # only when set, so that the default output stays what it always was
+            **({"id_prefix": id_prefix} if id_prefix else {}),
         },
         "entities": {"premises": int(w.P), "accounts": int(w.A), "customers": int(w.C),
                      "meters": int(w.M), "billing_runs": int(w.R), "tickets": int(w.T)},
@@ -458,7 +474,7 @@ def _manifest_text(m: dict, first_defects: list[str] = ()) -> str:
 
 
 # ---------------------------------------------------------------------------
-def _format_tables(w, fmt: Fmt, ids) -> dict:
+def _format_tables(w, fmt: Fmt, ids, id_prefix: str = "") -> dict:
     """Per file, a function that formats its columns (one table in memory at a time)."""
     T: dict = {}
     C, A, P, M, R = ids["C"], ids["A"], ids["P"], ids["M"], ids["R"]
@@ -527,7 +543,7 @@ def _format_tables(w, fmt: Fmt, ids) -> dict:
         "created_at": fmt.ts(w.so_created),
         "completed_at": fmt.ts(w.so_completed, empty=w.so_completed < 0),
     }
-    agents = fmt_ids("AG", np.arange(1, w.n_agents + 1), 4)
+    agents = fmt_ids(id_prefix + "AG", np.arange(1, w.n_agents + 1), 4)
     ivr = w.ct_talk < 0
     T["raw_contacts"] = lambda: {
         "contact_id": ids["CT"].all,
@@ -577,7 +593,7 @@ def _format_tables(w, fmt: Fmt, ids) -> dict:
     return T
 
 
-def _synthetic_row(name, w, ids, fmt: Fmt) -> dict:
+def _synthetic_row(name, w, ids, fmt: Fmt, id_prefix: str = "") -> dict:
     """A valid-looking row, used as a defect template when a file is empty."""
     def one(key, n):
         return ids[key].of([0])[0] if n else ids[key].fresh()
@@ -607,7 +623,7 @@ def _synthetic_row(name, w, ids, fmt: Fmt) -> dict:
         "raw_service_orders": {"service_order_id": "", "account_id": acc, "order_type": "reconnect",
                                "status": "completed", "created_at": t0, "completed_at": t1},
         "raw_contacts": {"contact_id": "", "ticket_id": "", "account_id": acc, "caller_phone": "",
-                         "channel": "phone", "reason_code": "other", "started_at": t0, "agent_id": "AG0001",
+                         "channel": "phone", "reason_code": "other", "started_at": t0, "agent_id": id_prefix + "AG0001",
                          "talk_seconds": "240", "hold_seconds": "0", "wrap_seconds": "45",
                          "resolution_status": "resolved"},
         "raw_portal_users": {"portal_user_id": "", "account_id": acc, "email": "pat.doe@example.com",
@@ -731,6 +747,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--layout", choices=LAYOUTS, default="files",
                    help="files: one file per export; deliveries: event exports as folders of "
                         "daily files raw_X/YYYY-MM-DD.<ext>, with late corrections (default files)")
+    p.add_argument("--id-prefix", default="", metavar="TEXT",
+                   help="put TEXT in front of every generated id (e.g. B: BM0000001, BP000001), so "
+                        "that runs with different prefixes do not collide (default: none)")
     p.add_argument("--timings", action="store_true", help="print the seconds per phase to stderr")
     args = p.parse_args(argv)
     errors = []
@@ -742,6 +761,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.append("--defect-rate must be >= 0 and < 0.5")
     if args.ami_days is not None and args.ami_days < 1:
         errors.append("--ami-days must be >= 1")
+    if not _ID_PREFIX.fullmatch(args.id_prefix):
+        errors.append("--id-prefix must be letters, digits, '_' or '-'")
     if errors:
         p.print_usage(sys.stderr)
         for e in errors:
@@ -749,7 +770,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     m = generate(args.out, accounts=args.accounts, start=args.start, end=args.end, seed=args.seed,
                  defect_rate=args.defect_rate, ami_days=args.ami_days, file_format=args.file_format,
-                 layout=args.layout, materialize_defects=False)
+                 layout=args.layout, materialize_defects=False, id_prefix=args.id_prefix)
     counts = ", ".join(f"{name[4:]}={n}" for name, n in zip(FILES, m["rows_written"].values()))
     print(f"wrote {len(m['rows_written'])} exports ({args.layout}, {args.file_format}) to {args.out} "
           f"in {m['elapsed_seconds']:.1f}s ({m['planted_defects']} planted defects, "

@@ -205,11 +205,11 @@ def insert(cols: dict, rows: dict, rng: np.random.Generator) -> dict:
 class Texts:
     """Text of numeric read rows (for keys in the manifest, a few rows at a time)."""
 
-    def __init__(self, width: int, pool: Pool):
-        self.width, self.pool = width, pool
+    def __init__(self, width: int, pool: Pool, prefix: str = "M"):
+        self.width, self.pool, self.prefix = width, pool, prefix
 
     def meter(self, m) -> np.ndarray:
-        return np.array([f"M{int(x):0{self.width}d}" for x in np.asarray(m).tolist()], dtype=object)
+        return np.array([f"{self.prefix}{int(x):0{self.width}d}" for x in np.asarray(m).tolist()], dtype=object)
 
     def date(self, d, oc, ov) -> np.ndarray:
         out = []
@@ -257,7 +257,7 @@ class DefectLog:
 
     @staticmethod
     def _keys(p, texts: "Texts") -> np.ndarray:
-        meter = _fmt_ids_u("M", p["m"], texts.width)
+        meter = _fmt_ids_u(texts.prefix, p["m"], texts.width)
         day = p["d"].astype("datetime64[D]").astype("U10").astype(object)
         dates = np.where(p["oc"] == 1, np.array(texts.pool.texts, dtype=object)[p["ov"]], day)
         return (meter + "|" + dates).astype(object)
@@ -521,11 +521,11 @@ class Sink:
     delivery day (deliveries layout), formatted by DuckDB in :meth:`finish`."""
 
     def __init__(self, work_dir: str, out_dir: str, file_format: str, layout: str,
-                 start_o: int, end_o: int, width: int, pool: Pool):
+                 start_o: int, end_o: int, width: int, pool: Pool, prefix: str = "M"):
         self.work, self.out = work_dir, out_dir
         self.format, self.layout = file_format, layout
         self.start_e, self.end_e = start_o - EPOCH, end_o - EPOCH
-        self.width, self.pool = width, pool
+        self.width, self.pool, self.prefix = width, pool, prefix
         self.rows = 0
         self.con = None
         self.days: dict[int, int] = {}
@@ -616,7 +616,7 @@ class Sink:
                     ok &= con.execute(f"SELECT ({_parsed('v', cis_type)}) IS NOT NULL "
                                       f"FROM (SELECT {_lit(t)} AS v)").fetchone()[0]
                 typed[col] = bool(ok)
-        meter = f"'M' || lpad(CAST(m AS VARCHAR), {self.width}, '0') AS meter_id"
+        meter = f"'{self.prefix}' || lpad(CAST(m AS VARCHAR), {self.width}, '0') AS meter_id"
         if typed["read_date"]:
             same = "" if iso is None else f"WHEN d = {day} THEN DATE '{iso}' "
             date = (f"CASE WHEN oc = 1 THEN CAST(({_parsed('t', 'date')}) AS DATE) {same}"

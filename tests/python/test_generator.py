@@ -1041,3 +1041,98 @@ def test_parquet_deliveries_hold_the_manifest_row_counts_and_the_csv_rows(deliv_
                         from read_csv('{csv_out}/raw_ami_daily_reads/*.csv', filename=true, all_varchar=true)
                         """).fetchall()
     assert pq == cv
+
+
+# --- id prefix (two runs landed side by side) ---------------------------------
+ID_COLS = {
+    "raw_customers": ["customer_id"],
+    "raw_accounts": ["account_id", "customer_id", "premise_id"],
+    "raw_meter_installs": ["meter_id", "premise_id"],
+    "raw_ami_daily_reads": ["meter_id"],
+    "raw_billing_runs": ["billing_run_id"],
+    "raw_bills": ["bill_id", "account_id", "billing_run_id", "corrects_bill_id"],
+    "raw_billing_exceptions": ["exception_id", "billing_run_id", "bill_id", "account_id"],
+    "raw_payments": ["payment_id", "account_id"],
+    "raw_service_orders": ["service_order_id", "account_id"],
+    "raw_contacts": ["contact_id", "ticket_id", "account_id", "agent_id"],
+    "raw_portal_users": ["portal_user_id", "account_id"],
+    "raw_portal_events": ["event_id", "portal_user_id"],
+    "raw_delivery_preferences": ["account_id"],
+    "raw_surveys": ["survey_id", "account_id", "trigger_id"],
+}
+
+
+def _with_prefix(df: pd.DataFrame, name: str, prefix: str) -> pd.DataFrame:
+    df = df.copy()
+    for c in ID_COLS[name]:
+        df[c] = df[c].where(df[c] == "", prefix + df[c])
+    return df
+
+
+def test_id_prefix_prefixes_every_id_and_changes_nothing_else(dirty, tmp_path):
+    out0, m0 = dirty
+    out = tmp_path / "prefixed"
+    m = generator.generate(out, seed=11, defect_rate=0.02, id_prefix="B", **SMALL)
+    assert m["params"]["id_prefix"] == "B" and "id_prefix" not in m0["params"]
+    assert json.loads((out / "_manifest.json").read_text())["params"]["id_prefix"] == "B"
+    assert m["rows_written"] == m0["rows_written"]
+    assert [f for f in m["files"].values()] == [f for f in m0["files"].values()]
+    for name in HEADERS:
+        df = read(out, name)
+        ok = kept(out, name)
+        for c in ID_COLS[name]:
+            # every non-empty id, in kept and in defective rows
+            ids = df.loc[df[c] != "", c]
+            assert ids.str.startswith("B").all(), (name, c, ids[~ids.str.startswith("B")].head())
+            assert ok.loc[ok[c] != "", c].str.startswith("B").all(), (name, c)
+        # the same rows as without the prefix, but for the prefix on the ids
+        expected = _with_prefix(read(out0, name), name, "B")
+        pd.testing.assert_frame_equal(df, expected, check_names=True)
+    # the planted keys of the manifest carry the prefix too
+    for key in ("defects", "orphans", "integrity"):
+        assert all(d["primary_key"].startswith("B") for d in m[key] if d["primary_key"]), key
+    # references still resolve: reads -> installs, accounts -> premises / customers, ...
+    meters = set(kept(out, "raw_meter_installs")["meter_id"])
+    orphan_reads = {o["primary_key"] for o in m["orphans"] if o["file"] == "raw_ami_daily_reads"}
+    rd = kept(out, "raw_ami_daily_reads")
+    rd = rd[~(rd["meter_id"] + "|" + rd["read_date"]).isin(orphan_reads)]
+    assert len(rd) and rd["meter_id"].isin(meters).all()
+    accounts = kept(out, "raw_accounts")
+    assert accounts["customer_id"].isin(set(kept(out, "raw_customers")["customer_id"])).all()
+    orphan_keys = {(o["file"], o["primary_key"]) for o in m["orphans"]}
+    for name in ("raw_bills", "raw_payments", "raw_service_orders", "raw_portal_users"):
+        df = kept(out, name)
+        df = df[[(name, k) not in orphan_keys for k in df[KEY[name][0]]]]
+        assert df["account_id"].isin(set(accounts["account_id"])).all(), name
+    bills = kept(out, "raw_bills")
+    assert bills["billing_run_id"].isin(set(kept(out, "raw_billing_runs")["billing_run_id"])).all()
+    ev = kept(out, "raw_portal_events")
+    assert ev["portal_user_id"].isin(set(kept(out, "raw_portal_users")["portal_user_id"])).all()
+
+
+def test_id_prefix_in_parquet_deliveries_and_the_cli(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generator.generate(a, seed=8, layout="deliveries", file_format="parquet", **TINY)
+    assert generator.main(["--out", str(b), "--accounts", str(TINY["accounts"]), "--start", "2024-01-01",
+                           "--end", "2024-02-29", "--seed", "8", "--defect-rate", "0.02",
+                           "--layout", "deliveries", "--format", "parquet", "--id-prefix", "B"]) == 0
+    ma, mb = (json.loads((p / "_manifest.json").read_text()) for p in (a, b))
+    assert mb["params"]["id_prefix"] == "B" and "id_prefix" not in ma["params"]
+    assert ma["rows_written"] == mb["rows_written"]
+    assert [d["delivery"] for d in mb["deliveries"]["raw_ami_daily_reads"]] == \
+        [d["delivery"] for d in ma["deliveries"]["raw_ami_daily_reads"]]
+    for name in HEADERS:
+        cols = ID_COLS[name]
+        sel = ", ".join(cols)
+        pa = duckdb.sql(f"select {sel} from {source(a, name, 'parquet')}").fetchall()
+        pb = duckdb.sql(f"select {sel} from {source(b, name, 'parquet')}").fetchall()
+        assert len(pa) == len(pb), name
+        assert pb == [tuple(v and "B" + v for v in row) for row in pa], name
+
+
+@pytest.mark.parametrize("bad", ["B/", "a b", "B'", "é"])
+def test_id_prefix_rejects_unsafe_text(tmp_path, bad, capsys):
+    assert generator.main(["--out", str(tmp_path / "x"), "--id-prefix", bad]) == 2
+    assert "--id-prefix" in capsys.readouterr().err
+    with pytest.raises(ValueError):
+        generator.generate(tmp_path / "y", id_prefix=bad, **TINY)

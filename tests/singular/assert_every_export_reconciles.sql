@@ -29,7 +29,10 @@ with file_counts as (
 
 exports as (
     {%- for name in exports %}
-    select '{{ name }}' as source_file{% if not loop.last %} union all{% endif %}
+    select '{{ name }}' as source_file
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
     {%- endfor %}
 ),
 

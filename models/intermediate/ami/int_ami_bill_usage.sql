@@ -36,23 +36,29 @@ reads as (
     where attribution_status = 'attributed'
 ),
 
+digits as (
+    {%- for d in range(10) %}
+    select {{ d }} as d
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+longest_period as (
+    select max({{ dbt.datediff('service_period_start', 'service_period_end', 'month') }}) as months
+    from bills
+    where service_period_end >= service_period_start
+),
+
 -- 0 .. the longest service period in months (a handful of rows)
 month_offsets as (
     select ones.d + 10 * tens.d + 100 * hundreds.d as month_offset
-    from (
-        {% for d in range(10) %}select {{ d }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
-    ) as ones
-    cross join (
-        {% for d in range(10) %}select {{ d }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
-    ) as tens
-    cross join (
-        {% for d in range(10) %}select {{ d }} as d{% if not loop.last %} union all {% endif %}{% endfor %}
-    ) as hundreds
-    where ones.d + 10 * tens.d + 100 * hundreds.d <= (
-        select max({{ dbt.datediff('service_period_start', 'service_period_end', 'month') }})
-        from bills
-        where service_period_end >= service_period_start
-    )
+    from digits as ones
+    cross join digits as tens
+    cross join digits as hundreds
+    cross join longest_period
+    where ones.d + 10 * tens.d + 100 * hundreds.d <= longest_period.months
 ),
 
 -- each bill once per calendar month its service period touches

@@ -304,6 +304,11 @@ def run(args) -> int:
                                 f"Python {platform.python_version()}",
                      "duckdb": duckdb_settings()}
     phases: dict[str, dict] = {}
+    progress = work / f"bench_{args.accounts}.partial.json"
+
+    def save_progress() -> None:
+        """The figures so far (a long run can be stopped and still report)."""
+        progress.write_text(json.dumps({**figures, "phases": phases}, indent=1, default=str))
 
     if args.data:
         data = Path(args.data).resolve()
@@ -337,6 +342,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     floors = export_floors(landing, work / "floor.duckdb")
     phases["floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
+    save_progress()
     floor_scan = sum(f["typed_scan_s"] for f in floors.values())
     parse_floor = sum(f["parse_s"] or 0 for f in floors.values()) if args.format == "csv" else None
     rows_in = sum(f["rows"] for f in floors.values())
@@ -345,6 +351,9 @@ def run(args) -> int:
     print("full dbt build ...", flush=True)
     rc_full, full_s, full_rss, full_results, manifest = _dbt_build(landing, state, target, "full")
     phases["dbt build (full)"] = {"seconds": full_s, "peak_rss": full_rss}
+    figures.update({"floor_typed_scan_s": floor_scan, "full_build_s": full_s, "full_build_rc": rc_full,
+                    "full_results": [[r["unique_id"], r["execution_time"]] for r in full_results]})
+    save_progress()
 
     replay_s = None
     if not args.no_replay:
@@ -353,6 +362,7 @@ def run(args) -> int:
         replay_s = t_replay
         figures["replay_statements"] = {"ran": ran, "skipped": skipped, "errors": errors[:20]}
         phases["replay (one DuckDB process)"] = {"seconds": t_replay, "peak_rss": None}
+        save_progress()
 
     def node_time(results):
         return {r["unique_id"]: r["execution_time"] for r in results}
@@ -372,6 +382,7 @@ def run(args) -> int:
                                         "--raw-dir", str(landing), "--results-dir", str(work / "gx_results")])
         gx_ok = rc_gx == 0
         phases["GX checkpoint"] = {"seconds": gx_s, "peak_rss": gx_rss}
+        save_progress()
 
     print(f"incremental dbt build adding {last} ...", flush=True)
     for rel in held:

@@ -90,7 +90,6 @@ def duckdb_settings() -> dict[str, str]:
         "memory_limit": os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "12GB"),
         "threads": os.environ.get("CX_DUCKDB_THREADS", "2"),
         "temp_directory": os.environ.get("CX_DUCKDB_TEMP_DIR", str(PROJECT_DIR / "warehouse" / "duckdb_tmp")),
-        "storage_compatibility_version": "latest",
     }
 
 

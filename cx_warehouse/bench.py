@@ -54,6 +54,10 @@ _TYPES = {"date": "date", "timestamp": "timestamp", "decimal": "decimal(18, 4)",
           "integer": "bigint", "boolean": "boolean"}
 
 
+class BenchError(Exception):
+    """A phase could not complete (the figures so far are in the partial JSON)."""
+
+
 def _hwm(pid: int) -> int:
     """Peak resident memory (VmHWM) of a running process since its exec, in bytes."""
     try:
@@ -258,7 +262,11 @@ def _finish_relation(con, schema: str, alias: str) -> None:
 def _dbt_build(landing: Path, state: Path, target: Path, scope: str) -> tuple[int, float, int, list[dict], dict]:
     env = dbt_env(state)
     vars_ = json.dumps({"raw_dir": str(landing.resolve()), "test_scope": scope})
+    (target / "run_results.json").unlink(missing_ok=True)
     rc, wall, rss = measured([dbt_executable(), "build", "--vars", vars_, "--target-path", str(target)], env)
+    if not (target / "run_results.json").is_file():
+        raise BenchError(f"dbt build exited {rc} after {wall:,.0f} s without writing run_results.json "
+                         f"(crashed or killed; see logs/dbt.log)")
     results = json.loads((target / "run_results.json").read_text())["results"]
     manifest = json.loads((target / "manifest.json").read_text())
     return rc, wall, rss, results, manifest
@@ -309,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return run(args)
+    except BenchError as exc:
+        print(f"bench stopped: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -91,7 +91,7 @@ def measured(cmd: list[str], env: dict | None = None, quiet: bool = True) -> tup
 def duckdb_settings() -> dict[str, str]:
     """The limits profiles.yml gives dbt, for the floors and the replay."""
     return {
-        "memory_limit": os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "12GB"),
+        "memory_limit": os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "10GB"),
         "threads": os.environ.get("CX_DUCKDB_THREADS", "2"),
         "temp_directory": os.environ.get("CX_DUCKDB_TEMP_DIR", str(PROJECT_DIR / "warehouse" / "duckdb_tmp")),
     }

@@ -216,19 +216,7 @@ touched_keys as (
 -- rewritten whole (delete+insert by delivery) with their flags recomputed
 carried as (
     select
-        {%- for c in columns %}
-        {{ c.name }},
-        {%- endfor %}
-        staging_row_id,
-        primary_key_value,
-        source_delivery,
-        delivery_fingerprint,
-        raw_copies,
-        is_rejected,
-        reject_reason,
-        raw_row,
-        source_line,
-        malformed_line,
+        {{ cis__staged_columns(columns) | indent(8) }},
         is_superseded as was_superseded
     from {{ this }}
     where
@@ -280,19 +268,7 @@ superseding as (
 
 -- a row alone with its key is neither superseded nor superseding
 select
-    {%- for c in columns %}
-    {{ c.name }},
-    {%- endfor %}
-    staging_row_id,
-    primary_key_value,
-    source_delivery,
-    delivery_fingerprint,
-    raw_copies,
-    is_rejected,
-    reject_reason,
-    raw_row,
-    source_line,
-    malformed_line,
+    {{ cis__staged_columns(columns) | indent(4) }},
     false as is_superseded,
     not is_rejected as is_in_force,
     {{ cx_loaded_at() }} as loaded_at
@@ -394,19 +370,7 @@ union all
     left-joined to `superseding` (primary_key_value, latest_delivery). -#}
 {% macro cis__final_rows(source, columns) -%}
 select
-    {%- for c in columns %}
-    {{ source }}.{{ c.name }},
-    {%- endfor %}
-    {{ source }}.staging_row_id,
-    {{ source }}.primary_key_value,
-    {{ source }}.source_delivery,
-    {{ source }}.delivery_fingerprint,
-    {{ source }}.raw_copies,
-    {{ source }}.is_rejected,
-    {{ source }}.reject_reason,
-    {{ source }}.raw_row,
-    {{ source }}.source_line,
-    {{ source }}.malformed_line,
+    {{ cis__staged_columns(columns, source ~ '.') | indent(4) }},
     coalesce(
         case when not {{ source }}.is_rejected and superseding.latest_delivery is not null
             then {{ source }}.source_delivery < superseding.latest_delivery end,
@@ -422,4 +386,12 @@ select
     {{ cx_loaded_at() }} as loaded_at
 from {{ source }}
 left join superseding on {{ source }}.primary_key_value = superseding.primary_key_value
+{%- endmacro %}
+
+{#- The columns every staged row carries, in order (contract columns, then
+    the bookkeeping ones), optionally qualified. -#}
+{% macro cis__staged_columns(columns, prefix='') -%}
+    {%- set names = columns | map(attribute='name') | list + ['staging_row_id', 'primary_key_value', 'source_delivery',
+        'delivery_fingerprint', 'raw_copies', 'is_rejected', 'reject_reason', 'raw_row', 'source_line', 'malformed_line'] -%}
+    {%- for n in names %}{{ prefix ~ n }}{{ ",\n" if not loop.last }}{% endfor -%}
 {%- endmacro %}

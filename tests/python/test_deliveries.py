@@ -276,3 +276,55 @@ def test_a_partial_smart_meter_rollout_passes_with_non_reporting_meters_listed(t
     non_reporting = query(state_path(db), "select count(*) as n from intermediate.int_ami_install_coverage "
                                           "where not is_reporting").n[0]
     assert non_reporting > 0
+
+
+# --- test scope: the big incremental models' tests read the latest batch ---
+KEY_TEST = ["--select", "stg_cis__ami_daily_reads,test_name:unique_combination_of_columns"]
+
+
+def _key_test(state: Path, raw: Path, scope: str) -> int:
+    from cx_warehouse.pipeline import run_dbt
+
+    return run_dbt(["test", *KEY_TEST, "--vars", json.dumps({"raw_dir": str(raw), "test_scope": scope})],
+                   state, quiet=True)
+
+
+def test_the_incremental_run_wrote_a_batch_of_the_new_deliveries(chain):
+    state = state_path(chain["inc_db"])
+    batch = query(state, """
+        select distinct source_delivery from staging.stg_cis__ami_daily_reads
+        where loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads)""")["source_delivery"]
+    everything = query(state, "select count(distinct source_delivery) as n from staging.stg_cis__ami_daily_reads")
+    assert f"{LAST}.{chain['fmt']}" in set(batch)
+    # the last day, plus the earlier days whose reads its corrections supersede
+    assert 1 < len(batch) < int(everything["n"][0])
+
+
+def test_a_batch_scoped_test_reads_only_the_batch_and_still_fails_on_it(chain, tmp_path):
+    state = tmp_path / "state.duckdb"
+    shutil.copy2(state_path(chain["inc_db"]), state)
+    raw = chain["partial"]
+    assert _key_test(state, raw, "batch") == 0
+    con = duckdb.connect(str(state))
+    try:
+        latest = "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)"
+        # a second kept row of an old key, outside the batch: only the full scope sees it
+        con.execute(f"""insert into staging.stg_cis__ami_daily_reads
+            select * from staging.stg_cis__ami_daily_reads
+            where is_in_force and loaded_at < {latest} limit 1""")
+    finally:
+        con.close()
+    assert _key_test(state, raw, "batch") == 0
+    assert _key_test(state, raw, "full") != 0
+    con = duckdb.connect(str(state))
+    try:
+        con.execute("delete from staging.stg_cis__ami_daily_reads where loaded_at < "
+                    "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)")
+        latest = "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)"
+        # the same inside the batch: the batch scope fails too
+        con.execute(f"""insert into staging.stg_cis__ami_daily_reads
+            select * from staging.stg_cis__ami_daily_reads
+            where is_in_force and loaded_at = {latest} limit 1""")
+    finally:
+        con.close()
+    assert _key_test(state, raw, "batch") != 0

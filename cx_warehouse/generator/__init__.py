@@ -648,20 +648,19 @@ def _plant_orphans(name, cols, inj: Injector, ids, r) -> dict:
         i = int(r.integers(0, n))
         return {c: cols[c][i] for c in header}
 
+    def two_orphans(own_id: str, own_kind: str, blank: str) -> dict:
+        """Two copied rows with a fresh id of their own and of an account that does not exist."""
+        rows = []
+        for _ in range(2):
+            row = copy_row()
+            row.update({own_id: ids[own_kind].fresh(), "account_id": ids["A"].fresh(), blank: ""})
+            rows.append(row)
+        return inj.add_orphans(name, cols, rows, "account_id")
+
     if name == "raw_bills":
-        rows = []
-        for _ in range(2):
-            row = copy_row()
-            row.update(bill_id=ids["B"].fresh(), account_id=ids["A"].fresh(), corrects_bill_id="")
-            rows.append(row)
-        return inj.add_orphans(name, cols, rows, "account_id")
+        return two_orphans("bill_id", "B", "corrects_bill_id")
     if name == "raw_contacts":
-        rows = []
-        for _ in range(2):
-            row = copy_row()
-            row.update(contact_id=ids["CT"].fresh(), account_id=ids["A"].fresh(), ticket_id="")
-            rows.append(row)
-        return inj.add_orphans(name, cols, rows, "account_id")
+        return two_orphans("contact_id", "CT", "ticket_id")
     if name == "raw_payments":
         row = copy_row()
         row.update(payment_id=ids["PY"].fresh(), account_id=ids["A"].fresh())

@@ -69,9 +69,11 @@ MARTS_SUITE = "cx_published_marts"
 SUITE_CHOICES = {"raw": (RAW_SUITE,), "marts": (MARTS_SUITE,), "all": (RAW_SUITE, MARTS_SUITE)}
 
 # Metric names with a special rule (cx-metrics.md): every other metric is a share in [0, 1].
-NON_SHARE_METRIC = "average_handle_time"
+# Metrics whose value is not a share of its denominator (seconds per call,
+# contacts per active account): no [0, 1] bound, numerator may exceed denominator.
+NON_SHARE_METRICS = ("average_handle_time", "inbound_contact_rate")
 PROVISIONAL_METRIC = "first_contact_resolution"
-CONTACT_REASON_METRICS = ("first_contact_resolution", "average_handle_time")
+CONTACT_REASON_METRICS = ("first_contact_resolution", "average_handle_time", "inbound_contact_rate")
 
 REDACTED = "<redacted>"
 OUTCOME_FILE = "checkpoint_outcome.json"
@@ -586,22 +588,24 @@ def _mart_rules(table: str, export_names: list[str]) -> list:
     gxe = _gxe()
     col = _col
     if table == "fct_cx_metrics":
-        share = col("metric_name") != NON_SHARE_METRIC
+        share = col("metric_name").is_not_in(list(NON_SHARE_METRICS))
+        non_share = col("metric_name").is_in(list(NON_SHARE_METRICS))
+        names = " and ".join(NON_SHARE_METRICS)
         return [
             gxe.ExpectColumnValuesToBeBetween(column="numerator", min_value=0, description="numerator >= 0"),
             gxe.ExpectColumnValuesToBeBetween(column="denominator", min_value=1, description="denominator >= 1"),
             gxe.ExpectColumnValuesToBeBetween(
                 column="metric_value", min_value=0, max_value=1, row_condition=share,
-                description=f"metric_value in [0, 1] (every metric but {NON_SHARE_METRIC})"),
+                description=f"metric_value in [0, 1] (every metric but {names})"),
             gxe.ExpectColumnValuesToBeBetween(
-                column="metric_value", min_value=0, row_condition=col("metric_name") == NON_SHARE_METRIC,
-                description=f"metric_value >= 0 ({NON_SHARE_METRIC})"),
+                column="metric_value", min_value=0, row_condition=non_share,
+                description=f"metric_value >= 0 ({names})"),
             gxe.ExpectColumnPairValuesAToBeGreaterThanB(
                 column_A="denominator", column_B="numerator", or_equal=True, row_condition=share,
-                description=f"numerator <= denominator (every metric but {NON_SHARE_METRIC})"),
+                description=f"numerator <= denominator (every metric but {names})"),
             gxe.ExpectColumnValuesToBeBetween(
                 column="prior_year_value", min_value=0, max_value=1, row_condition=share,
-                description=f"prior_year_value in [0, 1] (every metric but {NON_SHARE_METRIC})"),
+                description=f"prior_year_value in [0, 1] (every metric but {names})"),
             gxe.ExpectColumnValuesToBeNull(
                 column="prior_year_value", row_condition=col("period_grain") != "month",
                 description="prior_year_value only on month rows"),
@@ -615,7 +619,7 @@ def _mart_rules(table: str, export_names: list[str]) -> list:
             gxe.ExpectColumnValuesToBeInSet(
                 column="metric_name", value_set=list(CONTACT_REASON_METRICS),
                 row_condition=col("segment_type") == "contact_reason",
-                description="segment contact_reason only for FCR and AHT"),
+                description="segment contact_reason only for FCR, AHT and the inbound contact rate"),
             gxe.ExpectColumnValuesToBeInSet(
                 column="segment_value", value_set=["all"], row_condition=col("segment_type") == "all",
                 description="segment_type all has segment_value all"),
@@ -905,7 +909,12 @@ def _condition_sql(exp: Any) -> str | None:
     if cond is None:
         return "true"
     column = getattr(getattr(cond, "column", None), "name", None)
-    op = _SQL_OPERATORS.get(str(getattr(cond, "operator", "")))
+    operator = str(getattr(cond, "operator", ""))
+    if column is not None and operator in ("IN", "NOT_IN") and isinstance(getattr(cond, "parameter", None), list):
+        values = ", ".join(_sql_literal(v) for v in cond.parameter)
+        # GX drops rows whose column is null from an IN / NOT IN condition, as SQL does
+        return f"({_ident(column)} {'in' if operator == 'IN' else 'not in'} ({values}))"
+    op = _SQL_OPERATORS.get(operator)
     if column is None or op is None or not hasattr(cond, "parameter"):
         return None
     return f"({_ident(column)} {op} {_sql_literal(cond.parameter)})"

@@ -15,6 +15,7 @@ import duckdb
 METRIC_ORDER = [
     "csat", "first_contact_resolution", "self_service_adoption",
     "bill_accuracy", "average_handle_time", "ebill_adoption",
+    "inbound_contact_rate",
 ]
 
 
@@ -23,6 +24,8 @@ def _fmt(metric: str, value: float | None, change: bool = False) -> str:
         return "-"
     if metric == "average_handle_time":
         return f"{value:+.0f}s" if change else f"{value:.0f}s"
+    if metric == "inbound_contact_rate":
+        return f"{value:+.3f}/acct" if change else f"{value:.3f}/acct"
     return f"{value * 100:+.1f}pt" if change else f"{value * 100:.1f}%"
 
 
@@ -125,6 +128,7 @@ def render_scorecard(duckdb_path: Path, min_denominator: int = 20) -> str:
         "Query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('" + str(Path(duckdb_path).resolve())
         + "', read_only=True).sql('select * from marts.fct_cx_metrics limit 10'))\"",
         "Published marts: marts.fct_cx_metrics, marts.fct_csat_rolling_13w, marts.fct_bill_accuracy_by_billing_run,"
+        " marts.fct_billing_exceptions_by_run, marts.fct_channel_mix, marts.fct_ticket_resolution,"
         " marts.dim_accounts, marts.dq_rejected_rows, marts.dq_row_reconciliation",
     ]
     return "\n".join(out)

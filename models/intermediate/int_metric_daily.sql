@@ -1,4 +1,5 @@
--- The five additive metrics summed per day and segment. Each record is
+-- The additive metrics summed per day, segment and channel (channel is set
+-- for self-service adoption's interactions only, empty otherwise). Each record is
 -- segmented by the account it is attributed to (age band on its reference
 -- date); a record with no known account counts in `all` and in `unknown` of
 -- every account-based segment type. Coarser periods are sums of these days.
@@ -7,6 +8,7 @@ with records as (
         records.metric_name,
         records.reference_date,
         records.contact_reason,
+        records.channel,
         records.numerator,
         records.denominator,
         accounts.account_class,
@@ -26,6 +28,7 @@ segmented as (
         records.reference_date,
         segment_types.segment_type,
         {{ segment_value('segment_types.segment_type', 'records') }} as segment_value,
+        records.channel,
         records.numerator,
         records.denominator
     from records
@@ -38,7 +41,8 @@ select
     reference_date,
     segment_type,
     segment_value,
+    channel,
     sum(numerator) as numerator,
     sum(denominator) as denominator
 from segmented
-group by metric_name, reference_date, segment_type, segment_value
+group by metric_name, reference_date, segment_type, segment_value, channel

@@ -1,7 +1,10 @@
--- The five additive metrics at entity grain: one row per record that enters
--- a metric's denominator, with its numerator contribution, reference date,
--- attributed account (null = unknown) and contact reason (FCR and AHT only).
--- E-bill adoption is a snapshot metric and lives in int_ebill_daily.
+-- The additive metrics at entity grain: one row per record that enters a
+-- metric, with its numerator and denominator contributions, reference date,
+-- attributed account (null = unknown), contact reason (FCR, AHT and the
+-- contact rate) and channel (self-service adoption's interactions, for the
+-- channel mix). E-bill adoption is a snapshot metric (int_ebill_daily); the
+-- inbound contact rate's records are its numerator only (denominator 0 here):
+-- its denominator is the active accounts of the period's snapshot day.
 with surveys as (
     select * from {{ ref('stg_cis__surveys') }}
     where is_in_force
@@ -14,6 +17,7 @@ csat as (
         cast(responded_at as date) as reference_date,
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
+        cast(null as {{ dbt.type_string() }}) as channel,
         case when score >= 4 then 1.0 else 0.0 end as numerator,
         1 as denominator
     from surveys
@@ -27,6 +31,7 @@ first_contact_resolution as (
         first_contact_date as reference_date,
         account_id,
         first_contact_reason_code as contact_reason,
+        cast(null as {{ dbt.type_string() }}) as channel,
         case when is_first_contact_resolved then 1.0 else 0.0 end as numerator,
         1 as denominator
     from {{ ref('int_tickets') }}
@@ -40,6 +45,7 @@ self_service_adoption as (
         transaction_date as reference_date,
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
+        channel,
         1.0 as numerator,
         1 as denominator
     from {{ ref('int_self_service_transactions') }}
@@ -50,6 +56,7 @@ self_service_adoption as (
         started_date as reference_date,
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
+        channel,
         0.0 as numerator,
         1 as denominator
     from {{ ref('int_contacts') }}
@@ -63,6 +70,7 @@ bill_accuracy as (
         bill_date as reference_date,
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
+        cast(null as {{ dbt.type_string() }}) as channel,
         case when is_accurate then 1.0 else 0.0 end as numerator,
         1 as denominator
     from {{ ref('int_bills') }}
@@ -75,10 +83,24 @@ average_handle_time as (
         started_date as reference_date,
         account_id,
         reason_code as contact_reason,
+        cast(null as {{ dbt.type_string() }}) as channel,
         cast(handle_seconds as {{ type_double() }}) as numerator,
         1 as denominator
     from {{ ref('int_contacts') }}
     where is_agent_handled_call
+),
+
+inbound_contact_rate as (
+    select
+        'inbound_contact_rate' as metric_name,
+        contact_id as record_id,
+        started_date as reference_date,
+        account_id,
+        reason_code as contact_reason,
+        cast(null as {{ dbt.type_string() }}) as channel,
+        1.0 as numerator,
+        0 as denominator
+    from {{ ref('int_contacts') }}
 ),
 
 unioned as (
@@ -91,6 +113,8 @@ unioned as (
     select * from bill_accuracy
     union all
     select * from average_handle_time
+    union all
+    select * from inbound_contact_rate
 )
 
 select
@@ -99,6 +123,7 @@ select
     unioned.reference_date,
     unioned.account_id,
     unioned.contact_reason,
+    unioned.channel,
     cast(unioned.numerator as {{ type_double() }}) as numerator,
     cast(unioned.denominator as {{ dbt.type_bigint() }}) as denominator
 from unioned

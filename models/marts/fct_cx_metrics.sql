@@ -1,7 +1,11 @@
--- The six CX metrics by period (day, week, month) and segment. Numerators and
--- denominators are stored so any roll-up is a ratio of sums. Weeks and months
--- of the five additive metrics are sums of their days; e-bill adoption takes
--- the period's snapshot day (last day, or the as-of date if earlier).
+-- The CX metrics by period (day, week, month) and segment: the six of the
+-- contract plus the inbound contact rate. Numerators and denominators are
+-- stored so any roll-up is a ratio of sums. Weeks and months of the five
+-- additive metrics are sums of their days; e-bill adoption takes the period's
+-- snapshot day (last day, or the as-of date if earlier); the inbound contact
+-- rate divides the period's contacts by the accounts active on that snapshot
+-- day, with a row for every segment that has active accounts (zero contacts
+-- included) and one per contract reason code.
 with reporting_window as (
     select * from {{ ref('int_reporting_window') }}
 ),
@@ -11,11 +15,7 @@ calendar as (
 ),
 
 period_grains as (
-    select 'day' as period_grain
-    union all
-    select 'week' as period_grain
-    union all
-    select 'month' as period_grain
+    {{ period_grains() }}
 ),
 
 additive as (
@@ -38,15 +38,14 @@ additive as (
         additive_daily.segment_value
 ),
 
-ebill as (
+snapshots as (
     select
-        'ebill_adoption' as metric_name,
         period_grains.period_grain,
         {{ period_start_of('period_grains.period_grain', 'calendar') }} as period_start,
         ebill_daily.segment_type,
         ebill_daily.segment_value,
-        ebill_daily.ebill_accounts as numerator,
-        ebill_daily.active_accounts as denominator
+        ebill_daily.ebill_accounts,
+        ebill_daily.active_accounts
     from {{ ref('int_ebill_daily') }} as ebill_daily
     inner join calendar on ebill_daily.snapshot_date = calendar.calendar_date
     cross join period_grains
@@ -56,10 +55,70 @@ ebill as (
         or (period_grains.period_grain = 'month' and calendar.is_month_snapshot)
 ),
 
+ebill as (
+    select
+        'ebill_adoption' as metric_name,
+        period_grain,
+        period_start,
+        segment_type,
+        segment_value,
+        ebill_accounts as numerator,
+        active_accounts as denominator
+    from snapshots
+),
+
+reason_codes as (
+    {{ string_values_relation(contact_reason_codes(), 'reason_code') }}
+),
+
+-- every account-based segment with active accounts, plus each reason code
+-- over all active accounts (unknown has no accounts: its contacts count in all)
+contact_rate_segments as (
+    select
+        period_grain,
+        period_start,
+        segment_type,
+        segment_value,
+        active_accounts
+    from snapshots
+    union all
+    select
+        snapshots.period_grain,
+        snapshots.period_start,
+        'contact_reason' as segment_type,
+        reasons.reason_code as segment_value,
+        snapshots.active_accounts
+    from snapshots
+    cross join reason_codes as reasons
+    where snapshots.segment_type = 'all'
+),
+
+contact_rate as (
+    select
+        'inbound_contact_rate' as metric_name,
+        segments.period_grain,
+        segments.period_start,
+        segments.segment_type,
+        segments.segment_value,
+        coalesce(contacts.numerator, 0) as numerator,
+        segments.active_accounts as denominator
+    from contact_rate_segments as segments
+    left join additive as contacts
+        on
+            contacts.metric_name = 'inbound_contact_rate'
+            and segments.period_grain = contacts.period_grain
+            and segments.period_start = contacts.period_start
+            and segments.segment_type = contacts.segment_type
+            and segments.segment_value = contacts.segment_value
+),
+
 metrics as (
     select * from additive
+    where metric_name <> 'inbound_contact_rate'
     union all
     select * from ebill
+    union all
+    select * from contact_rate
 ),
 
 valued as (
@@ -101,10 +160,4 @@ select
 from valued
 cross join reporting_window
 left join valued as prior_year
-    on
-        valued.period_grain = 'month'
-        and prior_year.period_grain = 'month'
-        and valued.metric_name = prior_year.metric_name
-        and valued.segment_type = prior_year.segment_type
-        and valued.segment_value = prior_year.segment_value
-        and prior_year.period_start = cast({{ dbt.dateadd('year', -1, 'valued.period_start') }} as date)
+    on {{ prior_year_join('valued', 'prior_year', ['metric_name', 'segment_type', 'segment_value']) }}

@@ -80,11 +80,14 @@ def test_fresh_feeds_pass_and_a_stale_feed_fails_naming_the_export(tmp_path):
 
 
 @pytest.mark.parametrize("selector, present, absent", [
-    ("billing_run", ["fct_bill_accuracy_by_billing_run", "fct_ami_usage_match", "dq_row_reconciliation"],
-     ["fct_cx_metrics", "fct_survey_triggers"]),
-    ("daily", ["fct_cx_metrics", "fct_csat_rolling_13w", "fct_survey_triggers", "fct_survey_outcomes"],
-     ["fct_ami_usage_match", "fct_bill_accuracy_by_billing_run"]),
-    ("monthly", ["fct_cx_metrics", "fct_ami_usage_match", "fct_survey_outcomes", "dim_accounts"], []),
+    ("billing_run", ["fct_bill_accuracy_by_billing_run", "fct_billing_exceptions_by_run", "fct_ami_usage_match",
+                     "dq_row_reconciliation"],
+     ["fct_cx_metrics", "fct_survey_triggers", "fct_channel_mix", "fct_ticket_resolution"]),
+    ("daily", ["fct_cx_metrics", "fct_csat_rolling_13w", "fct_survey_triggers", "fct_survey_outcomes",
+               "fct_channel_mix", "fct_ticket_resolution"],
+     ["fct_ami_usage_match", "fct_bill_accuracy_by_billing_run", "fct_billing_exceptions_by_run"]),
+    ("monthly", ["fct_cx_metrics", "fct_ami_usage_match", "fct_survey_outcomes", "dim_accounts", "fct_channel_mix",
+                 "fct_billing_exceptions_by_run", "fct_ticket_resolution"], []),
 ])
 def test_cadence_selectors(tmp_path, selector, present, absent):
     proc = dbt(["ls", "--selector", selector, "--resource-type", "model", "--output", "name", "--quiet"], tmp_path)

@@ -157,6 +157,123 @@ def test_first_contact_resolution_matches_an_independent_computation(built):
         assert row.numerator == resolved.index.isin(in_month.index).sum()
 
 
+REASONS = ["billing_inquiry", "high_bill", "payment_arrangement", "start_stop_move", "outage", "meter_issue", "other"]
+ASSISTED = ["phone", "chat", "email", "walk_in"]
+
+
+def _active_on(accounts: pd.DataFrame, day: str) -> pd.DataFrame:
+    return accounts[(accounts.opened_date <= day) & (accounts.closed_date.isna() | (accounts.closed_date > day))]
+
+
+def test_inbound_contact_rate_matches_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    accounts = kept(raw, m, "raw_accounts", ["account_id"])
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    contacts["month"] = contacts.started_at.str[:7] + "-01"
+    for month, snapshot in [("2023-08-01", "2023-08-31"), ("2024-02-01", "2024-02-29")]:
+        sub = contacts[contacts.month == month]  # every channel and status, abandoned included
+        active = len(_active_on(accounts, snapshot))
+        row = metric(db, "inbound_contact_rate", month)
+        assert (row.numerator, row.denominator) == (len(sub), active)
+        assert row.metric_value == pytest.approx(len(sub) / active)
+        reasons = query(db, """select segment_value, numerator, denominator from marts.fct_cx_metrics
+                               where metric_name = 'inbound_contact_rate' and period_grain = 'month'
+                               and period_start = cast(? as date) and segment_type = 'contact_reason'""",
+                        [month]).set_index("segment_value")
+        assert sorted(reasons.index) == sorted(REASONS)  # one row per code, zero contacts included
+        assert (reasons.denominator == active).all()
+        for code in REASONS:
+            assert reasons.loc[code, "numerator"] == (sub.reason_code == code).sum(), code
+    # the last month is partial: its snapshot is the as-of date
+    as_of = query(db, "select max(as_of_date) as d from marts.dim_accounts").d[0].strftime("%Y-%m-%d")
+    last = as_of[:7] + "-01"
+    row = metric(db, "inbound_contact_rate", last)
+    assert row.denominator == len(_active_on(accounts, as_of))
+    assert row.numerator == ((contacts.month == last) & (contacts.started_at.str[:10] <= as_of)).sum()
+    # 'unknown' (no known account) has no accounts; age band 'unknown' (no birth date) does
+    assert query(db, """select count(*) as n from marts.fct_cx_metrics where metric_name = 'inbound_contact_rate'
+                        and segment_value = 'unknown' and segment_type <> 'age_band'""").n[0] == 0
+    assert query(db, """select count(*) as n from marts.fct_cx_metrics where metric_name = 'average_handle_time'
+                        and segment_value = 'unknown' and segment_type = 'account_class'""").n[0] > 0
+
+
+def test_channel_mix_matches_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    events = kept(raw, m, "raw_portal_events", ["event_id"])
+    events = events[events.event_type.isin(["make_payment", "enroll_autopay", "enroll_paperless", "start_stop_move",
+                                            "update_contact_info", "report_outage"])]
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    ivr = contacts[(contacts.channel == "ivr") & (contacts.resolution_status == "resolved")]
+    assisted = contacts[contacts.channel.isin(ASSISTED) & (contacts.resolution_status != "abandoned")]
+    interactions = pd.concat([
+        pd.DataFrame({"channel": events.channel, "day": events.event_at.str[:10]}),
+        pd.DataFrame({"channel": ivr.channel, "day": ivr.started_at.str[:10]}),
+        pd.DataFrame({"channel": assisted.channel, "day": assisted.started_at.str[:10]}),
+    ])
+    interactions["month"] = interactions.day.str[:7] + "-01"
+    mix = query(db, """select period_start, channel, interactions, total_interactions, channel_share, prior_year_share
+                       from marts.fct_channel_mix where period_grain = 'month' and segment_type = 'all'""")
+    mix["period_start"] = mix.period_start.dt.strftime("%Y-%m-%d")
+    mix = mix.set_index(["period_start", "channel"])
+    for month in ["2023-09-01", "2024-09-01"]:
+        sub = interactions[interactions.month == month]
+        counts = sub.channel.value_counts()
+        got = mix.loc[month]
+        assert dict(got.interactions) == counts.to_dict()
+        assert (got.total_interactions == len(sub)).all()
+        assert got.channel_share.to_dict() == pytest.approx((counts / len(sub)).to_dict())
+        assert metric(db, "self_service_adoption", month).denominator == len(sub)
+    prior = mix.loc["2023-09-01"]
+    for channel, r in mix.loc["2024-09-01"].iterrows():
+        expected = prior.channel_share.get(channel)
+        assert (pd.isna(r.prior_year_share) and expected is None) or r.prior_year_share == pytest.approx(expected)
+
+
+def test_billing_exceptions_by_run_match_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    exc = kept(raw, m, "raw_billing_exceptions", ["exception_id"])
+    exc["hours"] = (pd.to_datetime(exc.resolved_at) - pd.to_datetime(exc.raised_at)).dt.total_seconds() / 3600
+    expected = exc.groupby(["billing_run_id", "exception_type"]).agg(
+        exceptions=("exception_id", "size"), without_bill=("bill_id", lambda b: b.isna().sum()),
+        resolved=("resolved_at", lambda r: r.notna().sum()), median=("hours", "median"))
+    got = query(db, "select * from marts.fct_billing_exceptions_by_run").set_index(["billing_run_id", "exception_type"])
+    assert sorted(got.index) == sorted(expected.index)
+    for key, e in expected.iterrows():
+        g = got.loc[key]
+        assert (g.exceptions, g.exceptions_without_bill, g.resolved_exceptions) == (e.exceptions, e.without_bill, e.resolved), key
+        assert (pd.isna(g.median_hours_to_resolve) and pd.isna(e["median"])) or g.median_hours_to_resolve == pytest.approx(e["median"])
+    assert (got.exceptions_without_bill > 0).any() and got.median_hours_to_resolve.notna().any()
+
+
+def test_ticket_resolution_matches_an_independent_computation(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    contacts = contacts[contacts.ticket_id.notna()].copy()
+    contacts["t"] = pd.to_datetime(contacts.started_at)
+    contacts["end"] = contacts.t + pd.to_timedelta(
+        sum(pd.to_numeric(contacts[c]).fillna(0) for c in ["talk_seconds", "hold_seconds", "wrap_seconds"]), unit="s")
+    contacts = contacts.sort_values(["ticket_id", "t", "contact_id"])
+    first = contacts.groupby("ticket_id").head(1).set_index("ticket_id")
+    resolved = contacts[contacts.resolution_status == "resolved"].groupby("ticket_id").head(1).set_index("ticket_id")
+    tickets = pd.DataFrame({"month": first.started_at.str[:7] + "-01", "reason": first.reason_code, "t": first.t})
+    tickets["end"] = resolved.end.reindex(tickets.index)
+    tickets["hours"] = (tickets.end - tickets.t).dt.total_seconds() / 3600
+    tickets["fast"] = tickets.end <= tickets.t + pd.Timedelta(days=7)
+    expected = tickets.groupby(["month", "reason"]).agg(
+        tickets=("t", "size"), resolved=("end", lambda e: e.notna().sum()), fast=("fast", "sum"),
+        median=("hours", lambda h: h.quantile(0.5)), p90=("hours", lambda h: h.quantile(0.9)))
+    got = query(db, "select * from marts.fct_ticket_resolution")
+    got["month_start"] = got.month_start.dt.strftime("%Y-%m-%d")
+    got = got.set_index(["month_start", "contact_reason"])
+    assert sorted(got.index) == sorted(expected.index)
+    for key, e in expected.iterrows():
+        g = got.loc[key]
+        assert (g.tickets, g.resolved_tickets, g.resolved_within_7d) == (e.tickets, e.resolved, e.fast), key
+        for col, ecol in [("median_hours_to_resolution", "median"), ("p90_hours_to_resolution", "p90")]:
+            assert (pd.isna(g[col]) and pd.isna(e[ecol])) or g[col] == pytest.approx(e[ecol]), (key, col)
+    assert (got.resolved_within_7d < got.resolved_tickets).any()
+
+
 def test_month_rows_carry_prior_year_and_weeks_are_ratios_of_sums(built):
     db = built["db"]
     m = query(db, """select * from marts.fct_cx_metrics where period_grain = 'month' and segment_type = 'all'
@@ -173,7 +290,7 @@ def test_month_rows_carry_prior_year_and_weeks_are_ratios_of_sums(built):
         join marts.fct_cx_metrics d on d.metric_name = w.metric_name and d.segment_type = w.segment_type
           and d.segment_value = w.segment_value and d.period_grain = 'day'
           and d.period_start between w.period_start and w.period_start + 6
-        where w.period_grain = 'week' and w.metric_name <> 'ebill_adoption'
+        where w.period_grain = 'week' and w.metric_name not in ('ebill_adoption', 'inbound_contact_rate')
         group by all""")
     assert len(weeks) > 100
     assert (weeks.numerator - weeks.n).abs().max() < 1e-6
@@ -185,7 +302,8 @@ def test_marts_hold_no_personal_data_and_scorecard_prints(built):
     assert not cols.column_name.isin(["full_name", "email", "phone", "birth_date", "caller_phone"]).any()
     out = built["stdout"]
     assert "CX scorecard for 2024-09" in out
-    for name in ["csat", "first_contact_resolution", "self_service_adoption", "bill_accuracy", "average_handle_time", "ebill_adoption"]:
+    for name in ["csat", "first_contact_resolution", "self_service_adoption", "bill_accuracy", "average_handle_time",
+                 "ebill_adoption", "inbound_contact_rate"]:
         assert name in out
     assert str(built["db"]) in out
 

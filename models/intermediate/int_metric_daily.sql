@@ -1,5 +1,7 @@
--- The additive metrics summed per day, segment and channel (channel is set
--- for self-service adoption's interactions only, empty otherwise). Each record is
+-- The additive metrics summed per day, segment, channel and trigger type
+-- (channel is set for self-service adoption's interactions only, trigger
+-- type for CSAT responses only, both empty otherwise). numerator_sq sums the
+-- squared contributions (a mean's variance, for the alerts). Each record is
 -- segmented by the account it is attributed to (age band on its reference
 -- date); a record with no known account counts in `all` and in `unknown` of
 -- every account-based segment type. Coarser periods are sums of these days.
@@ -9,6 +11,7 @@ with records as (
         records.reference_date,
         records.contact_reason,
         records.channel,
+        records.trigger_type,
         records.numerator,
         records.denominator,
         accounts.account_class,
@@ -29,6 +32,7 @@ segmented as (
         segment_types.segment_type,
         {{ segment_value('segment_types.segment_type', 'records') }} as segment_value,
         records.channel,
+        records.trigger_type,
         records.numerator,
         records.denominator
     from records
@@ -42,7 +46,9 @@ select
     segment_type,
     segment_value,
     channel,
+    trigger_type,
     sum(numerator) as numerator,
+    sum(numerator * numerator) as numerator_sq,
     sum(denominator) as denominator
 from segmented
-group by metric_name, reference_date, segment_type, segment_value, channel
+group by metric_name, reference_date, segment_type, segment_value, channel, trigger_type

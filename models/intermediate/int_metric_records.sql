@@ -1,10 +1,11 @@
 -- The additive metrics at entity grain: one row per record that enters a
 -- metric, with its numerator and denominator contributions, reference date,
 -- attributed account (null = unknown), contact reason (FCR, AHT and the
--- contact rate) and channel (self-service adoption's interactions, for the
--- channel mix). E-bill adoption is a snapshot metric (int_ebill_daily); the
--- inbound contact rate's records are its numerator only (denominator 0 here):
--- its denominator is the active accounts of the period's snapshot day.
+-- contact rate), channel (self-service adoption's interactions, for the
+-- channel mix) and trigger type (CSAT responses, for CSAT by touchpoint).
+-- E-bill adoption is a snapshot metric (int_ebill_daily); the inbound
+-- contact rate's records are its numerator only (denominator 0 here): its
+-- denominator is the active accounts of the period's snapshot day.
 with surveys as (
     select * from {{ ref('stg_cis__surveys') }}
     where is_in_force
@@ -18,6 +19,7 @@ csat as (
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
         cast(null as {{ dbt.type_string() }}) as channel,
+        trigger_type,
         case when score >= 4 then 1.0 else 0.0 end as numerator,
         1 as denominator
     from surveys
@@ -32,6 +34,7 @@ first_contact_resolution as (
         account_id,
         first_contact_reason_code as contact_reason,
         cast(null as {{ dbt.type_string() }}) as channel,
+        cast(null as {{ dbt.type_string() }}) as trigger_type,
         case when is_first_contact_resolved then 1.0 else 0.0 end as numerator,
         1 as denominator
     from {{ ref('int_tickets') }}
@@ -46,6 +49,7 @@ self_service_adoption as (
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
         channel,
+        cast(null as {{ dbt.type_string() }}) as trigger_type,
         1.0 as numerator,
         1 as denominator
     from {{ ref('int_self_service_transactions') }}
@@ -57,6 +61,7 @@ self_service_adoption as (
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
         channel,
+        cast(null as {{ dbt.type_string() }}) as trigger_type,
         0.0 as numerator,
         1 as denominator
     from {{ ref('int_contacts') }}
@@ -71,6 +76,7 @@ bill_accuracy as (
         account_id,
         cast(null as {{ dbt.type_string() }}) as contact_reason,
         cast(null as {{ dbt.type_string() }}) as channel,
+        cast(null as {{ dbt.type_string() }}) as trigger_type,
         case when is_accurate then 1.0 else 0.0 end as numerator,
         1 as denominator
     from {{ ref('int_bills') }}
@@ -84,6 +90,7 @@ average_handle_time as (
         account_id,
         reason_code as contact_reason,
         cast(null as {{ dbt.type_string() }}) as channel,
+        cast(null as {{ dbt.type_string() }}) as trigger_type,
         cast(handle_seconds as {{ type_double() }}) as numerator,
         1 as denominator
     from {{ ref('int_contacts') }}
@@ -98,6 +105,7 @@ inbound_contact_rate as (
         account_id,
         reason_code as contact_reason,
         cast(null as {{ dbt.type_string() }}) as channel,
+        cast(null as {{ dbt.type_string() }}) as trigger_type,
         1.0 as numerator,
         0 as denominator
     from {{ ref('int_contacts') }}
@@ -124,6 +132,7 @@ select
     unioned.account_id,
     unioned.contact_reason,
     unioned.channel,
+    unioned.trigger_type,
     cast(unioned.numerator as {{ type_double() }}) as numerator,
     cast(unioned.denominator as {{ dbt.type_bigint() }}) as denominator
 from unioned

@@ -11,24 +11,19 @@ period_grains as (
     {{ period_grains() }}
 ),
 
+periods as (
+    {{ sum_daily_to_periods(keys=['channel'], metrics=['self_service_adoption']) }}
+),
+
 interactions as (
     select
-        period_grains.period_grain,
-        {{ period_start_of('period_grains.period_grain', 'calendar') }} as period_start,
-        daily.segment_type,
-        daily.segment_value,
-        daily.channel,
-        sum(daily.denominator) as interactions
-    from {{ ref('int_metric_daily') }} as daily
-    inner join calendar on daily.reference_date = calendar.calendar_date
-    cross join period_grains
-    where daily.metric_name = 'self_service_adoption'
-    group by
-        period_grains.period_grain,
-        {{ period_start_of('period_grains.period_grain', 'calendar') }},
-        daily.segment_type,
-        daily.segment_value,
-        daily.channel
+        period_grain,
+        period_start,
+        segment_type,
+        segment_value,
+        channel,
+        denominator as interactions
+    from periods
 ),
 
 shares as (

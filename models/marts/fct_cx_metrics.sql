@@ -19,23 +19,7 @@ period_grains as (
 ),
 
 additive as (
-    select
-        additive_daily.metric_name,
-        period_grains.period_grain,
-        {{ period_start_of('period_grains.period_grain', 'calendar') }} as period_start,
-        additive_daily.segment_type,
-        additive_daily.segment_value,
-        sum(additive_daily.numerator) as numerator,
-        sum(additive_daily.denominator) as denominator
-    from {{ ref('int_metric_daily') }} as additive_daily
-    inner join calendar on additive_daily.reference_date = calendar.calendar_date
-    cross join period_grains
-    group by
-        additive_daily.metric_name,
-        period_grains.period_grain,
-        {{ period_start_of('period_grains.period_grain', 'calendar') }},
-        additive_daily.segment_type,
-        additive_daily.segment_value
+    {{ sum_daily_to_periods() }}
 ),
 
 snapshots as (
@@ -113,7 +97,15 @@ contact_rate as (
 ),
 
 metrics as (
-    select * from additive
+    select
+        metric_name,
+        period_grain,
+        period_start,
+        segment_type,
+        segment_value,
+        numerator,
+        denominator
+    from additive
     where metric_name <> 'inbound_contact_rate'
     union all
     select * from ebill

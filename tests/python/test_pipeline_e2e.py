@@ -274,6 +274,27 @@ def test_ticket_resolution_matches_an_independent_computation(built):
     assert (got.resolved_within_7d < got.resolved_tickets).any()
 
 
+def test_csat_touchpoints_and_drivers_add_up_to_csat(built):
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    off = query(db, """
+        select m.period_grain, m.period_start, m.segment_type, m.segment_value
+        from marts.fct_cx_metrics m
+        left join (select period_grain, period_start, segment_type, segment_value,
+                          sum(numerator) as n, sum(denominator) as d
+                   from marts.fct_csat_by_touchpoint group by all) t using (period_grain, period_start, segment_type, segment_value)
+        where m.metric_name = 'csat' and (t.d is null or t.d <> m.denominator or t.n <> m.numerator)""")
+    assert off.empty, off.head()
+    surveys = kept(raw, m, "raw_surveys", ["survey_id"])
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    scored = surveys[surveys.responded_at.notna() & surveys.score.notna() & (surveys.trigger_type == "contact")]
+    scored = scored[scored.trigger_id.isin(set(contacts.contact_id))]
+    drivers = query(db, "select ticket_outcome, sum(denominator) as d, sum(numerator) as n from marts.fct_csat_drivers group by 1")
+    assert drivers.d.sum() == len(scored)
+    assert drivers.n.sum() == (scored.score.astype(int) >= 4).sum()
+    no_ticket = scored.trigger_id.map(contacts.set_index("contact_id").ticket_id).isna().sum()
+    assert drivers.set_index("ticket_outcome").d.get("no_ticket", 0) == no_ticket
+
+
 def test_month_rows_carry_prior_year_and_weeks_are_ratios_of_sums(built):
     db = built["db"]
     m = query(db, """select * from marts.fct_cx_metrics where period_grain = 'month' and segment_type = 'all'

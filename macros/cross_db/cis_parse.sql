@@ -106,3 +106,27 @@
 {% macro spark__cis_key_hash(columns, prefix='') -%}
     xxhash64({% for c in columns %}{{ prefix ~ c }}{{ ", " if not loop.last }}{% endfor %})
 {%- endmacro %}
+
+{#- A 64-bit hash of typed columns (any type), for cheap candidate searches:
+    equal values hash alike, so an exact check restricted to the hashes
+    held more than once finds every duplicate. -#}
+{% macro row_hash(columns) -%}
+    {{ return(adapter.dispatch('row_hash', 'cx_warehouse')(columns)) }}
+{%- endmacro %}
+
+{% macro default__row_hash(columns) -%}
+    {%- set parts = [] -%}
+    {%- for c in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ c ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+{% macro duckdb__row_hash(columns) -%}
+    hash({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__row_hash(columns) -%}
+    xxhash64({{ columns | join(', ') }})
+{%- endmacro %}

@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help setup run test lint dbt-build gx pytest bench docs clean lock \
+.PHONY: help setup browser run test lint dbt-build gx pytest bench docs clean lock \
 	freshness build-billing-run build-daily build-monthly
 
 help:
@@ -31,6 +31,12 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
+# Headless Chromium for the dashboard's browser test (Debian's package).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
+
 run: setup
 	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
 
@@ -47,7 +53,7 @@ dbt-build: setup
 gx: setup
 	$(BIN)/python -m cx_warehouse.gx_checks --duckdb $(TEST_DUCKDB) --raw-dir $(RAW_DIR) --results-dir target/gx_results
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/python -m pytest -q
 
 test: lint dbt-build gx pytest

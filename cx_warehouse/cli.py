@@ -32,6 +32,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"ERROR: {result.message}", file=sys.stderr)
         return 1
     print(render_scorecard(result.duckdb_path))
+    _write_dashboard(result.duckdb_path)
+    return 0
+
+
+def _write_dashboard(duckdb_path: Path) -> None:
+    """The static dashboard beside the published warehouse (<folder>/dashboard/index.html)."""
+    from .dashboard import build_dashboard
+
+    try:
+        index = build_dashboard(duckdb_path, Path(duckdb_path).resolve().parent / "dashboard")
+    except Exception as exc:  # the marts are published; a missing chart must not fail the run
+        print(f"WARNING: dashboard not written: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return
+    print(f"Dashboard: {index} (open it in a browser; it needs no server and no network)")
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .pipeline import warehouse_path
+
+    path = Path(args.duckdb) if args.duckdb else warehouse_path()
+    if not path.exists():
+        print(f"ERROR: no warehouse at {path}; run `make run` first", file=sys.stderr)
+        return 2
+    _write_dashboard(path)
     return 0
 
 
@@ -79,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     sc = sub.add_parser("scorecard", help="print the scorecard of a built warehouse")
     sc.add_argument("--duckdb")
     sc.set_defaults(func=_cmd_scorecard)
+
+    db = sub.add_parser("dashboard", help="write the static dashboard of a built warehouse (<folder>/dashboard/index.html)")
+    db.add_argument("--duckdb")
+    db.set_defaults(func=_cmd_dashboard)
 
     parser.add_argument("--debug", action="store_true", help="show a Python traceback on an unexpected error")
     args = parser.parse_args(argv)

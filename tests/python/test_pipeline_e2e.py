@@ -5,6 +5,7 @@ manifest of planted defects; and the bad-input paths."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from cx_warehouse.generator import generate
 
+from _browser import chromium, count_charts, render, tables
 from _warehouse import query, run_cli
 
 
@@ -497,3 +499,46 @@ def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):
     assert "Great Expectations checkpoint failed" in proc.stderr
     assert "raw_surveys" in proc.stdout and "FAIL" in proc.stdout
     assert query(built["db"], fingerprint).equals(before)
+
+
+def test_dashboard_opens_offline_renders_every_chart_and_shows_the_marts_numbers(built, tmp_path):
+    line = [ln for ln in built["stdout"].splitlines() if ln.startswith("Dashboard: ")]
+    assert line, built["stdout"][-2000:]
+    page = Path(line[0].split()[1])
+    assert page == built["db"].parent / "dashboard" / "index.html" and page.is_file()
+    source = page.read_text()
+    # nothing to fetch: no script, style sheet or image is loaded from anywhere, all are inlined
+    markup = re.sub(r"<script>.*?</script>", "", source, flags=re.S)  # the inlined bundle's own strings aside
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)\s*=", markup, re.I)
+    assert markup.count("<script>") == 0 and source.count("<script>") == 2
+    r = render(page, tmp_path / "browser")
+    assert r.console == [], r.console
+    assert r.page_requests == [], r.page_requests
+    expected_charts = source.count('<div class="chart" id=')
+    assert expected_charts >= 12 and count_charts(r.dom) == expected_charts
+    assert f'data-rendered="{expected_charts}"' in r.dom
+    assert r.screenshot.is_file() and r.screenshot.stat().st_size > 50_000
+    shown = tables(r.dom)
+    month = [c for c in shown if c.startswith("Latest complete month ")][0].split()[-1]
+    source_, header, rows = shown[f"Latest complete month {month}"]
+    marts = query(built["db"], """select metric_name, metric_value from marts.fct_cx_metrics
+                                  where period_grain = 'month' and segment_type = 'all' and period_start = cast(? as date)""",
+                  [month]).set_index("metric_name").metric_value
+    assert source_ == "marts.fct_cx_metrics" and len(rows) == len(marts) == 7
+    for row in rows:
+        assert float(row[1]) == pytest.approx(marts[row[0]], rel=1e-3), row
+    source_, header, rows = shown["Rows per export"]
+    rec = query(built["db"], "select * from marts.dq_row_reconciliation").set_index("source_file")
+    assert len(rows) == 14
+    for row in rows:
+        assert [int(v) for v in row[1:]] == [int(rec.loc[row[0], c]) for c in header[1:]], row
+
+
+@pytest.mark.skipif(chromium() is None, reason="needs Chromium (make browser)")
+def test_the_browser_check_catches_a_request_and_a_console_error(tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="http://example.com/x.png">'
+                    '<script>console.error("boom")</script></body></html>')
+    r = render(page, tmp_path / "browser", budget_ms=3000)
+    assert r.page_requests == ["http://example.com/x.png"]
+    assert len(r.console) == 1 and "boom" in r.console[0]

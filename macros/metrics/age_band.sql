@@ -23,3 +23,16 @@
         else '<35'
     end
 {%- endmacro %}
+
+{#- The segment attributes of a record's account (`accounts` = int_accounts,
+    left-joined: null when the account is unknown), the age band on the
+    record's `ref_date`. -#}
+{% macro account_segment_attributes(accounts, ref_date) -%}
+    {{ accounts }}.account_class,
+    {{ accounts }}.rate_code,
+    {{ accounts }}.service_area,
+    {{ age_band(
+        accounts ~ '.account_class', accounts ~ '.has_birth_date', accounts ~ '.turns_35_on',
+        accounts ~ '.turns_50_on', accounts ~ '.turns_65_on', ref_date
+    ) }} as age_band
+{%- endmacro %}

@@ -14,13 +14,7 @@ with records as (
         records.trigger_type,
         records.numerator,
         records.denominator,
-        accounts.account_class,
-        accounts.rate_code,
-        accounts.service_area,
-        {{ age_band(
-            'accounts.account_class', 'accounts.has_birth_date', 'accounts.turns_35_on',
-            'accounts.turns_50_on', 'accounts.turns_65_on', 'records.reference_date'
-        ) }} as age_band
+        {{ account_segment_attributes('accounts', 'records.reference_date') }}
     from {{ ref('int_metric_records') }} as records
     left join {{ ref('int_accounts') }} as accounts on records.account_id = accounts.account_id
 ),

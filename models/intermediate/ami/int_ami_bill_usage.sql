@@ -26,14 +26,19 @@ with bills as (
     from {{ ref('int_bills') }}
 ),
 
+-- one row per account and read day (an account with two meters has two
+-- reads a day): the days a bill covers are then a plain count, not a
+-- count(distinct) held in memory per bill, which at 1 M accounts could not spill
 reads as (
     select
         account_id,
         read_date,
         cast({{ dbt.date_trunc('month', 'read_date') }} as date) as read_month,
-        kwh
+        count(*) as reads,
+        sum(kwh) as kwh
     from {{ ref('int_ami_reads_attributed') }}
     where attribution_status = 'attributed'
+    group by account_id, read_date
 ),
 
 digits as (
@@ -78,8 +83,8 @@ bill_months as (
 bill_reads as (
     select
         bill_months.bill_id,
-        count(*) as reads,
-        count(distinct reads.read_date) as read_days,
+        sum(reads.reads) as reads,
+        count(*) as read_days,
         sum(reads.kwh) as ami_kwh
     from bill_months
     inner join reads

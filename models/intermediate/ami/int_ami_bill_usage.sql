@@ -26,19 +26,40 @@ with bills as (
     from {{ ref('int_bills') }}
 ),
 
--- one row per account and read day (an account with two meters has two
--- reads a day): the days a bill covers are then a plain count, not a
--- count(distinct) held in memory per bill, which at 1 M accounts could not spill
 reads as (
     select
         account_id,
+        premise_id,
         read_date,
         cast({{ dbt.date_trunc('month', 'read_date') }} as date) as read_month,
-        count(*) as reads,
-        sum(kwh) as kwh
+        kwh
     from {{ ref('int_ami_reads_attributed') }}
     where attribution_status = 'attributed'
-    group by account_id, read_date
+),
+
+-- An account has two reads of one day only when two meters covered its
+-- premise that day, which needs two install rows at the premise. Only those
+-- premises' reads are grouped by account and day (a count(distinct) per bill,
+-- or a group by over every read, does not fit at 1 M accounts): the reads
+-- beyond the first of a day, subtracted from a bill's reads, give its days.
+multi_meter_premises as (
+    select premise_id
+    from {{ ref('stg_cis__meter_installs') }}
+    where is_in_force
+    group by premise_id
+    having count(*) > 1
+),
+
+extra_reads as (
+    select
+        reads.account_id,
+        reads.read_date,
+        reads.read_month,
+        count(*) - 1 as extra_reads
+    from reads
+    inner join multi_meter_premises on reads.premise_id = multi_meter_premises.premise_id
+    group by reads.account_id, reads.read_date, reads.read_month
+    having count(*) > 1
 ),
 
 digits as (
@@ -83,8 +104,7 @@ bill_months as (
 bill_reads as (
     select
         bill_months.bill_id,
-        sum(reads.reads) as reads,
-        count(*) as read_days,
+        count(*) as reads,
         sum(reads.kwh) as ami_kwh
     from bill_months
     inner join reads
@@ -93,6 +113,20 @@ bill_reads as (
             and bill_months.read_month = reads.read_month
             and bill_months.service_period_start <= reads.read_date
             and bill_months.service_period_end >= reads.read_date
+    group by bill_months.bill_id
+),
+
+bill_extra_reads as (
+    select
+        bill_months.bill_id,
+        sum(extra_reads.extra_reads) as extra_reads
+    from bill_months
+    inner join extra_reads
+        on
+            bill_months.account_id = extra_reads.account_id
+            and bill_months.read_month = extra_reads.read_month
+            and bill_months.service_period_start <= extra_reads.read_date
+            and bill_months.service_period_end >= extra_reads.read_date
     group by bill_months.bill_id
 ),
 
@@ -105,10 +139,11 @@ compared as (
             else 0
         end as period_days,
         coalesce(bill_reads.reads, 0) as reads,
-        coalesce(bill_reads.read_days, 0) as read_days,
+        coalesce(bill_reads.reads, 0) - coalesce(bill_extra_reads.extra_reads, 0) as read_days,
         coalesce(bill_reads.ami_kwh, 0) as ami_kwh
     from bills
     left join bill_reads on bills.bill_id = bill_reads.bill_id
+    left join bill_extra_reads on bills.bill_id = bill_extra_reads.bill_id
 ),
 
 flagged as (

@@ -26,7 +26,7 @@ with bills as (
     from {{ ref('int_bills') }}
 ),
 
-reads as (
+reads as {{ cte_not_materialized() }} (
     select
         account_id,
         premise_id,
@@ -88,7 +88,7 @@ month_offsets as (
 ),
 
 -- each bill once per calendar month its service period touches
-bill_months as (
+bill_months as {{ cte_not_materialized() }} (
     select
         bills.bill_id,
         bills.account_id,

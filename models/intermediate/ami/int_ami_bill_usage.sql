@@ -105,7 +105,14 @@ bill_months as {{ cte_not_materialized() }} (
     where bills.service_period_end >= bills.service_period_start
 ),
 
-bill_reads as (
+-- Reads meet bills one calendar month of the year at a time (twelve joins,
+-- each over the reads of that month in every year): each join's hash table
+-- holds a twelfth of the bill-months instead of all of them, so at 1 M
+-- accounts it fits in memory where the single join spilled past the disk
+-- (DECISIONLOG 76). The months are fixed, so no query of the data is needed
+-- to compile the model.
+bill_month_reads as (
+    {%- for month_of_year in range(1, 13) %}
     select
         bill_months.bill_id,
         count(*) as reads,
@@ -117,7 +124,23 @@ bill_reads as (
             and bill_months.read_month = reads.read_month
             and bill_months.service_period_start <= reads.read_date
             and bill_months.service_period_end >= reads.read_date
+    where
+        extract(month from bill_months.read_month) = {{ month_of_year }}
+        and extract(month from reads.read_date) = {{ month_of_year }}
     group by bill_months.bill_id
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+bill_reads as (
+    select
+        bill_id,
+        sum(reads) as reads,
+        sum(ami_kwh) as ami_kwh
+    from bill_month_reads
+    group by bill_id
 ),
 
 bill_extra_reads as (

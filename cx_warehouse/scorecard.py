@@ -108,6 +108,29 @@ def render_scorecard(duckdb_path: Path, min_denominator: int = 20) -> str:
         as_of, month, rows = scorecard_rows(con, min_denominator)
     finally:
         con.close()
+    out = format_scorecard(as_of, month, rows, min_denominator)
+    out += [
+        "",
+        f"Warehouse: {Path(duckdb_path).resolve()}",
+        "Query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('" + str(Path(duckdb_path).resolve())
+        + "', read_only=True).sql('select * from marts.fct_cx_metrics limit 10'))\"",
+        "Published marts: " + ", ".join(f"marts.{m}" for m in PUBLISHED_FOR_USERS),
+    ]
+    return "\n".join(out)
+
+
+# The marts the scorecard's footer points users at (every mart is in docs/contract/cx-metrics.md).
+PUBLISHED_FOR_USERS = (
+    "fct_cx_metrics", "fct_csat_rolling_13w", "fct_bill_accuracy_by_billing_run",
+    "fct_billing_exceptions_by_run", "fct_channel_mix", "fct_ticket_resolution",
+    "dim_accounts", "dq_rejected_rows", "dq_row_reconciliation",
+)
+
+# What scorecard_rows reads, for engines whose marts are copied into DuckDB to print it.
+SCORECARD_INPUTS = (("marts", "dim_accounts"), ("marts", "fct_cx_metrics"), ("reference", "metric_targets"))
+
+
+def format_scorecard(as_of: str, month: str, rows: list[dict], min_denominator: int = 20) -> list[str]:
     header = ["metric", "value", "prior year", "change", "target", "status", "records", f"weakest segment (n >= {min_denominator})"]
     table = []
     for r in rows:
@@ -118,17 +141,9 @@ def render_scorecard(duckdb_path: Path, min_denominator: int = 20) -> str:
                       _fmt(m, r["target"]), r["status"], str(r["records"]), weakest])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)] if table else [len(h) for h in header]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    out = [
+    return [
         f"CX scorecard for {month} (latest complete month; as-of date {as_of})",
         line(header),
         line(["-" * w for w in widths]),
         *[line(t) for t in table],
-        "",
-        f"Warehouse: {Path(duckdb_path).resolve()}",
-        "Query it:  .venv/bin/python -c \"import duckdb; print(duckdb.connect('" + str(Path(duckdb_path).resolve())
-        + "', read_only=True).sql('select * from marts.fct_cx_metrics limit 10'))\"",
-        "Published marts: marts.fct_cx_metrics, marts.fct_csat_rolling_13w, marts.fct_bill_accuracy_by_billing_run,"
-        " marts.fct_billing_exceptions_by_run, marts.fct_channel_mix, marts.fct_ticket_resolution,"
-        " marts.dim_accounts, marts.dq_rejected_rows, marts.dq_row_reconciliation",
     ]
-    return "\n".join(out)

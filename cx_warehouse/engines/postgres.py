@@ -29,8 +29,8 @@ quoted commas, doubled quotes, quoted line breaks, CRLF and a byte-order mark
 load exactly; columns are taken by name (extra columns are ignored). A NUL
 byte (which PostgreSQL text cannot hold) is stored as U+FFFF, which
 ``postgres__cis_contains_nul`` recognises, so the row is rejected as on DuckDB.
-Parquet files are read with pyarrow; typed columns are turned into the text
-DuckDB's ``cast(... as varchar)`` gives.
+Parquet files are read with the duckdb package, so typed columns become the
+text DuckDB's own intake gives them (``cast(... as varchar)``).
 
 Loading is incremental by delivery: a delivery already loaded with the same
 fingerprint is skipped, a re-sent one (new size or modification time) is
@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import datetime as dt
 import io
 import json
 import os
@@ -146,6 +145,9 @@ def start_server(base_dir: Path | str | None = None, port: int | None = None,
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     if root:
         shutil.chown(base, user="postgres")
+        if subprocess.run(_as_server_user(["test", "-w", str(base)])).returncode != 0:
+            raise LoadError(f"{base}: user postgres cannot write here (a parent folder is private?); "
+                            f"choose a folder postgres can reach, e.g. under /tmp")
     data, log = base / "data", base / "server.log"
 
     def run(cmd: list[str], what: str) -> None:
@@ -330,71 +332,24 @@ def read_csv_delivery(d: Delivery, export: Export) -> None:
         d.rows.append([None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row])
 
 
-def _duck_text(value, arrow_type) -> str | None:
-    """A typed Parquet value as the text DuckDB's cast(... as varchar) gives."""
-    import pyarrow as pa
-
-    if value is None:
-        return None
-    t = arrow_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return value
-    if pa.types.is_boolean(t):
-        return "true" if value else "false"
-    if pa.types.is_integer(t):
-        return str(value)
-    if pa.types.is_float32(t):
-        import numpy as np
-
-        return _duck_float(str(np.float32(value)))
-    if pa.types.is_floating(t):
-        return _duck_float(repr(float(value)))
-    if pa.types.is_decimal(t):
-        return str(value)
-    if pa.types.is_date(t):
-        return value.isoformat()
-    if pa.types.is_timestamp(t):
-        if isinstance(value, dt.datetime):
-            s = value.strftime("%Y-%m-%d %H:%M:%S")
-            if value.microsecond:
-                s += (".%06d" % value.microsecond).rstrip("0")
-            if value.tzinfo is not None:
-                s += "+00"
-            return s
-        return str(value)
-    return str(value)
-
-
-def _duck_float(s: str) -> str:
-    if s in ("inf", "-inf"):
-        return s.replace("inf", "Infinity")
-    if s == "nan":
-        return "NaN"
-    return s
-
-
 def read_parquet_delivery(d: Delivery, export: Export) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Parquet is read with the duckdb package (a dependency of the project
+    already; pyarrow is not), so that typed columns become exactly the text
+    DuckDB's own intake gives them: cast(... as varchar)."""
+    import duckdb
 
+    con = duckdb.connect()
     try:
-        schema = pq.read_schema(d.path)
-        present = [c for c in export.column_names if c in schema.names]
-        table = pq.read_table(d.path, columns=present)
-    except (OSError, pa.ArrowException) as exc:
-        raise LoadError(f"{d.path}: cannot be read ({str(exc).splitlines()[0]})") from None
-    if any(pa.types.is_timestamp(table.schema.field(c).type) and table.schema.field(c).type.tz for c in present):
-        table = table.cast(pa.schema([
-            pa.field(f.name, pa.timestamp(f.type.unit, "UTC")) if pa.types.is_timestamp(f.type) and f.type.tz else f
-            for f in table.schema]))
-    columns = []
-    for c in export.column_names:
-        if c in present:
-            typ = table.schema.field(c).type
-            columns.append([_duck_text(v, typ) for v in table.column(c).to_pylist()])
-        else:
-            columns.append([None] * table.num_rows)
-    d.rows = [[None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row] for row in zip(*columns)]
+        path = str(d.path).replace("'", "''")
+        present = {r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()}
+        select = ", ".join(f'cast("{c}" as varchar)' if c in present else "cast(null as varchar)"
+                           for c in export.column_names)
+        rows = con.execute(f"select {select} from read_parquet('{path}')").fetchall()
+    except duckdb.Error as exc:
+        raise LoadError(f"{d.path}: cannot be read ({str(exc).strip().splitlines()[0]})") from None
+    finally:
+        con.close()
+    d.rows = [[None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row] for row in rows]
 
 
 def read_delivery(export: Export, path: Path) -> Delivery:

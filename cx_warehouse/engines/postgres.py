@@ -63,9 +63,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from cx_warehouse.contract import Export, export_files, load_contract, preflight
+if TYPE_CHECKING:  # the server helpers need the standard library only (CI, tests)
+    from cx_warehouse.contract import Export
 
 SCHEMA = "cis"
 DEFAULT_PORT = 55432
@@ -164,18 +165,15 @@ def start_server(base_dir: Path | str | None = None, port: int | None = None,
          f"-c full_page_writes=off", "start"], f"pg_ctl start (log: {log})")
     env = {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres", "PGPASSWORD": "",
            "PGDATABASE": database, "CX_PG_DIR": str(base)}
-    import psycopg2
-
-    con = psycopg2.connect(host=env["PGHOST"], port=port, user="postgres", dbname="postgres")
-    try:
-        con.autocommit = True
-        with con.cursor() as cur:
-            cur.execute("select 1 from pg_database where datname = %s", [database])
-            if not cur.fetchone():
-                cur.execute(f'create database "{database}" template template0 encoding \'UTF8\' '
-                            f"lc_collate 'C' lc_ctype 'C'")
-    finally:
-        con.close()
+    exists = subprocess.run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d",
+                             "postgres", "-tAc", f"select 1 from pg_database where datname = '{database}'"],
+                            capture_output=True, text=True)
+    if exists.returncode != 0:
+        raise LoadError(f"the server did not answer: {exists.stderr.strip()} (log: {log})")
+    if exists.stdout.strip() != "1":
+        run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
+             "-v", "ON_ERROR_STOP=1", "-c", f'create database "{database}" template template0 encoding \'UTF8\' '
+             f"lc_collate 'C' lc_ctype 'C'"], "create database")
     (base / "env.json").write_text(json.dumps(env))
     if root:
         shutil.chown(base / "env.json", user="postgres")
@@ -460,6 +458,8 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
     """Load every CIS export under raw_dir into schema cis (see the module's
     docstring). Raises LoadError with one line per problem for file-level
     faults (the same preflight as the DuckDB run) and connection failures."""
+    from cx_warehouse.contract import load_contract, preflight
+
     raw_dir = Path(raw_dir).resolve()
     exports = load_contract()
     problems = preflight(raw_dir, exports)
@@ -482,6 +482,8 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
 
 
 def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult:
+    from cx_warehouse.contract import export_files
+
     result = ExportResult(export.name)
     table = f"{SCHEMA}.{export.name}"
     files = export_files(raw_dir, export.name)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from cx_warehouse.contract import load_contract
 from cx_warehouse.engines import postgres as pg
 from cx_warehouse.engines.compare import compare_marts
 
@@ -125,7 +126,7 @@ def test_a_missing_export_stops_the_load_with_one_line_naming_it(built, tmp_path
 def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
     """The parser alone (no server): the record kinds of test_hostile_exports,
     lines as DuckDB's reader counts them (header = 1, quoted breaks not counted)."""
-    export = next(e for e in pg.load_contract() if e.name == "raw_customers")
+    export = next(e for e in load_contract() if e.name == "raw_customers")
     path = tmp_path / "raw_customers.csv"
     path.write_bytes(b"\xef\xbb\xbfcustomer_id,full_name,email,phone,birth_date,extra\r\n"
                      b'C1,"Smith, Ann ""Annie""",a@example.com,555,1980-02-29,x\r\n'

@@ -1,7 +1,8 @@
 """The warehouse on PostgreSQL: a throw-away server, the committed sample
 loaded with `python -m cx_warehouse.engines.postgres load`, `dbt build
 --target postgres` (models, seeds, unit and data tests), every published
-mart equal row for row to a DuckDB build of the same sample, and the
+mart equal row for row to a DuckDB build of the same sample (also after a
+second, incremental build), and the
 read-only reporting role: it reads the marts and is refused staging and the
 loaded exports (personal data).
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +83,14 @@ def test_the_sample_loads_and_builds_on_postgres(built):
 
 def test_every_published_mart_equals_the_duckdb_build(built):
     assert compare_marts(built["ref"], built["env"], manifest_path=built["manifest"]) == []
+
+
+def test_a_second_build_is_incremental_and_publishes_the_same_marts(built, tmp_path):
+    again = dbt(["build", "--target", "postgres"], built["env"], tmp_path / "target_pg")
+    assert again.returncode == 0, again.stdout[-6000:]
+    # nothing new was loaded: the staging models insert no row
+    assert re.search(r"incremental model staging\.stg_cis__ami_daily_reads \.+ \[INSERT 0 0 ", again.stdout)
+    assert compare_marts(built["ref"], built["env"], manifest_path=tmp_path / "target_pg" / "manifest.json") == []
 
 
 def test_the_reporting_role_reads_the_marts_and_nothing_personal(built):

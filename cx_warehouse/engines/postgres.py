@@ -468,7 +468,10 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
     con = connect(env)
     results = []
     try:
-        with con.cursor() as cur:
+        with con.cursor() as cur:  # one load at a time per database (released when the connection closes)
+            cur.execute("select pg_try_advisory_lock(hashtext('cx_warehouse.engines.postgres.load'))")
+            if not cur.fetchone()[0]:
+                raise LoadError("another load into this database is in progress")
             cur.execute(BOOKKEEPING_DDL)
         con.commit()
         for export in exports:

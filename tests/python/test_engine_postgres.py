@@ -155,3 +155,25 @@ def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
         (4, "invalid UTF-8"), (5, "6 fields expected, 2 found"), (9, "unterminated quote")]
     assert d.malformed[1][2] == "C4,Short"
     assert d.stray == [("C6", "full_name")]
+
+
+def test_typed_parquet_columns_load_as_the_text_duckdb_reads(tmp_path):
+    """A Parquet delivery with typed columns (dates, a decimal, a double, an
+    integer, a timestamp, a boolean; an extra column; a missing optional
+    one): the values as text, as DuckDB's own intake casts them (12.5, 3.20)."""
+    import duckdb
+
+    contract = {e.name: e for e in load_contract()}
+    path = tmp_path / "raw_bills.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"""copy (select 'B1' as bill_id, 'A1' as account_id, 'R1' as billing_run_id,
+            date '2024-01-10' as bill_date, date '2024-01-01' as service_period_start,
+            date '2024-01-31' as service_period_end, 12.5::double as billed_kwh,
+            cast(3.2 as decimal(10, 2)) as amount_due, false as is_estimated, 'x' as extra)
+            to '{path}' (format parquet)""")
+    export = contract["raw_bills"]
+    d = pg.read_delivery(export, path)
+    row = dict(zip(export.column_names, d.rows[0]))
+    assert row["bill_date"] == "2024-01-10" and row["billed_kwh"] == "12.5" and row["is_estimated"] == "false"
+    assert row["amount_due"] == "3.20" and row["bill_id"] == "B1"
+    assert row["corrects_bill_id"] is None  # not in the file (the preflight would name a required one)

@@ -158,9 +158,9 @@ def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
 
 
 def test_typed_parquet_columns_load_as_the_text_duckdb_reads(tmp_path):
-    """A Parquet delivery with typed columns (dates, a decimal, a double, an
-    integer, a timestamp, a boolean; an extra column; a missing optional
-    one): the values as text, as DuckDB's own intake casts them (12.5, 3.20)."""
+    """A Parquet delivery with typed columns (dates, a double, a decimal, a
+    boolean; an extra column; a missing optional one): the values as text,
+    as DuckDB's own intake casts them (12.5, 3.20)."""
     import duckdb
 
     contract = {e.name: e for e in load_contract()}

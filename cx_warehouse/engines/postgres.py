@@ -51,7 +51,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import functools
 import io
+import itertools
 import json
 import os
 import re
@@ -289,9 +291,14 @@ def _header_names(fields: list[str]) -> list[str]:
     return [f.replace("\ufeff", "").strip().strip('"').strip() for f in fields]
 
 
-def read_csv_delivery(d: Delivery, export: Export) -> None:
+def csv_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
+    """The rows of a CSV delivery (contract columns in contract order),
+    lazily; malformed records and stray quotes are collected into d as the
+    rows are read. The file and its header are read at once (errors before
+    any row)."""
     data = d.path.read_bytes()
     text = data.decode("utf-8", errors="surrogateescape")
+    del data
     if text.startswith("\ufeff"):
         text = text[1:]
     has_bad = _BAD_UTF8.search(text) is not None
@@ -307,58 +314,85 @@ def read_csv_delivery(d: Delivery, export: Export) -> None:
     positions = [index.get(c) for c in names]
     text_cols = {c.name for c in export.columns if c.cis_type == "text"}
     pk_pos = [index.get(k) for k in export.primary_key]
-    for line, fields, quoted, problem, start, end in records:
-        if len(fields) == width + 1 and fields[-1] == "" and not quoted[-1]:
-            fields, quoted = fields[:-1], quoted[:-1]  # a trailing delimiter, which DuckDB accepts
-        reasons = []
-        raw = text[start:end]
-        if has_bad and _BAD_UTF8.search(raw):
-            reasons.append("invalid UTF-8")
-        if problem is None and len(fields) != width:
-            reasons.append(f"{width} fields expected, {len(fields)} found")
-        if problem:
-            reasons.append(problem)
-        if reasons:
-            shown = raw.strip("\r\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            d.malformed.append((line, "; ".join(reasons), shown.replace("\x00", NUL_SENTINEL)))
-            continue
-        row = [None if p is None else fields[p] for p in positions]
-        for p, c in zip(positions, names):
-            if p is not None and c in text_cols and not quoted[p] and '"' in fields[p]:
-                key = "|".join(fields[k] if k is not None else "" for k in pk_pos)
-                d.stray.append((key, c))
-        d.rows.append([None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row])
+
+    def rows() -> Iterator[list[str | None]]:
+        for line, fields, quoted, problem, start, end in records:
+            if len(fields) == width + 1 and fields[-1] == "" and not quoted[-1]:
+                fields, quoted = fields[:-1], quoted[:-1]  # a trailing delimiter, which DuckDB accepts
+            reasons = []
+            raw = text[start:end]
+            if has_bad and _BAD_UTF8.search(raw):
+                reasons.append("invalid UTF-8")
+            if problem is None and len(fields) != width:
+                reasons.append(f"{width} fields expected, {len(fields)} found")
+            if problem:
+                reasons.append(problem)
+            if reasons:
+                shown = raw.strip("\r\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                d.malformed.append((line, "; ".join(reasons), shown.replace("\x00", NUL_SENTINEL)))
+                continue
+            row = [None if p is None else fields[p] for p in positions]
+            for p, c in zip(positions, names):
+                if p is not None and c in text_cols and not quoted[p] and '"' in fields[p]:
+                    key = "|".join(fields[k] if k is not None else "" for k in pk_pos)
+                    d.stray.append((key, c))
+            yield [None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row]
+
+    return rows()
 
 
-def read_parquet_delivery(d: Delivery, export: Export) -> None:
-    """Parquet is read with the duckdb package (a dependency of the project
-    already; pyarrow is not), so that typed columns become exactly the text
-    DuckDB's own intake gives them: cast(... as varchar)."""
+@functools.lru_cache(maxsize=1)
+def _duckdb():
+    """One in-memory DuckDB for reading Parquet (a cursor per delivery)."""
     import duckdb
 
-    con = duckdb.connect()
+    return duckdb.connect()
+
+
+def parquet_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
+    """The rows of a Parquet delivery as text, lazily. Parquet is read with the
+    duckdb package (a dependency of the project already; pyarrow is not), so
+    that typed columns become exactly the text DuckDB's own intake gives them:
+    cast(... as varchar). The schema is read at once (errors before any row)."""
+    import duckdb
+
+    con = _duckdb().cursor()
     try:
         path = str(d.path).replace("'", "''")
         present = {r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()}
         select = ", ".join(f'cast("{c}" as varchar)' if c in present else "cast(null as varchar)"
                            for c in export.column_names)
-        rows = con.execute(f"select {select} from read_parquet('{path}')").fetchall()
+        cur = con.execute(f"select {select} from read_parquet('{path}')")
     except duckdb.Error as exc:
-        raise LoadError(f"{d.path}: cannot be read ({str(exc).strip().splitlines()[0]})") from None
-    finally:
         con.close()
-    d.rows = [[None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row] for row in rows]
+        raise LoadError(f"{d.path}: cannot be read ({str(exc).strip().splitlines()[0]})") from None
+
+    def rows() -> Iterator[list[str | None]]:
+        try:
+            while batch := cur.fetchmany(50_000):
+                for row in batch:
+                    yield [None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row]
+        finally:
+            con.close()
+
+    return rows()
+
+
+def delivery_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
+    try:
+        return parquet_rows(d, export) if d.kind == "parquet" else csv_rows(d, export)
+    except OSError as exc:
+        raise LoadError(f"{d.path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def new_delivery(export: Export, path: Path) -> Delivery:
+    return Delivery(export.name, path, path.name, fingerprint(path), "parquet" if path.suffix == ".parquet" else "csv")
 
 
 def read_delivery(export: Export, path: Path) -> Delivery:
-    d = Delivery(export.name, path, path.name, fingerprint(path), "parquet" if path.suffix == ".parquet" else "csv")
-    try:
-        if d.kind == "parquet":
-            read_parquet_delivery(d, export)
-        else:
-            read_csv_delivery(d, export)
-    except OSError as exc:
-        raise LoadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    """One delivery read whole (rows, malformed records, stray quotes)."""
+    d = new_delivery(export, path)
+    d.rows = list(delivery_rows(d, export))
     return d
 
 
@@ -417,13 +451,33 @@ def connect(env: dict[str, str] | None = None):
         raise LoadError("cannot connect to PostgreSQL: " + " ".join(str(exc).split())) from None
 
 
-def _copy(cur, table: str, columns: list[str], rows) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for row in rows:
-        writer.writerow(row)
-    buf.seek(0)
-    cur.copy_expert(f"copy {table} ({', '.join(_ident(c) for c in columns)}) from stdin with (format csv)", buf)
+class _CsvStream:
+    """A file-like object for copy_expert: rows written as CSV a chunk at a
+    time, so a delivery is never held twice (as rows and as CSV text)."""
+
+    def __init__(self, rows):
+        self._rows = iter(rows)
+        self.count = 0
+
+    def read(self, size: int = -1) -> str:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        while size < 0 or buf.tell() < size:
+            chunk = list(itertools.islice(self._rows, 2000))
+            if not chunk:
+                break
+            writer.writerows(chunk)
+            self.count += len(chunk)
+        return buf.getvalue()
+
+    readline = read
+
+
+def _copy(cur, table: str, columns: list[str], rows) -> int:
+    stream = _CsvStream(rows)
+    cur.copy_expert(f"copy {table} ({', '.join(_ident(c) for c in columns)}) from stdin with (format csv)",
+                    stream, size=1 << 20)
+    return stream.count
 
 
 def _ensure_table(cur, export: Export) -> bool:
@@ -512,9 +566,10 @@ def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult
                 if keep.get(path.name) == current[path.name]:
                     result.unchanged += 1
                     continue
-                d = read_delivery(export, path)
-                _copy(cur, table, export.column_names + ["source_delivery", "delivery_fingerprint"],
-                      (row + [d.delivery, d.fingerprint] for row in d.rows))
+                d = new_delivery(export, path)
+                rows = delivery_rows(d, export)
+                loaded_rows = _copy(cur, table, export.column_names + ["source_delivery", "delivery_fingerprint"],
+                                    (row + [d.delivery, d.fingerprint] for row in rows))
                 if d.malformed:
                     _copy(cur, f"{SCHEMA}.raw_malformed_records",
                           ["export_name", "source_delivery", "delivery_fingerprint", "source_line", "reason",
@@ -527,9 +582,9 @@ def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult
                           ([export.name, d.delivery, d.fingerprint, key, col] for key, col in d.stray))
                 cur.execute(f"insert into {SCHEMA}.raw_deliveries values (%s, %s, %s, %s, %s, %s, %s, "
                             f"localtimestamp)", [export.name, d.delivery, d.fingerprint, d.kind, str(path),
-                                                 len(d.rows), len(d.malformed)])
+                                                 loaded_rows, len(d.malformed)])
                 result.new += 1
-                result.rows += len(d.rows)
+                result.rows += loaded_rows
                 result.malformed += len(d.malformed)
             cur.execute(f"analyze {table}")
         con.commit()

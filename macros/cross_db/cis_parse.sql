@@ -36,13 +36,41 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- PostgreSQL 16+: pg_input_is_valid rejects impossible dates such as 2024-02-30. -#}
+{#- PostgreSQL (15: no pg_input_is_valid): the pattern, then range checks that
+    keep the cast from raising (impossible dates such as 2024-02-30, hours past
+    24:00:00, decimal(18, 4) and bigint overflow), nested so that they run in order.
+    Year 0000 (1 BC on DuckDB) does not parse here. -#}
 {% macro postgres__cis_parse(cis_type, expr) -%}
     {%- if cis_type == 'text' -%}{{ expr }}
     {%- else -%}
-    case when {{ expr }} ~ '^({{ cis_type_pattern(cis_type) }})$'
-        and pg_input_is_valid({{ expr }}, '{{ cis_type_sql(cis_type) }}')
-        then cast({{ expr }} as {{ cis_type_sql(cis_type) }}) end
+    case when {{ expr }} ~ '^({{ cis_type_pattern(cis_type) }})$' then
+        case when {{ postgres__cis_value_in_range(cis_type, expr) }}
+            then cast({{ expr }} as {{ cis_type_sql(cis_type) }}) end
+    end
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro postgres__cis_value_in_range(cis_type, expr) -%}
+    {%- if cis_type in ('date', 'timestamp') -%}
+    {%- set y = 'cast(substr(' ~ expr ~ ', 1, 4) as integer)' -%}
+    substr({{ expr }}, 1, 4) <> '0000'
+            and substr({{ expr }}, 6, 2) between '01' and '12'
+            and substr({{ expr }}, 9, 2) between '01' and case
+                when substr({{ expr }}, 6, 2) in ('04', '06', '09', '11') then '30'
+                when substr({{ expr }}, 6, 2) <> '02' then '31'
+                when mod({{ y }}, 4) = 0 and (mod({{ y }}, 100) <> 0 or mod({{ y }}, 400) = 0) then '29'
+                else '28'
+            end
+        {%- if cis_type == 'timestamp' %}
+            and (substr({{ expr }}, 12, 8) = '24:00:00' or (substr({{ expr }}, 12, 2) <= '23'
+                and substr({{ expr }}, 15, 2) <= '59' and substr({{ expr }}, 18, 2) <= '59'))
+        {%- endif -%}
+    {%- elif cis_type == 'decimal' -%}
+    abs(round(cast({{ expr }} as numeric), 4)) < 100000000000000
+    {%- elif cis_type == 'integer' -%}
+    cast({{ expr }} as numeric) between -9223372036854775808 and 9223372036854775807
+    {%- else -%}
+    true
     {%- endif -%}
 {%- endmacro %}
 

@@ -16,8 +16,10 @@
     cast(json_object({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}) as {{ dbt.type_string() }})
 {%- endmacro %}
 
+{#- compact, keys in column order, as DuckDB's json_object writes it (json_build_object
+    adds spaces); a NUL byte, loaded as U+FFFF (cx_warehouse/engines/postgres.py), as \u0000 -#}
 {% macro postgres__row_json(columns, values) -%}
-    cast(json_build_object({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}) as {{ dbt.type_string() }})
+    replace('{' || {% for c in columns %}'{{ '"' ~ c ~ '":' if loop.first else ',"' ~ c ~ '":' }}' || coalesce(cast(to_json(cast({{ values[loop.index0] }} as text)) as text), 'null'){{ " || " if not loop.last }}{% endfor %} || '}', chr(65535), '\u0000')
 {%- endmacro %}
 
 {% macro spark__row_json(columns, values) -%}

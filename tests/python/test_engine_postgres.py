@@ -1,0 +1,179 @@
+"""The warehouse on PostgreSQL: a throw-away server, the committed sample
+loaded with `python -m cx_warehouse.engines.postgres load`, `dbt build
+--target postgres` (models, seeds, unit and data tests), every published
+mart equal row for row to a DuckDB build of the same sample (also after a
+second, incremental build), and the
+read-only reporting role: it reads the marts and is refused staging and the
+loaded exports (personal data).
+
+Skipped only when the PostgreSQL server binaries (initdb, pg_ctl) are
+missing. Run it from the project folder with the venv's interpreter
+(`.venv/bin/python -m pytest tests/python/test_engine_postgres.py`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cx_warehouse.contract import load_contract
+from cx_warehouse.engines import postgres as pg
+from cx_warehouse.engines.compare import compare_marts
+
+from _warehouse import PROJECT
+
+SAMPLE = PROJECT / "data" / "sample_exports"
+DBT = Path(sys.executable).with_name("dbt")
+
+
+def _server_binaries() -> bool:
+    try:
+        pg.find_bindir()
+        return True
+    except pg.LoadError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _server_binaries(), reason="PostgreSQL server binaries not found")
+
+
+def dbt(args: list[str], env: dict[str, str], target_path: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT), DBT_SEND_ANONYMOUS_USAGE_STATS="False", **env)
+    return subprocess.run([str(DBT), *args, "--target-path", str(target_path), "--no-use-colors",
+                           "--vars", json.dumps({"raw_dir": str(SAMPLE)})],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def server():
+    env = pg.start_server()
+    try:
+        yield env
+    finally:
+        pg.stop_server(env["CX_PG_DIR"])
+
+
+@pytest.fixture(scope="module")
+def built(server, tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine_postgres")
+    load = subprocess.run([sys.executable, "-m", "cx_warehouse.engines.postgres", "load", "--raw-dir", str(SAMPLE)],
+                          cwd=PROJECT, env=dict(os.environ, **server), capture_output=True, text=True)
+    assert load.returncode == 0, load.stdout + load.stderr
+    pg_target = root / "target_pg"
+    build = dbt(["build", "--target", "postgres"], server, pg_target)
+    # the DuckDB reference: the same sample's marts (its tests run in `make test`)
+    ref = root / "ref.duckdb"
+    ref_build = dbt(["build", "--target", "duckdb", "--exclude-resource-type", "test",
+                     "--exclude-resource-type", "unit_test"],
+                    {"DUCKDB_PATH": str(ref), "CX_DUCKDB_TEMP_DIR": str(root / "duckdb_tmp")}, root / "target_duckdb")
+    assert ref_build.returncode == 0, ref_build.stdout[-4000:]
+    return {"env": server, "load": load, "build": build, "ref": ref, "manifest": pg_target / "manifest.json"}
+
+
+def test_the_sample_loads_and_builds_on_postgres(built):
+    assert "loaded 251016 rows of 14 new deliveries" in built["load"].stdout
+    assert built["build"].returncode == 0, built["build"].stdout[-6000:]
+    assert " ERROR=0 " in built["build"].stdout
+
+
+def test_every_published_mart_equals_the_duckdb_build(built):
+    assert compare_marts(built["ref"], built["env"], manifest_path=built["manifest"]) == []
+
+
+def test_a_second_build_is_incremental_and_publishes_the_same_marts(built, tmp_path):
+    again = dbt(["build", "--target", "postgres"], built["env"], tmp_path / "target_pg")
+    assert again.returncode == 0, again.stdout[-6000:]
+    # nothing new was loaded: the staging models insert no row
+    assert re.search(r"incremental model staging\.stg_cis__ami_daily_reads \.+ \[INSERT 0 0 ", again.stdout)
+    assert compare_marts(built["ref"], built["env"], manifest_path=tmp_path / "target_pg" / "manifest.json") == []
+
+
+def test_the_reporting_role_reads_the_marts_and_nothing_personal(built):
+    import psycopg2
+
+    admin = pg.connect(built["env"])
+    admin.autocommit = True
+    with admin.cursor() as cur:  # dbt creates it NOLOGIN; a BI login would be a member of it
+        cur.execute("alter role cx_reporting login")
+    admin.close()
+    con = pg.connect(dict(built["env"], PGUSER="cx_reporting"))
+    con.autocommit = True
+    try:
+        with con.cursor() as cur:
+            cur.execute("select count(*) from marts.fct_cx_metrics")
+            assert cur.fetchone()[0] > 0
+            cur.execute("select count(*) from marts.dq_test_results")  # a view over the test log
+            assert cur.fetchone()[0] > 0
+            for private in ("staging.stg_cis__customers", "cis.raw_customers", "intermediate.int_accounts"):
+                with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                    cur.execute(f"select count(*) from {private}")
+    finally:
+        con.close()
+
+
+def test_loading_again_skips_the_deliveries_already_loaded(built):
+    results = pg.load(SAMPLE, built["env"], log=lambda *_: None)
+    assert sum(r.new for r in results) == 0 and sum(r.unchanged for r in results) == 14
+
+
+def test_a_missing_export_stops_the_load_with_one_line_naming_it(built, tmp_path):
+    raw = tmp_path / "exports"
+    raw.mkdir()
+    for f in SAMPLE.glob("raw_*.csv"):
+        if f.name != "raw_surveys.csv":
+            (raw / f.name).symlink_to(f)
+    proc = subprocess.run([sys.executable, "-m", "cx_warehouse.engines.postgres", "load", "--raw-dir", str(raw)],
+                          cwd=PROJECT, env=dict(os.environ, **built["env"]), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "raw_surveys: export is missing" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
+    """The parser alone (no server): the record kinds of test_hostile_exports,
+    lines as DuckDB's reader counts them (header = 1, quoted breaks not counted)."""
+    export = next(e for e in load_contract() if e.name == "raw_customers")
+    path = tmp_path / "raw_customers.csv"
+    path.write_bytes(b"\xef\xbb\xbfcustomer_id,full_name,email,phone,birth_date,extra\r\n"
+                     b'C1,"Smith, Ann ""Annie""",a@example.com,555,1980-02-29,x\r\n'
+                     b'C2,"Line one\r\nline two",,,,\r\n'
+                     b"C3,J\xe9r\xf4me,,,,\r\n"
+                     b"C4,Short\r\n"
+                     b"\r\n"
+                     b"C5,Nul\x00Byte,,,,\r\n"
+                     b'C6,Str"ay,,,,\r\n'
+                     b'C7,"Unterminated,,,,\r\nC8,After,,,,\r\n')
+    d = pg.read_delivery(export, path)
+    assert [r[:2] for r in d.rows] == [["C1", 'Smith, Ann "Annie"'], ["C2", "Line one\r\nline two"],
+                                       ["C5", "Nul" + pg.NUL_SENTINEL + "Byte"], ["C6", 'Str"ay']]
+    assert d.rows[0][2:] == ["a@example.com", "555", "1980-02-29"]
+    assert [(line, reason) for line, reason, _ in d.malformed] == [
+        (4, "invalid UTF-8"), (5, "6 fields expected, 2 found"), (9, "unterminated quote")]
+    assert d.malformed[1][2] == "C4,Short"
+    assert d.stray == [("C6", "full_name")]
+
+
+def test_typed_parquet_columns_load_as_the_text_duckdb_reads(tmp_path):
+    """A Parquet delivery with typed columns (dates, a double, a decimal, a
+    boolean; an extra column; a missing optional one): the values as text,
+    as DuckDB's own intake casts them (12.5, 3.20)."""
+    import duckdb
+
+    contract = {e.name: e for e in load_contract()}
+    path = tmp_path / "raw_bills.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"""copy (select 'B1' as bill_id, 'A1' as account_id, 'R1' as billing_run_id,
+            date '2024-01-10' as bill_date, date '2024-01-01' as service_period_start,
+            date '2024-01-31' as service_period_end, 12.5::double as billed_kwh,
+            cast(3.2 as decimal(10, 2)) as amount_due, false as is_estimated, 'x' as extra)
+            to '{path}' (format parquet)""")
+    export = contract["raw_bills"]
+    d = pg.read_delivery(export, path)
+    row = dict(zip(export.column_names, d.rows[0]))
+    assert row["bill_date"] == "2024-01-10" and row["billed_kwh"] == "12.5" and row["is_estimated"] == "false"
+    assert row["amount_due"] == "3.20" and row["bill_id"] == "B1"
+    assert row["corrects_bill_id"] is None  # not in the file (the preflight would name a required one)

@@ -13,11 +13,11 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help setup browser run test lint dbt-build gx pytest bench docs clean lock \
+.PHONY: help setup engines pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
 	freshness build-billing-run build-daily build-monthly
 
 help:
-	@echo "make run [RAW_DIR=dir] [FULL_REFRESH=1]"
+	@echo "make run [RAW_DIR=dir] [FULL_REFRESH=1] [ENGINE=duckdb|postgres|spark]"
 	@echo "                         load new deliveries of the CIS exports, test, publish, print the scorecard"
 	@echo "make test                lint + dbt build/tests + GX checkpoint + pytest"
 	@echo "make bench               benchmark on generated exports (see docs/benchmarks.md)"
@@ -31,14 +31,37 @@ $(BIN)/.installed: requirements.txt constraints.txt pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The other engines' adapters (requirements-engines.txt): `make test` builds the
+# sample on PostgreSQL and Spark too; `make run` on DuckDB does not need them.
+$(BIN)/.engines-installed: $(BIN)/.installed requirements-engines.txt constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements-engines.txt -c constraints.txt
+	touch $@
+
+engines: $(BIN)/.engines-installed
+
+# A throw-away local PostgreSQL for `make run ENGINE=postgres` (prints the
+# PG* lines to eval; the tests start their own): make pg-start / make pg-stop
+PG_DIR ?= $(CURDIR)/target/pg
+pg-start: engines
+	@$(BIN)/python -m cx_warehouse.engines.postgres start --dir "$(PG_DIR)"
+pg-stop: setup
+	$(BIN)/python -m cx_warehouse.engines.postgres stop --dir "$(PG_DIR)"
+
 # Headless Chromium for the dashboard's browser test (Debian's package).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
 	@command -v chromium >/dev/null || command -v chromium-headless-shell >/dev/null || \
 	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
+# ENGINE=duckdb (the default) | postgres | spark (docs/engines.md)
+ENGINE ?= duckdb
+ifeq ($(ENGINE),duckdb)
 run: setup
 	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
+else
+run: engines
+	$(BIN)/python -m cx_warehouse.engines run --engine "$(ENGINE)" --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
+endif
 
 lint: setup
 	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb $(BIN)/sqlfluff lint models tests analyses
@@ -53,7 +76,7 @@ dbt-build: setup
 gx: setup
 	$(BIN)/python -m cx_warehouse.gx_checks --duckdb $(TEST_DUCKDB) --raw-dir $(RAW_DIR) --results-dir target/gx_results
 
-pytest: setup browser
+pytest: setup browser engines
 	$(BIN)/python -m pytest -q
 
 test: lint dbt-build gx pytest

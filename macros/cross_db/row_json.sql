@@ -20,6 +20,7 @@
     cast(json_build_object({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}) as {{ dbt.type_string() }})
 {%- endmacro %}
 
+{#- Spark's to_json drops null fields unless told not to -#}
 {% macro spark__row_json(columns, values) -%}
-    to_json(named_struct({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}))
+    to_json(named_struct({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}), map('ignoreNullFields', 'false'))
 {%- endmacro %}

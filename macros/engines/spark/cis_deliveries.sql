@@ -155,10 +155,11 @@
     {{ return(tables) }}
 {%- endmacro %}
 
-{#- A value that held invalid UTF-8 (Spark decodes it as U+FFFD). -#}
+{#- A value that held invalid UTF-8 (Spark decodes it as U+FFFD; a Spark
+    string literal takes the \u escape, char(n) would be n % 256). -#}
 {% macro spark__cis_has_replacement_char(columns) -%}
     {%- if columns | length == 0 -%}false{%- else -%}
-    coalesce(instr(concat_ws('', {% for c in columns %}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}), char(65533)) > 0, false)
+    coalesce(instr(concat_ws('', {% for c in columns %}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}), '\uFFFD') > 0, false)
     {%- endif -%}
 {%- endmacro %}
 

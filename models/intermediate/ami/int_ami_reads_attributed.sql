@@ -27,7 +27,8 @@
 {%- set open_end = "cast('9999-12-31' as date)" %}
 {%- set reads_rel = ref('stg_cis__ami_daily_reads') %}
 {%- set dims_version_sql -%}
-    select coalesce({{ cx_string_agg_sorted('version_key', "','") }}, '') as dimension_version
+    select
+        coalesce({{ cx_string_agg_sorted('version_key', "','") }}, '') as dimension_version
     from (
         select distinct 'installs:' || source_delivery || '@' || delivery_fingerprint as version_key
         from {{ ref('stg_cis__meter_installs') }}

@@ -60,7 +60,8 @@ def builds(tmp_path_factory):
 
 def test_spark_build_passes_every_node(builds):
     results = json.loads((builds["manifest"].parent / "run_results.json").read_text())["results"]
-    failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass", "warn")]
+    # saved queries and exposures report no-op; warnings are data findings, as on DuckDB
+    failed = [r["unique_id"] for r in results if r["status"] in ("error", "fail", "runtime error", "skipped")]
     assert not failed
     print(f"Spark build of the sample: {builds['spark_seconds']:.0f} s")
 

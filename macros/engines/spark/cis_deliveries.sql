@@ -45,13 +45,32 @@
     {%- set files = [] -%}
     {%- set seen_forms = [] -%}
     {%- set rows = [] -%}
-    {%- for row in spark__cis_all_raw_files() -%}
+    {#- the listing is recursive and its paths qualified (file:/..., s3a://...):
+        raw_dir itself is the deepest folder holding every listed file, so
+        raw_X.csv lies one level below it and raw_X/*.csv two -#}
+    {%- set listing = spark__cis_all_raw_files() -%}
+    {%- set common = {'parts': none} -%}
+    {%- for row in listing -%}
+        {%- set d = row[0].split('/')[:-1] -%}
+        {%- if common.parts is none -%}
+            {%- do common.update({'parts': d}) -%}
+        {%- else -%}
+            {%- set shared = [] -%}
+            {%- for i in range([d | length, common.parts | length] | min) -%}
+                {%- if shared | length == i and d[i] == common.parts[i] -%}{%- do shared.append(d[i]) -%}{%- endif -%}
+            {%- endfor -%}
+            {%- do common.update({'parts': shared}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set depth = (common.parts or []) | length -%}
+    {%- for row in listing -%}
         {%- set path = row[0] -%}
         {%- set parts = path.split('/') -%}
         {%- set delivery = parts[-1] -%}
-        {%- set in_folder = parts[-2] == name -%}
+        {%- set in_folder = parts | length == depth + 2 and parts[-2] == name -%}
+        {%- set single = parts | length == depth + 1 and delivery in [name ~ '.csv', name ~ '.parquet'] -%}
         {%- set kind = 'parquet' if delivery.endswith('.parquet') else ('csv' if delivery.endswith('.csv') else none) -%}
-        {%- if kind and (delivery in [name ~ '.csv', name ~ '.parquet'] or in_folder) -%}
+        {%- if kind and (single or in_folder) -%}
             {%- do rows.append({'path': path, 'delivery': delivery, 'fingerprint': row[1], 'kind': kind, 'in_folder': in_folder}) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -17,7 +17,8 @@
     percentile({{ expr }}, {{ q }})
 {%- endmacro %}
 
-{#- Hours from timestamp `start` to timestamp `end`, fractional. -#}
+{#- Hours from timestamp `start` to timestamp `end`, fractional (a double:
+    Spark would divide by the literal 3600.0 as a decimal, to 6 places). -#}
 {% macro hours_between(start, end) -%}
-    ({{ dbt.datediff(start, end, 'second') }} / 3600.0)
+    ({{ dbt.datediff(start, end, 'second') }} / cast(3600 as {{ type_double() }}))
 {%- endmacro %}

@@ -22,6 +22,7 @@
     replace('{' || {% for c in columns %}'{{ '"' ~ c ~ '":' if loop.first else ',"' ~ c ~ '":' }}' || coalesce(cast(to_json(cast({{ values[loop.index0] }} as text)) as text), 'null'){{ " || " if not loop.last }}{% endfor %} || '}', chr(65535), '\u0000')
 {%- endmacro %}
 
+{#- Spark's to_json drops null fields unless told not to -#}
 {% macro spark__row_json(columns, values) -%}
-    to_json(named_struct({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}))
+    to_json(named_struct({% for c in columns %}'{{ c }}', {{ values[loop.index0] }}{{ ", " if not loop.last }}{% endfor %}), map('ignoreNullFields', 'false'))
 {%- endmacro %}

@@ -3,10 +3,14 @@
     on-run-end appends one row per data or unit test that ran. The marts
     dq_test_results and dq_test_run_summary are views over it. -#}
 {% macro test_results_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='dq_runtime', identifier='test_results')) }}
+    {{ return(api.Relation.create(database=target.get('database'), schema='dq_runtime', identifier='test_results')) }}
 {%- endmacro %}
 
 {% macro create_test_results_log() %}
+    {{ return(adapter.dispatch('create_test_results_log', 'cx_warehouse')()) }}
+{% endmacro %}
+
+{% macro default__create_test_results_log() %}
     {%- set rel = test_results_relation() -%}
     create schema if not exists {{ rel.schema }};
     create table if not exists {{ rel }} (
@@ -31,10 +35,10 @@
         {%- set node = res.node -%}
         {%- set tested = node.attached_node if node.attached_node is defined and node.attached_node else (node.depends_on.nodes[0] if node.depends_on.nodes else '') -%}
         {%- set severity = node.config.severity if node.config.severity is defined else '' -%}
-        {%- set msg = (res.message or '') | string | replace("'", "''") -%}
+        {%- set msg = cx_escape_string(((res.message or '') | string)[:1000]) -%}
         {%- do rows.append("('" ~ invocation_id ~ "', cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ "' as " ~ dbt.type_timestamp() ~ "), '"
             ~ node.unique_id ~ "', '" ~ node.name ~ "', '" ~ node.resource_type ~ "', '" ~ tested ~ "', '" ~ (severity | lower) ~ "', '"
-            ~ res.status ~ "', " ~ (res.failures if res.failures is not none else 'null') ~ ", '" ~ msg[:1000] ~ "', " ~ (res.execution_time or 0) ~ ")") -%}
+            ~ res.status ~ "', " ~ (res.failures if res.failures is not none else 'null') ~ ", '" ~ msg ~ "', " ~ (res.execution_time or 0) ~ ")") -%}
     {%- endfor -%}
     {%- if rows | length == 0 -%}{{ return('') }}{%- endif -%}
     insert into {{ test_results_relation() }} values

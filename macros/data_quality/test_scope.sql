@@ -20,9 +20,10 @@
     {%- if meta.get('batch_scoped') and cx_test_scope() == 'batch' -%}
         {%- do conditions.append(cx_batch_condition(relation)) -%}
     {%- endif -%}
+    {#- the alias keeps Spark from reading `where (...)` as a table alias -#}
     {%- if conditions -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+            (select * from {{ relation }} as dbt_where_source where {{ conditions | join(' and ') }}) dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}

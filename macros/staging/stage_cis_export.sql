@@ -189,7 +189,7 @@ shared_loaded as (
     from (
         values
         {%- for r in malformed %}
-        ('{{ r.delivery }}', '{{ r.fingerprint }}', {{ r.line }}, '{{ r.reason | replace("'", "''") }}', '{{ r.text | replace("'", "''") }}'){{ "," if not loop.last }}
+        ('{{ r.delivery }}', '{{ r.fingerprint }}', {{ r.line }}, '{{ cx_escape_string(r.reason) }}', '{{ cx_escape_string(r.text) }}'){{ "," if not loop.last }}
         {%- endfor %}
     ) as malformed_records (source_delivery, delivery_fingerprint, source_line, reject_reason, raw_line)
     {%- endif %}
@@ -357,7 +357,7 @@ union all
                 {%- endfor %}
                 {%- for col in a.stray | map(attribute='column') | unique %}
                 case when source_delivery || '@' || {{ cis_key_text(pk) }} in (
-                    {%- for r in a.stray if r.column == col %}'{{ (r.delivery ~ '@' ~ r.key) | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
+                    {%- for r in a.stray if r.column == col %}'{{ cx_escape_string(r.delivery ~ '@' ~ r.key) }}'{{ ", " if not loop.last }}{% endfor -%}
                 ) then 'stray quote in an unquoted field: {{ col }}' end,
                 {%- endfor %}
                 case when rows_sharing_key > 1 then 'conflicting duplicate of primary key in one delivery' end

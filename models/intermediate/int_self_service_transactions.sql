@@ -45,7 +45,7 @@ unioned as (
 )
 
 select
-    unioned.{{ dbt.concat(['transaction_source', "':'", 'source_id']) }} as transaction_id,
+    {{ dbt.concat(['unioned.transaction_source', "':'", 'unioned.source_id']) }} as transaction_id,
     unioned.transaction_source,
     unioned.source_id,
     unioned.account_id,

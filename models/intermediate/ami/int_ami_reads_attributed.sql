@@ -11,21 +11,24 @@
 -- read joins are plain equality + range comparisons (hash joins, not nested
 -- loops, for outer joins too).
 --
--- Incremental (delete+insert by read_date): a scheduled run recomputes only the
+-- Incremental (delete+insert by read_date; on Spark insert_overwrite of the
+-- read_date partitions, the same rows): a scheduled run recomputes only the
 -- read days that deliveries new to this table touch, plus the last
 -- var('lookback_days') days of the feed. When the meter installs or accounts
 -- (the two effective-dated hops) were reloaded, every day is recomputed.
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
     unique_key='read_date',
+    partition_by=(['read_date'] if target.type == 'spark' else none),
     on_schema_change='fail'
 ) }}
 -- depends_on: {{ ref('stg_cis__accounts') }}
 {%- set open_end = "cast('9999-12-31' as date)" %}
 {%- set reads_rel = ref('stg_cis__ami_daily_reads') %}
 {%- set dims_version_sql -%}
-    select coalesce(string_agg(version_key, ',' order by version_key), '') as dimension_version
+    select
+        coalesce({{ cx_string_agg_sorted('version_key', "','") }}, '') as dimension_version
     from (
         select distinct 'installs:' || source_delivery || '@' || delivery_fingerprint as version_key
         from {{ ref('stg_cis__meter_installs') }}

@@ -16,12 +16,14 @@
 --      candidates in between are in i's cooldown, so the selected ones form
 --      the chain 1 -> next_seq -> next_seq -> ... A recursive CTE follows it
 --      for all accounts at once: one step per selected candidate of the
---      busiest account (data span / N + 1), not one per candidate.
+--      busiest account (data span / N + 1), not one per candidate
+--      (macro survey_selected_chain; Spark, without recursion, folds each
+--      account's pointer array instead).
 --   4. Every other eligible candidate is cooldown; its anchor (kept for
 --      audit) is the last selected candidate before it.
 {%- set cooldown_days = var('survey_cooldown_days', 30) %}
 
-with recursive candidates as (
+with {{ cx_with_recursive() }} candidates as (
     select * from {{ ref('int_survey_candidates') }}
 ),
 
@@ -84,22 +86,7 @@ pointers as (
 ),
 
 selected_chain as (
-    -- a next_seq past the account's last candidate matches no pointer: the
-    -- chain ends (and the left join below matches no candidate for it)
-    select
-        account_id,
-        account_seq
-    from pointers
-    where account_seq = 1
-    union all
-    select
-        pointers.account_id,
-        pointers.next_seq as account_seq
-    from selected_chain
-    inner join pointers
-        on
-            selected_chain.account_id = pointers.account_id
-            and selected_chain.account_seq = pointers.account_seq
+    {{ survey_selected_chain('pointers', 'selected_chain') }}
 ),
 
 decided as (

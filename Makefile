@@ -13,7 +13,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: help setup engines pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
+.PHONY: help setup engines engine-services pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
 	freshness build-billing-run build-daily build-monthly
 
 help:
@@ -76,8 +76,15 @@ dbt-build: setup
 gx: setup
 	$(BIN)/python -m cx_warehouse.gx_checks --duckdb $(TEST_DUCKDB) --raw-dir $(RAW_DIR) --results-dir target/gx_results
 
-pytest: setup browser engines
-	$(BIN)/python -m pytest -q
+# The other engines' services for the engine tests: the PostgreSQL server
+# binaries and a Java runtime for Spark (on the machine image; else Debian's).
+engine-services:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql)
+	@command -v java >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless)
+
+pytest: setup browser engines engine-services
+	CX_REQUIRE_ENGINES=1 $(BIN)/python -m pytest -q
 
 test: lint dbt-build gx pytest
 

@@ -62,7 +62,8 @@ def _scorecard_from_frames(frames: dict[tuple[str, str], object]) -> list[str]:
         as_of, month, rows = scorecard_rows(con)
     finally:
         con.close()
-    return format_scorecard(as_of, month, rows)
+    # a date read back through pandas is a timestamp at midnight
+    return format_scorecard(as_of[:10], month, rows)
 
 
 def _postgres(raw_dir: Path, full_refresh: bool) -> list[str]:

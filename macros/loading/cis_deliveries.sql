@@ -49,13 +49,19 @@
             'kind': 'parquet' if path.endswith('.parquet') else 'csv',
         }) -%}
     {%- endfor -%}
+    {%- do cis_check_export_forms(name, files, seen_forms) -%}
+    {{ return(files) }}
+{%- endmacro %}
+
+{#- The same two errors on every engine that reads the files in place: an
+    export in two forms (a file and a folder, or CSV beside Parquet), or none. -#}
+{% macro cis_check_export_forms(name, files, seen_forms) -%}
     {%- if seen_forms | length > 1 -%}
         {{ exceptions.raise_compiler_error(name ~ ": two forms of one export in " ~ var('raw_dir') ~ ": " ~ seen_forms | join(' and ') ~ "; keep one") }}
     {%- endif -%}
     {%- if files | length == 0 -%}
         {{ exceptions.raise_compiler_error(name ~ ": export is missing from " ~ var('raw_dir') ~ " (expected " ~ name ~ ".csv, " ~ name ~ ".parquet or a folder " ~ name ~ "/)") }}
     {%- endif -%}
-    {{ return(files) }}
 {%- endmacro %}
 
 {% macro default__cis_export_files(name) -%}

@@ -79,12 +79,7 @@
         {%- if form not in seen_forms -%}{%- do seen_forms.append(form) -%}{%- endif -%}
         {%- do files.append({'path': f.path, 'delivery': f.delivery, 'fingerprint': f.fingerprint, 'kind': f.kind}) -%}
     {%- endfor -%}
-    {%- if seen_forms | length > 1 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": two forms of one export in " ~ var('raw_dir') ~ ": " ~ seen_forms | join(' and ') ~ "; keep one") }}
-    {%- endif -%}
-    {%- if files | length == 0 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": export is missing from " ~ var('raw_dir') ~ " (expected " ~ name ~ ".csv, " ~ name ~ ".parquet or a folder " ~ name ~ "/)") }}
-    {%- endif -%}
+    {%- do cis_check_export_forms(name, files, seen_forms) -%}
     {{ return(files) }}
 {%- endmacro %}
 

@@ -148,14 +148,17 @@ def export_floors(raw_dir: Path, db_path: Path) -> dict[str, dict]:
     return out
 
 
-def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[str, dict]) -> dict[str, float]:
+def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[str, dict],
+                 on_each=None) -> dict[str, float]:
     """Floor of each model: a typed scan of its input rows - the export's
     typed scan for a staging model, a copy of each parent table otherwise
     (timed on a read-only attach of the built warehouse)."""
     con = _connect(":memory:")
     out: dict[str, float] = {}
     try:
-        con.execute(f"attach '{state}' as wh (read_only)")
+        # under the catalog name dbt gave it (the file's stem), so that views inside it resolve
+        wh = state.stem
+        con.execute(f"attach '{state}' as \"{wh}\" (read_only)")
         nodes = manifest["nodes"]
         for uid in models:
             node = nodes[uid]
@@ -168,7 +171,7 @@ def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[st
                 if p is None or p["resource_type"] not in ("model", "seed"):
                     continue
                 t0 = time.perf_counter()
-                con.execute(f'create or replace temp table floor_copy as select * from wh."{p["schema"]}"."{p["alias"]}"')
+                con.execute(f'create or replace temp table floor_copy as select * from "{wh}"."{p["schema"]}"."{p["alias"]}"')
                 total += time.perf_counter() - t0
                 con.execute("drop table floor_copy")
             if node["fqn"][1] == "staging" and not any(d.startswith("source.") for d in node["depends_on"]["nodes"]):
@@ -176,6 +179,8 @@ def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[st
                 name = "raw_" + node["name"].split("__", 1)[1]
                 total += floors.get(name, {}).get("typed_scan_s", 0.0)
             out[uid] = total
+            if on_each:
+                on_each(out)
     finally:
         con.close()
     return out
@@ -399,10 +404,6 @@ def run(args) -> int:
 
     full_times = node_time(full_results)
     models = [u for u in sorted(full_times, key=lambda u: -full_times[u]) if u.startswith("model.")][:10]
-    print("model floors ...", flush=True)
-    t0 = time.perf_counter()
-    mfloors = model_floors(state, manifest, models, floors)
-    phases["model floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
 
     gx_s = gx_rss = None
     gx_ok = None
@@ -420,6 +421,18 @@ def run(args) -> int:
         shutil.copy2(data / rel, landing / rel)
     rc_day, day_s, day_rss, day_results, _ = _dbt_build(landing, state, target, "batch")
     phases["dbt build (one more day)"] = {"seconds": day_s, "peak_rss": day_rss}
+    figures.update({"incremental_s": day_s, "incremental_rc": rc_day,
+                    "incremental_results": [[r["unique_id"], r["execution_time"]] for r in day_results]})
+    save_progress()
+
+    # Last, because at a million accounts copying the big parents takes minutes
+    # and the build, GX and the day matter more if a long run is stopped. The
+    # parents then hold one day more than the full build read (1/365 or less).
+    print("model floors ...", flush=True)
+    t0 = time.perf_counter()
+    mfloors = model_floors(state, manifest, models, floors, on_each=lambda done: (
+        figures.__setitem__("model_floors_s", {u.split(".")[-1]: v for u, v in done.items()}), save_progress()))
+    phases["model floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
 
     baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None
     figures.update({

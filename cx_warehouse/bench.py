@@ -10,12 +10,15 @@ One run, one machine state, so that the ratios hold on a noisy machine:
 2. floors, in one DuckDB process with the profile's limits: each export read
    and typed into a table (the "typed scan"), and for CSV the parse alone;
 3. the full `dbt build` (every model and test) over every day but the last;
-4. the Great Expectations checkpoint on that warehouse;
-5. the daily incremental `dbt build` that adds the last day (test_scope batch);
-6. per slow model, the floor of its inputs: a typed scan of the input rows
-   (the export for a staging model, a copy of each parent table otherwise);
-7. dbt's own overhead: the SQL dbt executed in step 3, replayed in order in
-   one DuckDB process (python API) on a copy of the inputs.
+4. dbt's own overhead: the SQL dbt executed in step 3, replayed in order in
+   one DuckDB process (python API) on a copy of the inputs (--no-replay skips it);
+5. the Great Expectations checkpoint on that warehouse;
+6. the daily incremental `dbt build` that adds the last day (test_scope batch);
+7. per slow model, the floor of its inputs: a typed scan of the input rows
+   (the export for a staging model, a copy of each parent table otherwise),
+   last because copying the big parents takes minutes at a million accounts.
+
+Each phase's figures land in bench_<accounts>.partial.json as it ends.
 
 Prints one Markdown table (figure, target, measured, ratio, floor), the slowest
 models with their floors and the peak memory of each phase, and writes the

@@ -342,10 +342,10 @@ def run(args) -> int:
                                 f"Python {platform.python_version()}",
                      "duckdb": duckdb_settings()}
     phases: dict[str, dict] = {}
-    progress = work / f"bench_{args.accounts}.partial.json"
 
     def save_progress() -> None:
         """The figures so far (a long run can be stopped and still report)."""
+        progress = work / f"bench_{figures['accounts']}.partial.json"  # the composed folder's size with --data
         progress.write_text(json.dumps({**figures, "phases": phases}, indent=1, default=str))
 
     if args.data:
@@ -380,6 +380,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     floors = export_floors(landing, work / "floor.duckdb")
     phases["floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
+    figures["export_floors"] = floors
     save_progress()
     floor_scan = sum(f["typed_scan_s"] for f in floors.values())
     parse_floor = sum(f["parse_s"] or 0 for f in floors.values()) if args.format == "csv" else None

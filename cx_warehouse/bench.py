@@ -434,8 +434,12 @@ def run(args) -> int:
     # parents then hold one day more than the full build read (1/365 or less).
     print("model floors ...", flush=True)
     t0 = time.perf_counter()
-    mfloors = model_floors(state, manifest, models, floors, on_each=lambda done: (
-        figures.__setitem__("model_floors_s", {u.split(".")[-1]: v for u, v in done.items()}), save_progress()))
+
+    def floors_so_far(done: dict[str, float]) -> None:
+        figures["model_floors_s"] = {u.split(".")[-1]: v for u, v in done.items()}
+        save_progress()
+
+    mfloors = model_floors(state, manifest, models, floors, on_each=floors_so_far)
     phases["model floors"] = {"seconds": time.perf_counter() - t0, "peak_rss": None}
 
     baseline = json.loads(Path(args.baseline).read_text()) if args.baseline else None

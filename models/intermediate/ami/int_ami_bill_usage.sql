@@ -11,19 +11,30 @@
 -- both only for fully covered bills. A bill matches when it is fully covered
 -- and |variance_kwh| <= var ami_usage_tolerance (default 0.02) x billed_kwh.
 {%- set tolerance = var('ami_usage_tolerance', 0.02) %}
+--
+-- Incremental (delete+insert by bill_id; a table on Spark): a scheduled run
+-- recomputes the bills whose service period ends on or after the first read
+-- day the attribution rewrote since they were stored (macro
+-- ami_recompute_from), and the bills that are new or whose bill row changed.
+-- It reads only the attributed reads from the earliest service start of those
+-- bills on; a post-hook removes the bills no longer kept.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='delete+insert',
+    unique_key='bill_id',
+    on_schema_change='fail',
+    post_hook="{{ ami_bill_usage_retire_dropped() }}"
+) }}
+{%- set plan = ami_recompute_from() if is_incremental() else none %}
+{%- set bills_sql = ami_bills_to_compute(plan) %}
+{%- set reads_from = none %}
+{%- if plan and execute %}
+    {%- set reads_from = run_query('select ' ~ dbt.cast('min(service_period_start)', dbt.type_string()) ~ ' from (' ~ bills_sql ~ ') as to_compute').columns[0].values()[0] %}
+    {%- set reads_from = (reads_from or '9999-12-31')[:10] %}
+{%- endif %}
 with bills as (
-    select
-        bill_id,
-        account_id,
-        billing_run_id,
-        bill_date,
-        service_period_start,
-        service_period_end,
-        billed_kwh,
-        is_estimated,
-        is_rebill,
-        is_corrected
-    from {{ ref('int_bills') }}
+    -- every kept bill, or on a scheduled run those to recompute (see above)
+    {{ bills_sql }}
 ),
 
 -- account_id is set only on attributed reads, so the joins on it below see
@@ -38,6 +49,9 @@ reads as {{ cte_not_materialized() }} (
         cast({{ dbt.date_trunc('month', 'read_date') }} as date) as read_month,
         kwh
     from {{ ref('int_ami_reads_attributed') }}
+    {%- if reads_from %}
+    where read_date >= cast('{{ reads_from }}' as date)
+    {%- endif %}
 ),
 
 -- An account has two reads of one day only when two meters covered its
@@ -202,5 +216,6 @@ select
         when is_fully_covered and billed_kwh <> 0
             then cast(1.0 * (billed_kwh - ami_kwh) / billed_kwh as {{ type_double() }})
     end as variance_share,
-    coalesce(is_fully_covered and abs(billed_kwh - ami_kwh) <= {{ tolerance }} * billed_kwh, false) as is_matched
+    coalesce(is_fully_covered and abs(billed_kwh - ami_kwh) <= {{ tolerance }} * billed_kwh, false) as is_matched,
+    {{ cx_loaded_at() }} as loaded_at
 from flagged

@@ -1,0 +1,123 @@
+{#-
+  For a model computed from the attributed reads and stamped with loaded_at
+  (int_ami_read_gaps, int_ami_bill_usage): the first read day R from which a
+  scheduled run recomputes it, or none to recompute everything. Called from
+  the model's body and from its post-hook, which must agree: both judge the
+  same rows, those stored before this run and the attributed reads.
+
+  int_ami_reads_attributed rewrites whole read days and stamps them with the
+  run's loaded_at; every read day changed since the model's rows were last
+  stored therefore carries a loaded_at later than the newest of them (by
+  induction over the runs: a run that recomputes the model makes it agree with
+  the attribution of that run; one that does not leaves the watermark older,
+  so the next run recomputes more). The days before R are unchanged. When the
+  meter installs or accounts change, the attribution recomputes every day, so
+  R falls on the feed's first day and everything is recomputed.
+
+  Returned as a dict {from_date, day_before} of 'YYYY-MM-DD' text, or none:
+  - on a full build, or with no rows stored before this run;
+  - when R is the feed's first day or earlier;
+  - with require_day_before, when day R - 1 holds no attributed read (the
+    stored gaps may then have been computed for a feed shorter than day R - 1,
+    and cannot be trusted there).
+  With no changed day, R is the day after the feed's last one.
+-#}
+{% macro ami_recompute_from(require_day_before=false) %}
+    {%- if not (execute and is_incremental()) %}{{ return(none) }}{% endif %}
+    {%- set attributed = ref('int_ami_reads_attributed') %}
+    {%- set probe_sql %}
+        with watermark as (
+            select max(loaded_at) as loaded_at
+            from {{ this }}
+            where loaded_at < {{ cx_loaded_at() }}
+        ),
+
+        feed as (
+            select
+                min(read_date) as first_day,
+                max(read_date) as last_day
+            from {{ attributed }}
+        ),
+
+        changed as (
+            select min(read_date) as first_changed
+            from {{ attributed }}
+            where loaded_at > (select watermark.loaded_at from watermark)
+        ),
+
+        plan as (
+            select
+                watermark.loaded_at is not null as has_stored,
+                feed.first_day,
+                coalesce(changed.first_changed, cast({{ dbt.dateadd('day', 1, 'feed.last_day') }} as date)) as from_date
+            from watermark
+            cross join feed
+            cross join changed
+        )
+
+        select
+            has_stored,
+            coalesce(from_date <= first_day, true) as from_feed_start,
+            {{ dbt.cast('from_date', dbt.type_string()) }} as from_date,
+            {{ dbt.cast(dbt.dateadd('day', -1, 'from_date'), dbt.type_string()) }} as day_before,
+            exists (
+                select 1
+                from {{ attributed }}
+                where read_date = cast({{ dbt.dateadd('day', -1, 'plan.from_date') }} as date)
+            ) as day_before_held
+        from plan
+    {%- endset %}
+    {%- set row = run_query(probe_sql).rows[0] %}
+    {%- if not row[0] or row[1] or (require_day_before and not row[4]) %}{{ return(none) }}{% endif %}
+    {{ return({'from_date': row[2][:10], 'day_before': row[3][:10]}) }}
+{% endmacro %}
+
+
+{#- Post-hook of int_ami_read_gaps: the stored gaps the run recomputed (every
+    one, or those ending on or after day R - 1) give way to the rows it has
+    just appended. -#}
+{% macro ami_gaps_retire_recomputed() %}
+    {%- if execute and is_incremental() %}
+        {%- set plan = ami_recompute_from(require_day_before=true) %}
+        delete from {{ this }}
+        where
+            loaded_at < {{ cx_loaded_at() }}
+            {%- if plan %}
+            and gap_end_date >= cast('{{ plan.day_before }}' as date)
+            {%- endif %}
+    {%- endif %}
+{% endmacro %}
+
+
+{#- Post-hook of int_ami_bill_usage: a bill no longer kept (superseded away)
+    leaves the comparison. The bills recomputed replace their rows through the
+    unique key. -#}
+{% macro ami_bill_usage_retire_dropped() %}
+    {%- if execute and is_incremental() %}
+        delete from {{ this }}
+        where bill_id not in (select kept.bill_id from {{ ref('int_bills') }} as kept)
+    {%- endif %}
+{% endmacro %}
+
+
+{#- The bills int_ami_bill_usage computes: every kept bill, or with a plan
+    (a scheduled run) those whose service period ends on or after day R, those
+    not stored yet and those whose bill row changed since it was stored. -#}
+{% macro ami_bills_to_compute(plan) %}
+    {%- set bill_columns = ['bill_id', 'account_id', 'billing_run_id', 'bill_date', 'service_period_start',
+        'service_period_end', 'billed_kwh', 'is_estimated', 'is_rebill', 'is_corrected'] %}
+    select
+        {%- for c in bill_columns %}
+        kept.{{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_bills') }} as kept
+    {%- if plan %}
+    left join {{ this }} as stored on kept.bill_id = stored.bill_id
+    where
+        kept.service_period_end >= cast('{{ plan.from_date }}' as date)
+        or stored.bill_id is null
+        {%- for c in bill_columns[1:] %}
+        or kept.{{ c }} is distinct from stored.{{ c }}
+        {%- endfor %}
+    {%- endif %}
+{% endmacro %}

@@ -15,7 +15,8 @@
 -- Incremental (delete+insert by bill_id; a table on Spark): a scheduled run
 -- recomputes the bills whose service period ends on or after the first read
 -- day the attribution rewrote since they were stored (macro
--- ami_recompute_from), and the bills that are new or whose bill row changed.
+-- ami_recompute_from), and the bills that are new or whose bill row changed;
+-- every bill when var ami_usage_tolerance differs from the stored rows'.
 -- It reads only the attributed reads from the earliest service start of those
 -- bills on; a post-hook removes the bills no longer kept.
 {{ config(
@@ -26,6 +27,11 @@
     post_hook="{{ ami_bill_usage_retire_dropped() }}"
 ) }}
 {%- set plan = ami_recompute_from() if is_incremental() else none %}
+{%- if plan and execute %}
+    {#- rows stored under another tolerance: every bill is compared again -#}
+    {%- set other_tolerance = run_query('select count(*) from ' ~ this ~ ' where usage_tolerance <> cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ') or usage_tolerance is null').columns[0].values()[0] %}
+    {%- if other_tolerance > 0 %}{% set plan = none %}{% endif %}
+{%- endif %}
 {%- set bills_sql = ami_bills_to_compute(plan) %}
 {%- set reads_from = none %}
 {%- if plan and execute %}
@@ -217,5 +223,6 @@ select
             then cast(1.0 * (billed_kwh - ami_kwh) / billed_kwh as {{ type_double() }})
     end as variance_share,
     coalesce(is_fully_covered and abs(billed_kwh - ami_kwh) <= {{ tolerance }} * billed_kwh, false) as is_matched,
+    cast({{ tolerance }} as {{ type_double() }}) as usage_tolerance,
     {{ cx_loaded_at() }} as loaded_at
 from flagged

@@ -21,7 +21,13 @@
 ) }}
 {%- set plan = ami_recompute_from(require_day_before=true) %}
 with windowed as (
-    select * from {{ ref('int_ami_installs_in_window') }}
+    -- install_seq: a dense integer for the install, the key the markers are
+    -- sorted by (the 32-character install_row_id made that sort of every read
+    -- spill past 25 GB at 1 M accounts)
+    select
+        *,
+        row_number() over (order by install_row_id) as install_seq
+    from {{ ref('int_ami_installs_in_window') }}
     {%- if plan %}
     where coverage_end_date >= cast('{{ plan.from_date }}' as date)
     {%- endif %}
@@ -54,7 +60,7 @@ held_gaps as (
 
 markers as (
     select
-        windowed.install_row_id,
+        windowed.install_seq,
         reads.read_date as marker_date
     from windowed
     inner join reads
@@ -68,7 +74,7 @@ markers as (
     {%- if plan %}
 
     select
-        windowed.install_row_id,
+        windowed.install_seq,
         case
             when cast('{{ plan.day_before }}' as date) < windowed.coverage_start_date
                 then cast({{ dbt.dateadd('day', -1, 'windowed.coverage_start_date') }} as date)
@@ -81,7 +87,7 @@ markers as (
     {%- else %}
 
     select
-        install_row_id,
+        install_seq,
         cast({{ dbt.dateadd('day', -1, 'coverage_start_date') }} as date) as marker_date
     from windowed
     {%- endif %}
@@ -89,22 +95,22 @@ markers as (
     union all
 
     select
-        install_row_id,
+        install_seq,
         coverage_end_date as marker_date
     from windowed
 ),
 
 sequenced as (
     select
-        install_row_id,
+        install_seq,
         marker_date,
-        lead(marker_date) over (partition by install_row_id order by marker_date) as next_marker_date
+        lead(marker_date) over (partition by install_seq order by marker_date) as next_marker_date
     from markers
 )
 
 select
-    {{ dbt.concat(["sequenced.install_row_id", "'|'", dbt.cast("sequenced.marker_date", dbt.type_string())]) }} as gap_id,
-    sequenced.install_row_id,
+    {{ dbt.concat(["windowed.install_row_id", "'|'", dbt.cast("sequenced.marker_date", dbt.type_string())]) }} as gap_id,
+    windowed.install_row_id,
     windowed.meter_id,
     windowed.premise_id,
     cast({{ dbt.dateadd('day', 1, 'sequenced.marker_date') }} as date) as gap_start_date,
@@ -112,5 +118,5 @@ select
     {{ dbt.datediff('sequenced.marker_date', 'sequenced.next_marker_date', 'day') }} - 1 as gap_days,
     {{ cx_loaded_at() }} as loaded_at
 from sequenced
-inner join windowed on sequenced.install_row_id = windowed.install_row_id
+inner join windowed on sequenced.install_seq = windowed.install_seq
 where {{ dbt.datediff('sequenced.marker_date', 'sequenced.next_marker_date', 'day') }} > 1

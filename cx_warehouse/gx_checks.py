@@ -271,7 +271,7 @@ def _raw_sql(files: list[Path], columns: list[str]) -> str:
     Files are read in groups, one reader per group: the Parquet deliveries in
     one, the CSV deliveries in one per distinct header (each file's own header
     gives its column names). A union of one reader per file (1,462 of them for
-    two years of a daily export with same-day corrections) ran out of a 1 GB
+    two years of a daily export with same-day deliveries) ran out of a 1 GB
     memory limit at 1 M accounts; one reader over the list does not."""
     col_list = ", ".join(f'nullif(cast("{c}" as varchar), \'\') as "{c}"' for c in columns)
     groups: dict[tuple, list[Path]] = {}
@@ -482,9 +482,9 @@ def iter_raw_batches(raw_dir: Path, cfg: dict, only: dict[str, set[str]] | None 
             files = [p for p in files if p.name in only.get(export.name, ())]
         if not files:
             continue  # reported by the files check, or nothing new to validate
-        # A connection of its own per export: one connection carried across the
-        # exports kept what the smart-meter reads' scans had pinned, and the next
-        # exports ran out of the memory limit at 1 M accounts.
+        # A connection of its own per export, so each export's scans start from
+        # an empty buffer pool (the 1 M out-of-memory came from one reader per
+        # file, fixed in _raw_sql; this only bounds what one export can leave).
         con = _connect(cfg)
         try:
             note = ""

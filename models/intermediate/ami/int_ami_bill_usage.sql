@@ -26,7 +26,7 @@
     on_schema_change='fail',
     post_hook="{{ ami_bill_usage_retire_dropped() }}"
 ) }}
-{%- set plan = ami_recompute_from() if is_incremental() else none %}
+{%- set plan = ami_recompute_from() %}
 {%- if plan and execute %}
     {#- rows stored under another tolerance: every bill is compared again -#}
     {%- set other_tolerance = run_query('select count(*) from ' ~ this ~ ' where usage_tolerance <> cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ') or usage_tolerance is null').columns[0].values()[0] %}

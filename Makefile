@@ -14,6 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
 .PHONY: help setup engines engine-services pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
+	check unit-tests lint-timed dbt-build-timed gx-after-build pytest-after-build \
 	freshness build-billing-run build-daily build-monthly
 
 help:
@@ -64,7 +65,7 @@ run: engines
 endif
 
 lint: setup
-	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb $(BIN)/sqlfluff lint models tests analyses
+	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint models tests analyses
 
 # dbt build (seeds, models, unit tests and data tests) on the committed sample,
 # into a throw-away warehouse file so the published one is never touched.
@@ -83,10 +84,45 @@ engine-services:
 	  ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q postgresql)
 	@command -v java >/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q openjdk-17-jre-headless)
 
+# pytest on two workers (pytest-xdist; a module or class is one unit of work,
+# tests/python/conftest.py runs the slowest first), the 25 slowest tests listed at the end.
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
 pytest: setup browser engines engine-services
-	CX_REQUIRE_ENGINES=1 $(BIN)/python -m pytest -q
+	CX_REQUIRE_ENGINES=1 $(PYTEST)
 
-test: lint dbt-build gx pytest
+# make test: the sample's dbt build and lint side by side; then the GX
+# checkpoint and pytest side by side, pytest's tests reading that very build
+# (CX_SAMPLE_WAREHOUSE) instead of building the sample again. Each phase's
+# output is printed whole when it ends, with its elapsed seconds.
+test:
+	@start=$$(date +%s); $(MAKE) --no-print-directory setup browser engines engine-services || exit $$?; \
+	  echo "[make test] installs: $$(( $$(date +%s) - start )) s"
+	@$(MAKE) --no-print-directory -j3 --output-sync=target lint-timed gx-after-build pytest-after-build
+
+lint-timed:
+	@start=$$(date +%s); $(MAKE) --no-print-directory lint; rc=$$?; echo "[make test] lint: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+dbt-build-timed:
+	@start=$$(date +%s); $(MAKE) --no-print-directory dbt-build; rc=$$?; echo "[make test] dbt build: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+gx-after-build: dbt-build-timed
+	@start=$$(date +%s); $(MAKE) --no-print-directory gx; rc=$$?; echo "[make test] gx: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+pytest-after-build: dbt-build-timed
+	@start=$$(date +%s); CX_REQUIRE_ENGINES=1 CX_SAMPLE_WAREHOUSE=$(TEST_DUCKDB) CX_SAMPLE_TARGET=$(CURDIR)/target \
+	  $(PYTEST); rc=$$?; echo "[make test] pytest: $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# The inner loop: lint, the dbt unit tests (models built empty), and the tests
+# that build no warehouse (pytest -m "not slow"); `make test` runs everything.
+check: setup
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint unit-tests
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
+
+unit-tests: setup
+	mkdir -p target
+	DUCKDB_PATH=$(CURDIR)/target/unit.duckdb DBT_TARGET_PATH=target/unit $(BIN)/dbt build --empty \
+	  --exclude-resource-type test --vars '{raw_dir: "$(CURDIR)/$(RAW_DIR)"}'
 
 # Scheduled cadences (docs/scheduling.md): freshness of the feeds the cadence
 # reads (checked on the working state), then `make run` limited to the

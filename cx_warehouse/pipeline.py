@@ -53,6 +53,18 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+def dbt_target_dir() -> Path:
+    """Where dbt writes its artefacts (run_results.json, manifest.json): dbt's
+    own $DBT_TARGET_PATH (relative to the project folder), else target/. Two
+    runs side by side (the test suite's workers) each set their own."""
+    return PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def gx_results_dir() -> Path:
+    """Where a run keeps the checkpoint's JSON results: $CX_GX_RESULTS_DIR, else gx/uncommitted/validations."""
+    return PROJECT_DIR / os.environ.get("CX_GX_RESULTS_DIR", "gx/uncommitted/validations")
+
+
 def dbt_env(duckdb_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["DUCKDB_PATH"] = str(duckdb_path)
@@ -172,14 +184,14 @@ _KEY_HINTS = ("primary_key_value", "overlap_key", "meter_id", "account_id", "bil
 
 
 def run_health(state: Path) -> list[dict]:
-    """Warnings and errors of the last dbt invocation (target/run_results.json),
+    """Warnings and errors of the last dbt invocation (run_results.json in dbt_target_dir()),
     each with its failing row count and up to three sample keys from the
     stored failures."""
     import duckdb
 
     try:
-        results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())["results"]
-        nodes = json.loads((PROJECT_DIR / "target" / "manifest.json").read_text())["nodes"]
+        results = json.loads((dbt_target_dir() / "run_results.json").read_text())["results"]
+        nodes = json.loads((dbt_target_dir() / "manifest.json").read_text())["nodes"]
     except (OSError, ValueError, KeyError):
         return []
     out = []
@@ -269,7 +281,8 @@ def build_and_publish(
         incremental = state.exists() and not full_refresh
         test_scope = "batch" if incremental and selector != "monthly" else "full"
         dbt_vars = {"raw_dir": str(raw_dir), "test_scope": test_scope, **(extra_vars or {})}
-        args = ["build", "--vars", json.dumps(dbt_vars)]
+        # unit tests check the code, not the data: `make test` runs them (dbt-build, check), a run does not
+        args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
         if full_refresh:
             args.append("--full-refresh")
         if selector:
@@ -290,7 +303,7 @@ def build_and_publish(
             from .gx_checks import format_summary, run_checkpoint
 
             t0 = time.perf_counter()
-            results_dir = PROJECT_DIR / "gx" / "uncommitted" / "validations"
+            results_dir = gx_results_dir()
             # the raw suite reads the deliveries this run loads (new since the last publish)
             new = {p["export"]: set(p["new"]) for p in plan}
             outcome = run_checkpoint(state, raw_dir, results_dir, only_deliveries=new)

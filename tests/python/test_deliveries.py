@@ -26,9 +26,9 @@ import pandas as pd
 import pytest
 
 from cx_warehouse.generator import generate
-from cx_warehouse.pipeline import state_path
+from cx_warehouse.pipeline import dbt_target_dir, state_path
 
-from _warehouse import PROJECT, mart_differences, query, run_cli
+from _warehouse import mart_differences, query, run_cli
 
 START, END = date(2024, 1, 1), date(2024, 4, 30)
 LAST = END.isoformat()
@@ -73,9 +73,9 @@ def split_last_day(full: Path, partial: Path) -> None:
     tmp.replace(accounts_file)
 
 
-@pytest.fixture(scope="module", params=["csv", "parquet"])
+@pytest.fixture(scope="class")
 def chain(request, tmp_path_factory):
-    fmt = request.param
+    fmt = request.cls.fmt
     root = tmp_path_factory.mktemp(f"deliveries_{fmt}")
     full = root / "landing_full"
     manifest = generate(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
@@ -108,96 +108,160 @@ def chain(request, tmp_path_factory):
             "before": before, "after_failure": after_failure}
 
 
-def test_incremental_run_publishes_the_same_marts_as_a_full_rebuild(chain):
-    diffs = mart_differences(chain["full_db"], chain["inc_db"])
-    assert "fct_cx_metrics" in diffs and "dq_load_deliveries" in diffs
-    assert all(n == 0 for n in diffs.values()), diffs
+# --- test scope: the big incremental models' tests read the latest batch ---
+KEY_TEST = ["--select", "stg_cis__ami_daily_reads,test_name:unique_combination_of_columns"]
 
 
-def test_the_run_prints_new_and_already_loaded_deliveries(chain):
-    days = (END - START).days + 1
-    # first incremental run: every delivery but the last day's is new
-    assert plan_line(chain["first"].stdout, "raw_ami_daily_reads")[1:3] == [str(days - 1), "0"]
-    # the failed run published nothing, so the next run still reports the last day as new
-    assert plan_line(chain["failed"].stdout, "raw_ami_daily_reads")[1:3] == ["1", str(days - 1)]
-    second = plan_line(chain["second"].stdout, "raw_ami_daily_reads")
-    assert second[1:4] == ["1", str(days - 1), f"{LAST}.{chain['fmt']}"]
-    # the changed accounts snapshot is loaded again; the unchanged customers file is not
-    assert plan_line(chain["second"].stdout, "raw_accounts")[1:3] == ["1", "0"]
-    assert plan_line(chain["second"].stdout, "raw_customers")[1:3] == ["0", "1"]
+def _key_test(state: Path, raw: Path, scope: str) -> int:
+    from cx_warehouse.pipeline import run_dbt
+
+    return run_dbt(["test", *KEY_TEST, "--vars", json.dumps({"raw_dir": str(raw), "test_scope": scope})],
+                   state, quiet=True)
 
 
-def test_a_failed_incremental_run_leaves_the_published_marts(chain):
-    assert chain["failed"].returncode == 1
-    assert "dbt build failed" in chain["failed"].stderr
-    for t, frame in chain["before"].items():
-        pd.testing.assert_frame_equal(chain["after_failure"][t], frame)
+class DeliveryChain:
+    """The tests of the chain, once per delivery format (`fmt`): a subclass per
+    format is one work unit of pytest-xdist (--dist loadscope), so the two
+    formats run side by side."""
+
+    def test_incremental_run_publishes_the_same_marts_as_a_full_rebuild(self, chain):
+        diffs = mart_differences(chain["full_db"], chain["inc_db"])
+        assert "fct_cx_metrics" in diffs and "dq_load_deliveries" in diffs
+        assert all(n == 0 for n in diffs.values()), diffs
 
 
-def test_corrections_inside_and_outside_the_lookback_are_in_force(chain):
-    state = state_path(chain["inc_db"])
-    late = [c for c in chain["manifest"]["corrections"]
-            if c["file"] == "raw_ami_daily_reads" and c["superseding_delivery"].startswith(LAST)]
-    days = {c["primary_key"].split("|")[1] for c in late}
-    assert {date(2024, 4, 27).isoformat(), date(2024, 4, 10).isoformat()} <= days
-    keys = ", ".join(f"'{c['primary_key']}'" for c in late)
-    rows = query(state, f"select primary_key_value, source_delivery, is_superseded, is_in_force, read_quality "
-                        f"from staging.stg_cis__ami_daily_reads where primary_key_value in ({keys})")
-    in_force = rows[rows.is_in_force]
-    assert len(in_force) == len(late) and in_force.source_delivery.str.startswith(LAST).all()
-    assert (in_force.read_quality == "actual").all()
-    old = rows[~rows.is_in_force]
-    assert len(old) == len(late) and old.is_superseded.all() and (old.read_quality == "estimated").all()
-    # the attribution (incremental by read day) carries the corrected kWh for both days
-    attributed = query(state, "select meter_id || '|' || cast(read_date as varchar) as k, source_delivery "
-                              f"from intermediate.int_ami_reads_attributed where k in ({keys})")
-    assert len(attributed) == len(late) and attributed.source_delivery.str.startswith(LAST).all()
+    def test_the_run_prints_new_and_already_loaded_deliveries(self, chain):
+        days = (END - START).days + 1
+        # first incremental run: every delivery but the last day's is new
+        assert plan_line(chain["first"].stdout, "raw_ami_daily_reads")[1:3] == [str(days - 1), "0"]
+        # the failed run published nothing, so the next run still reports the last day as new
+        assert plan_line(chain["failed"].stdout, "raw_ami_daily_reads")[1:3] == ["1", str(days - 1)]
+        second = plan_line(chain["second"].stdout, "raw_ami_daily_reads")
+        assert second[1:4] == ["1", str(days - 1), f"{LAST}.{chain['fmt']}"]
+        # the changed accounts snapshot is loaded again; the unchanged customers file is not
+        assert plan_line(chain["second"].stdout, "raw_accounts")[1:3] == ["1", "0"]
+        assert plan_line(chain["second"].stdout, "raw_customers")[1:3] == ["0", "1"]
 
 
-def test_reconciliation_counts_superseded_rows_and_matches_the_manifest(chain):
-    rec = query(chain["inc_db"], "select * from marts.dq_row_reconciliation").set_index("source_file")
-    for name, book in chain["manifest"]["files"].items():
-        row = rec.loc[name]
-        assert (row.raw_rows, row.kept_rows, row.duplicate_rows, row.rejected_rows, row.superseded_rows) == (
-            book["raw_rows"], book["kept_rows"], book["duplicate_rows"], book["rejected_rows"],
-            book["superseded_rows"]), name
-        assert row.raw_rows == row.kept_rows + row.duplicate_rows + row.rejected_rows + row.superseded_rows
-    assert rec.loc["raw_ami_daily_reads"].superseded_rows > 0
-    assert rec.loc["raw_service_orders"].superseded_rows > 0
-    assert rec.loc["raw_ami_daily_reads"].deliveries == (END - START).days + 1
+    def test_a_failed_incremental_run_leaves_the_published_marts(self, chain):
+        assert chain["failed"].returncode == 1
+        assert "dbt build failed" in chain["failed"].stderr
+        for t, frame in chain["before"].items():
+            pd.testing.assert_frame_equal(chain["after_failure"][t], frame)
 
 
-def test_rejections_name_the_delivery_and_the_key(chain):
-    rejected = query(chain["inc_db"], "select * from marts.dq_rejected_rows where source_file = 'raw_ami_daily_reads'")
-    planted = {d["primary_key"] for d in chain["manifest"]["defects"]
-               if d["file"] == "raw_ami_daily_reads" and d["outcome"] == "rejected"}
-    assert planted == set(rejected.primary_key_value)
-    assert rejected.source_delivery.str.fullmatch(r"\d{4}-\d{2}-\d{2}\.(csv|parquet)").all()
+    def test_corrections_inside_and_outside_the_lookback_are_in_force(self, chain):
+        state = state_path(chain["inc_db"])
+        late = [c for c in chain["manifest"]["corrections"]
+                if c["file"] == "raw_ami_daily_reads" and c["superseding_delivery"].startswith(LAST)]
+        days = {c["primary_key"].split("|")[1] for c in late}
+        assert {date(2024, 4, 27).isoformat(), date(2024, 4, 10).isoformat()} <= days
+        keys = ", ".join(f"'{c['primary_key']}'" for c in late)
+        rows = query(state, f"select primary_key_value, source_delivery, is_superseded, is_in_force, read_quality "
+                            f"from staging.stg_cis__ami_daily_reads where primary_key_value in ({keys})")
+        in_force = rows[rows.is_in_force]
+        assert len(in_force) == len(late) and in_force.source_delivery.str.startswith(LAST).all()
+        assert (in_force.read_quality == "actual").all()
+        old = rows[~rows.is_in_force]
+        assert len(old) == len(late) and old.is_superseded.all() and (old.read_quality == "estimated").all()
+        # the attribution (incremental by read day) carries the corrected kWh for both days
+        attributed = query(state, "select meter_id || '|' || cast(read_date as varchar) as k, source_delivery "
+                                  f"from intermediate.int_ami_reads_attributed where k in ({keys})")
+        assert len(attributed) == len(late) and attributed.source_delivery.str.startswith(LAST).all()
 
 
-def test_an_unchanged_snapshot_is_skipped(chain):
-    # nothing new: the third run loads no delivery and the snapshot models read no file
-    third = run_ok(chain["partial"], chain["inc_db"], "--skip-gx")
-    assert all(plan_line(third.stdout, e)[1] == "0" for e in ("raw_accounts", "raw_ami_daily_reads"))
-    compiled = (PROJECT / "target" / "compiled" / "cx_warehouse" / "models" / "staging" / "cis"
-                / "stg_cis__accounts.sql").read_text()
-    assert "where 1 = 0" in compiled and "read_csv(" not in compiled and "read_parquet(" not in compiled
-    assert all(n == 0 for n in mart_differences(chain["full_db"], chain["inc_db"]).values())
+    def test_reconciliation_counts_superseded_rows_and_matches_the_manifest(self, chain):
+        rec = query(chain["inc_db"], "select * from marts.dq_row_reconciliation").set_index("source_file")
+        for name, book in chain["manifest"]["files"].items():
+            row = rec.loc[name]
+            assert (row.raw_rows, row.kept_rows, row.duplicate_rows, row.rejected_rows, row.superseded_rows) == (
+                book["raw_rows"], book["kept_rows"], book["duplicate_rows"], book["rejected_rows"],
+                book["superseded_rows"]), name
+            assert row.raw_rows == row.kept_rows + row.duplicate_rows + row.rejected_rows + row.superseded_rows
+        assert rec.loc["raw_ami_daily_reads"].superseded_rows > 0
+        assert rec.loc["raw_service_orders"].superseded_rows > 0
+        assert rec.loc["raw_ami_daily_reads"].deliveries == (END - START).days + 1
 
 
-def test_deliveries_give_the_marts_of_the_same_data_as_single_files(tmp_path, chain):
-    # the files layout of the same seed holds exactly the rows in force of the deliveries
-    if chain["fmt"] != "csv":
-        pytest.skip("one comparison is enough")
-    files = tmp_path / "files"
-    generate(files, accounts=60, start=START, end=END, seed=7, defect_rate=0.02)
-    db = tmp_path / "files_db" / "cx.duckdb"
-    run_ok(files, db, "--skip-gx")
-    # dq tables differ by design (deliveries, superseded rows); every metric mart is equal
-    diffs = mart_differences(chain["full_db"], db, skip=("dq_test_results", "dq_test_run_summary", "dq_load_deliveries",
-                                                          "dq_row_reconciliation", "dq_rejected_rows"))
-    assert all(n == 0 for n in diffs.values()), diffs
+    def test_rejections_name_the_delivery_and_the_key(self, chain):
+        rejected = query(chain["inc_db"], "select * from marts.dq_rejected_rows where source_file = 'raw_ami_daily_reads'")
+        planted = {d["primary_key"] for d in chain["manifest"]["defects"]
+                   if d["file"] == "raw_ami_daily_reads" and d["outcome"] == "rejected"}
+        assert planted == set(rejected.primary_key_value)
+        assert rejected.source_delivery.str.fullmatch(r"\d{4}-\d{2}-\d{2}\.(csv|parquet)").all()
 
+
+    def test_an_unchanged_snapshot_is_skipped(self, chain):
+        # nothing new: the third run loads no delivery and the snapshot models read no file
+        third = run_ok(chain["partial"], chain["inc_db"], "--skip-gx")
+        assert all(plan_line(third.stdout, e)[1] == "0" for e in ("raw_accounts", "raw_ami_daily_reads"))
+        compiled = (dbt_target_dir() / "compiled" / "cx_warehouse" / "models" / "staging" / "cis"
+                    / "stg_cis__accounts.sql").read_text()
+        assert "where 1 = 0" in compiled and "read_csv(" not in compiled and "read_parquet(" not in compiled
+        assert all(n == 0 for n in mart_differences(chain["full_db"], chain["inc_db"]).values())
+
+
+    def test_deliveries_give_the_marts_of_the_same_data_as_single_files(self, tmp_path, chain):
+        # the files layout of the same seed holds exactly the rows in force of the deliveries
+        if chain["fmt"] != "csv":
+            pytest.skip("one comparison is enough")
+        files = tmp_path / "files"
+        generate(files, accounts=60, start=START, end=END, seed=7, defect_rate=0.02)
+        db = tmp_path / "files_db" / "cx.duckdb"
+        run_ok(files, db, "--skip-gx")
+        # dq tables differ by design (deliveries, superseded rows); every metric mart is equal
+        diffs = mart_differences(chain["full_db"], db, skip=("dq_test_results", "dq_test_run_summary", "dq_load_deliveries",
+                                                              "dq_row_reconciliation", "dq_rejected_rows"))
+        assert all(n == 0 for n in diffs.values()), diffs
+
+
+    def test_the_incremental_run_wrote_a_batch_of_the_new_deliveries(self, chain):
+        state = state_path(chain["inc_db"])
+        batch = query(state, """
+            select distinct source_delivery from staging.stg_cis__ami_daily_reads
+            where loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads)""")["source_delivery"]
+        everything = query(state, "select count(distinct source_delivery) as n from staging.stg_cis__ami_daily_reads")
+        assert f"{LAST}.{chain['fmt']}" in set(batch)
+        # the last day, plus the earlier days whose reads its corrections supersede
+        assert 1 < len(batch) < int(everything["n"][0])
+
+
+    def test_a_batch_scoped_test_reads_only_the_batch_and_still_fails_on_it(self, chain, tmp_path):
+        state = tmp_path / "state.duckdb"
+        shutil.copy2(state_path(chain["inc_db"]), state)
+        raw = chain["partial"]
+        assert _key_test(state, raw, "batch") == 0
+        con = duckdb.connect(str(state))
+        try:
+            latest = "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)"
+            # a second kept row of an old key, outside the batch: only the full scope sees it
+            con.execute(f"""insert into staging.stg_cis__ami_daily_reads
+                select * from staging.stg_cis__ami_daily_reads
+                where is_in_force and loaded_at < {latest} limit 1""")
+        finally:
+            con.close()
+        assert _key_test(state, raw, "batch") == 0
+        assert _key_test(state, raw, "full") != 0
+        con = duckdb.connect(str(state))
+        try:
+            con.execute("delete from staging.stg_cis__ami_daily_reads where loaded_at < "
+                        "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)")
+            latest = "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)"
+            # the same inside the batch: the batch scope fails too
+            con.execute(f"""insert into staging.stg_cis__ami_daily_reads
+                select * from staging.stg_cis__ami_daily_reads
+                where is_in_force and loaded_at = {latest} limit 1""")
+        finally:
+            con.close()
+        assert _key_test(state, raw, "batch") != 0
+
+
+class TestCsvDeliveries(DeliveryChain):
+    fmt = "csv"
+
+
+class TestParquetDeliveries(DeliveryChain):
+    fmt = "parquet"
 
 # ---------------------------------------------------------------------------
 # Landing-folder problems stop the run naming the file
@@ -277,54 +341,3 @@ def test_a_partial_smart_meter_rollout_passes_with_non_reporting_meters_listed(t
                                           "where not is_reporting").n[0]
     assert non_reporting > 0
 
-
-# --- test scope: the big incremental models' tests read the latest batch ---
-KEY_TEST = ["--select", "stg_cis__ami_daily_reads,test_name:unique_combination_of_columns"]
-
-
-def _key_test(state: Path, raw: Path, scope: str) -> int:
-    from cx_warehouse.pipeline import run_dbt
-
-    return run_dbt(["test", *KEY_TEST, "--vars", json.dumps({"raw_dir": str(raw), "test_scope": scope})],
-                   state, quiet=True)
-
-
-def test_the_incremental_run_wrote_a_batch_of_the_new_deliveries(chain):
-    state = state_path(chain["inc_db"])
-    batch = query(state, """
-        select distinct source_delivery from staging.stg_cis__ami_daily_reads
-        where loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads)""")["source_delivery"]
-    everything = query(state, "select count(distinct source_delivery) as n from staging.stg_cis__ami_daily_reads")
-    assert f"{LAST}.{chain['fmt']}" in set(batch)
-    # the last day, plus the earlier days whose reads its corrections supersede
-    assert 1 < len(batch) < int(everything["n"][0])
-
-
-def test_a_batch_scoped_test_reads_only_the_batch_and_still_fails_on_it(chain, tmp_path):
-    state = tmp_path / "state.duckdb"
-    shutil.copy2(state_path(chain["inc_db"]), state)
-    raw = chain["partial"]
-    assert _key_test(state, raw, "batch") == 0
-    con = duckdb.connect(str(state))
-    try:
-        latest = "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)"
-        # a second kept row of an old key, outside the batch: only the full scope sees it
-        con.execute(f"""insert into staging.stg_cis__ami_daily_reads
-            select * from staging.stg_cis__ami_daily_reads
-            where is_in_force and loaded_at < {latest} limit 1""")
-    finally:
-        con.close()
-    assert _key_test(state, raw, "batch") == 0
-    assert _key_test(state, raw, "full") != 0
-    con = duckdb.connect(str(state))
-    try:
-        con.execute("delete from staging.stg_cis__ami_daily_reads where loaded_at < "
-                    "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)")
-        latest = "(select max(loaded_at) from staging.stg_cis__ami_daily_reads)"
-        # the same inside the batch: the batch scope fails too
-        con.execute(f"""insert into staging.stg_cis__ami_daily_reads
-            select * from staging.stg_cis__ami_daily_reads
-            where is_in_force and loaded_at = {latest} limit 1""")
-    finally:
-        con.close()
-    assert _key_test(state, raw, "batch") != 0

@@ -62,20 +62,16 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def built(server, tmp_path_factory):
+def built(server, sample_build, tmp_path_factory):
     root = tmp_path_factory.mktemp("engine_postgres")
     load = subprocess.run([sys.executable, "-m", "cx_warehouse.engines.postgres", "load", "--raw-dir", str(SAMPLE)],
                           cwd=PROJECT, env=dict(os.environ, **server), capture_output=True, text=True)
     assert load.returncode == 0, load.stdout + load.stderr
     pg_target = root / "target_pg"
     build = dbt(["build", "--target", "postgres"], server, pg_target)
-    # the DuckDB reference: the same sample's marts (its tests run in `make test`)
-    ref = root / "ref.duckdb"
-    ref_build = dbt(["build", "--target", "duckdb", "--exclude-resource-type", "test",
-                     "--exclude-resource-type", "unit_test"],
-                    {"DUCKDB_PATH": str(ref), "CX_DUCKDB_TEMP_DIR": str(root / "duckdb_tmp")}, root / "target_duckdb")
-    assert ref_build.returncode == 0, ref_build.stdout[-4000:]
-    return {"env": server, "load": load, "build": build, "ref": ref, "manifest": pg_target / "manifest.json"}
+    # the DuckDB reference: the session's build of the same sample (its tests run there too)
+    return {"env": server, "load": load, "build": build, "ref": Path(sample_build["db"]),
+            "manifest": pg_target / "manifest.json"}
 
 
 def test_the_sample_loads_and_builds_on_postgres(built):

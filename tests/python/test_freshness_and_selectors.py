@@ -44,6 +44,13 @@ def dbt(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
                           cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900)
 
 
+@pytest.fixture(scope="module")
+def ls_dir(tmp_path_factory) -> Path:
+    """One target folder (and warehouse path) for the three `dbt ls`: the
+    second and third reuse the first one's parse (dbt's partial parsing)."""
+    return tmp_path_factory.mktemp("selectors")
+
+
 def test_every_event_export_has_freshness():
     import yaml
 
@@ -89,8 +96,8 @@ def test_fresh_feeds_pass_and_a_stale_feed_fails_naming_the_export(tmp_path):
     ("monthly", ["fct_cx_metrics", "fct_ami_usage_match", "fct_survey_outcomes", "dim_accounts", "fct_channel_mix",
                  "fct_billing_exceptions_by_run", "fct_ticket_resolution"], []),
 ])
-def test_cadence_selectors(tmp_path, selector, present, absent):
-    proc = dbt(["ls", "--selector", selector, "--resource-type", "model", "--output", "name", "--quiet"], tmp_path)
+def test_cadence_selectors(ls_dir, selector, present, absent):
+    proc = dbt(["ls", "--selector", selector, "--resource-type", "model", "--output", "name", "--quiet"], ls_dir)
     assert proc.returncode == 0, proc.stdout[-2000:]
     names = set(proc.stdout.split())
     for n in present:

@@ -5,6 +5,7 @@ sums of the entity-grain records. Nothing is trusted: each metric is checked."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -26,12 +27,19 @@ def _env(db: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("semantic") / "sample.duckdb"
-    proc = subprocess.run([str(BIN / "dbt"), "build", "--exclude", "resource_type:test", "resource_type:unit_test",
-                           "--vars", f'{{raw_dir: "{PROJECT / "data" / "sample_exports"}"}}'],
-                          cwd=PROJECT, env=_env(db), capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+def sample_db(sample_build, tmp_path_factory) -> Path:
+    """A private copy of the session's sample build (mf opens it through dbt's
+    adapter), with its semantic manifest where `mf` reads it (target/). The
+    copy keeps the file name: the manifest's relations name its catalog."""
+    db = tmp_path_factory.mktemp("semantic") / Path(sample_build["db"]).name
+    shutil.copyfile(sample_build["db"], db)
+    built = Path(sample_build["target"]) / "semantic_manifest.json"
+    current = PROJECT / "target" / "semantic_manifest.json"
+    if built != current:
+        current.parent.mkdir(exist_ok=True)
+        tmp = current.with_name(f".semantic_manifest.{os.getpid()}.json")
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, current)
     return db
 
 

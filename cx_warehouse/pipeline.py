@@ -34,6 +34,9 @@ from .publish import RunInProgress, RunLock, clean_stale_publish_files, publish
 __all__ = ["build_and_publish", "RunInProgress", "RunLock", "publish", "state_path", "warehouse_path"]
 
 DEFAULT_DUCKDB = PROJECT_DIR / "warehouse" / "cx_warehouse.duckdb"
+# A run leaves out dbt's unit tests: they check the code against hand-made
+# inputs, not the day's data; `make test` and `make check` run them (DECISIONLOG 93).
+RUN_EXCLUDES = ["--exclude-resource-type", "unit_test"]
 
 
 def warehouse_path() -> Path:
@@ -281,8 +284,7 @@ def build_and_publish(
         incremental = state.exists() and not full_refresh
         test_scope = "batch" if incremental and selector != "monthly" else "full"
         dbt_vars = {"raw_dir": str(raw_dir), "test_scope": test_scope, **(extra_vars or {})}
-        # unit tests check the code, not the data: `make test` runs them (dbt-build, check), a run does not
-        args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)]
+        args = ["build", *RUN_EXCLUDES, "--vars", json.dumps(dbt_vars)]
         if full_refresh:
             args.append("--full-refresh")
         if selector:

@@ -29,6 +29,7 @@ from cx_warehouse.generator import generate
 from cx_warehouse.pipeline import dbt_target_dir, state_path
 
 from _warehouse import mart_differences, query, run_cli
+from _builds import generated
 
 START, END = date(2024, 1, 1), date(2024, 4, 30)
 LAST = END.isoformat()
@@ -78,8 +79,8 @@ def chain(request, tmp_path_factory):
     fmt = request.cls.fmt
     root = tmp_path_factory.mktemp(f"deliveries_{fmt}")
     full = root / "landing_full"
-    manifest = generate(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
-                        layout="deliveries", file_format=fmt)
+    manifest = generated(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
+                         layout="deliveries", file_format=fmt)
     partial = root / "landing"
     split_last_day(full, partial)
 
@@ -99,13 +100,19 @@ def chain(request, tmp_path_factory):
     accounts = next(full.glob("raw_accounts.*"))
     shutil.copy2(accounts, partial / accounts.name)
     # ... but the first attempt fails its tests (no orphan tolerated)
+    runs_before = query(inc_db, "select count(*) as n from marts.dq_test_run_summary").n[0]
     failed = run_cli("run", "--raw-dir", str(partial), "--duckdb", str(inc_db), "--skip-gx",
                      "--vars", json.dumps({"orphan_error_share": 0}))
     after_failure = {t: query(inc_db, f"select * from marts.{t}") for t in before}
+    # what the published data-health log says of the failed run, before the retry adds its own
+    failure_log = {"runs_before": runs_before,
+                   "runs": query(inc_db, "select * from marts.dq_test_run_summary order by run_started_at"),
+                   "failed_tests": query(inc_db, "select test_name from marts.dq_test_results where status = 'fail'"),
+                   "leftovers": list(inc_db.parent.glob(inc_db.name + ".publishing-*"))}
     second = run_ok(partial, inc_db, "--skip-gx")
     return {"fmt": fmt, "manifest": manifest, "full": full, "partial": partial, "full_db": full_db,
             "inc_db": inc_db, "full_run": full_run, "first": first, "failed": failed, "second": second,
-            "before": before, "after_failure": after_failure}
+            "before": before, "after_failure": after_failure, "failure_log": failure_log}
 
 
 # --- test scope: the big incremental models' tests read the latest batch ---
@@ -144,11 +151,24 @@ class DeliveryChain:
 
 
     def test_a_failed_incremental_run_leaves_the_published_marts(self, chain):
+        # every generated set plants a few orphan references; with a zero tolerance the
+        # orphan-share tests error, dbt build fails and nothing is published
         assert chain["failed"].returncode == 1
         assert "dbt build failed" in chain["failed"].stderr
+        assert "orphan_share_within" in chain["failed"].stdout
         for t, frame in chain["before"].items():
             pd.testing.assert_frame_equal(chain["after_failure"][t], frame)
 
+    def test_the_failed_run_is_in_the_published_data_health_log(self, chain):
+        log = chain["failure_log"]
+        assert log["leftovers"] == []
+        # the failed run is in the published data-health log
+        runs = log["runs"]
+        assert len(runs) == log["runs_before"] + 1
+        failed = runs[~runs.is_healthy]
+        assert len(failed) == 1 and failed.tests_failed.iloc[0] >= 1
+        names = log["failed_tests"].test_name
+        assert len(names) and names.str.startswith("orphan_share_within").all()
 
     def test_corrections_inside_and_outside_the_lookback_are_in_force(self, chain):
         state = state_path(chain["inc_db"])

@@ -24,7 +24,7 @@ import pytest
 from cx_warehouse.pipeline import RunLock, publish, state_path
 
 from _warehouse import PROJECT, mart_differences, query, run_cli
-from conftest import copy_warehouse
+from _builds import copy_warehouse
 
 VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cx_warehouse.generator import generate
 from cx_warehouse.pipeline import state_path
 
 from _warehouse import mart_differences, query, run_cli
+from _builds import generated
 
 START, END = date(2024, 1, 1), date(2024, 4, 30)
 VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
@@ -87,8 +87,9 @@ def carve(landing: Path) -> dict[str, str]:
 def steady(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental_ami")
     full = root / "landing_full"
-    generate(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
-             layout="deliveries", file_format="parquet")
+    # the same set as test_deliveries' Parquet chain: generated once per session, copied
+    generated(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
+              layout="deliveries", file_format="parquet")
     roles = carve(full)
     partial = root / "landing"
     shutil.copytree(full, partial)

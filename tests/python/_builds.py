@@ -1,0 +1,84 @@
+"""Builds paid for once per test session, across pytest-xdist workers
+(tests/python/conftest.py says how the suite uses them)."""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+PROJECT = Path(__file__).resolve().parents[2]
+SHARED = PROJECT / "target" / "pytest"  # this session's shared builds and each worker's dbt folders
+SAMPLE = PROJECT / "data" / "sample_exports"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@contextmanager
+def _locked(lock: Path):
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def build_once(name: str, build: Callable[[Path], dict | None]) -> dict:
+    """Run `build(folder)` once per test session (across workers) and return
+    what it returned (JSON), with `folder`. A failed build is not recorded:
+    the next asker tries again, and fails the same way."""
+    folder = SHARED / "builds" / name
+    result = folder / "result.json"
+    with _locked(SHARED / "builds" / f"{name}.lock"):
+        if not result.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            out = build(folder) or {}
+            result.write_text(json.dumps(out, default=str))
+    return {**json.loads(result.read_text()), "folder": str(folder)}
+
+
+def generated(dest: Path, **kwargs) -> dict:
+    """The generator's export set for these arguments in `dest`: generated
+    once per session (across workers) and copied; returns its manifest."""
+    from cx_warehouse.generator import generate
+
+    key = hashlib.sha1(json.dumps(kwargs, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+    def make(folder: Path) -> dict:
+        return {"manifest": generate(folder / "exports", **kwargs)}
+
+    built = build_once(f"generated-{key}", make)
+    shutil.copytree(Path(built["folder"]) / "exports", dest)
+    return built["manifest"]
+
+
+def copy_warehouse(published: Path, dest: Path) -> Path:
+    """A private copy of a published warehouse and its working state (same
+    file names, so the state's catalog name and views still resolve)."""
+    from cx_warehouse.pipeline import state_path
+
+    dest.mkdir(parents=True, exist_ok=True)
+    for src in (published, state_path(published), state_path(published).with_name(state_path(published).name + ".json")):
+        if src.exists():
+            shutil.copy2(src, dest / src.name)
+    return dest / published.name
+
+
+def build_sample(folder: Path) -> dict:
+    db = folder / "sample.duckdb"
+    target = folder / "target"
+    env = {**os.environ, "DUCKDB_PATH": str(db), "CX_DUCKDB_TEMP_DIR": str(folder / "tmp")}
+    proc = subprocess.run([str(Path(sys.executable).with_name("dbt")), "build", "--vars",
+                           json.dumps({"raw_dir": str(SAMPLE)}), "--target-path", str(target),
+                           "--log-path", str(folder / "logs")],
+                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return {"db": str(db), "target": str(target)}

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -61,24 +60,36 @@ def generated(dest: Path, **kwargs) -> dict:
 
 
 def copy_warehouse(published: Path, dest: Path) -> Path:
-    """A private copy of a published warehouse and its working state (same
-    file names, so the state's catalog name and views still resolve)."""
+    """A private copy of a published warehouse, its working state and the
+    state's meta file (same file names, so the state's catalog name and views
+    still resolve)."""
     from cx_warehouse.pipeline import state_path
 
+    state = state_path(published)
     dest.mkdir(parents=True, exist_ok=True)
-    for src in (published, state_path(published), state_path(published).with_name(state_path(published).name + ".json")):
+    for src in (published, state, state.with_name(state.name + ".json")):
         if src.exists():
             shutil.copy2(src, dest / src.name)
     return dest / published.name
 
 
+def given_sample() -> dict | None:
+    """`make test`'s own build of the sample (its dbt-build step, just before
+    pytest): {'db', 'target'} from CX_SAMPLE_WAREHOUSE and CX_SAMPLE_TARGET, or None."""
+    db = os.environ.get("CX_SAMPLE_WAREHOUSE")
+    if not db or not Path(db).is_file():
+        return None
+    return {"db": db, "target": os.environ.get("CX_SAMPLE_TARGET", str(PROJECT / "target"))}
+
+
 def build_sample(folder: Path) -> dict:
-    db = folder / "sample.duckdb"
-    target = folder / "target"
-    env = {**os.environ, "DUCKDB_PATH": str(db), "CX_DUCKDB_TEMP_DIR": str(folder / "tmp")}
-    proc = subprocess.run([str(Path(sys.executable).with_name("dbt")), "build", "--vars",
-                           json.dumps({"raw_dir": str(SAMPLE)}), "--target-path", str(target),
-                           "--log-path", str(folder / "logs")],
+    """The committed sample built with every test (`dbt build`) into `folder`."""
+    from cx_warehouse.pipeline import dbt_env, dbt_executable
+
+    db, target = folder / "sample.duckdb", folder / "target"
+    env = {**dbt_env(db), "CX_DUCKDB_TEMP_DIR": str(folder / "tmp")}
+    proc = subprocess.run([dbt_executable(), "build", "--vars", json.dumps({"raw_dir": str(SAMPLE)}),
+                           "--target-path", str(target), "--log-path", str(folder / "logs")],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     return {"db": str(db), "target": str(target)}

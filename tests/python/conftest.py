@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
-from _builds import PROJECT, SHARED, WORKER, build_once, build_sample
+from _builds import PROJECT, SHARED, WORKER, build_once, build_sample, given_sample
 
 # Every dbt, `python -m cx_warehouse run` and GX run of this worker writes here.
 os.environ["DBT_TARGET_PATH"] = str(SHARED / WORKER / "target")
@@ -72,7 +71,4 @@ def sample_build() -> dict:
     target folder CX_SAMPLE_TARGET), built from this code just before pytest;
     otherwise it is built here once per session. Open it read-only, or copy it.
     """
-    given = os.environ.get("CX_SAMPLE_WAREHOUSE")
-    if given and Path(given).is_file():
-        return {"db": given, "target": os.environ.get("CX_SAMPLE_TARGET", str(PROJECT / "target"))}
-    return build_once("sample", build_sample)
+    return given_sample() or build_once("sample", build_sample)

@@ -5,7 +5,6 @@ contracts on every published mart, no personal data in marts."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,15 +13,18 @@ import pytest
 from cx_warehouse.contract import PROJECT_DIR
 from cx_warehouse.pipeline import dbt_env, dbt_executable
 
+from _builds import given_sample
+
 PERSONAL = {"full_name", "email", "phone", "birth_date", "caller_phone"}
 
 
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory):
-    # `make test` hands pytest its own dbt build of this code (conftest.sample_build): its manifest is this
-    # project's parse; otherwise parse here
-    if os.environ.get("CX_SAMPLE_TARGET") and (Path(os.environ["CX_SAMPLE_TARGET"]) / "manifest.json").is_file():
-        return json.loads((Path(os.environ["CX_SAMPLE_TARGET"]) / "manifest.json").read_text())
+    # `make test`'s own build of this code: its manifest is this project's parse; otherwise parse here
+    # (not conftest.sample_build: `make check` runs this module without building the sample)
+    given = given_sample()
+    if given and (Path(given["target"]) / "manifest.json").is_file():
+        return json.loads((Path(given["target"]) / "manifest.json").read_text())
     tmp = tmp_path_factory.mktemp("parse")
     proc = subprocess.run([dbt_executable(), "parse", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs")],
                           cwd=PROJECT_DIR, env=dbt_env(tmp / "parse.duckdb"), capture_output=True, text=True, timeout=600)

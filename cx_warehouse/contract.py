@@ -24,6 +24,7 @@ class Column:
     domain: tuple[str, ...] | None
     min: float | None
     max: float | None
+    personal: bool = False  # meta personal_data: masked in rejected rows, never in a mart
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def load_contract(path: Path = SOURCES_YML) -> list[Export]:
                 domain=tuple(domain) if domain else None,
                 min=meta.get("min"),
                 max=meta.get("max"),
+                personal=bool(meta.get("personal_data", False)),
             ))
         exports.append(Export(table["name"], tuple(cols), tuple(table["meta"]["primary_key"])))
     return exports
@@ -123,6 +125,13 @@ def csv_shape_problem(path: Path) -> str | None:
 FORMS = ("{name}.csv", "{name}.parquet", "{name}/")
 
 
+def sql_literal(value: str) -> str:
+    """`value` as a DuckDB/PostgreSQL string literal, quotes doubled: a path or
+    file name reaches SQL this way (where a statement takes no bound
+    parameter, as ATTACH does not) or as a bound parameter, never pasted."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def export_forms(raw_dir: Path, name: str) -> list[str]:
     """The forms in which export `name` is present under raw_dir (normally one)."""
     raw_dir = Path(raw_dir)
@@ -182,8 +191,25 @@ def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
             problems.append(f"{export.name}/: folder holds no .csv or .parquet delivery")
             continue
         for path in files:
+            unreadable = unreadable_name(path.name)
+            if unreadable:  # the name shown on one line, a control character as its escape
+                shown = "".join(ch.encode("unicode_escape").decode() if ord(ch) < 32 or ord(ch) == 127 else ch
+                                for ch in str(path.relative_to(raw_dir)))
+                problems.append(f"{shown}: {unreadable}")
+                continue
             problems += delivery_problems(raw_dir, path, export, only=len(files) == 1)
     return problems
+
+
+def unreadable_name(name: str) -> str | None:
+    """Why a delivery's file name cannot be read alike on every engine, or
+    None. Any other .csv or .parquet name loads (quotes, spaces, accents,
+    glob characters included): paths reach SQL only as escaped literals."""
+    if name[:1] in (".", "_"):
+        return "a name starting with '.' or '_' is a hidden file to Spark's readers; rename the delivery"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "a name holding a control character (a line break, a tab) cannot be named in a report; rename the delivery"
+    return None
 
 
 def delivery_problems(raw_dir: Path, path: Path, export: Export, only: bool = True) -> list[str]:

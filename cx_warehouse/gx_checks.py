@@ -83,7 +83,6 @@ _NON_TEXT_TYPE = re.compile(
     r"UHUGEINT|FLOAT|REAL|DOUBLE|DECIMAL.*|DATE|TIME.*|TIMESTAMP.*|INTERVAL|UUID)$",
     re.IGNORECASE,
 )
-_PERSONAL_DATA_NOTE = re.compile(r"\(personal data\)", re.IGNORECASE)
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +138,9 @@ def load_config(path: Path | str | None = None) -> dict[str, Any]:
 
 
 def personal_data_columns(sources_yml: Path = contract.SOURCES_YML) -> set[tuple[str, str]]:
-    """(export, column) pairs the CIS contract describes as personal data."""
-    doc = yaml.safe_load(sources_yml.read_text(encoding="utf-8"))
-    found = set()
-    for source in doc["sources"]:
-        for table in source.get("tables", []):
-            for col in table.get("columns", []):
-                if _PERSONAL_DATA_NOTE.search(col.get("description") or ""):
-                    found.add((table["name"], col["name"]))
-    return found
+    """(export, column) pairs the CIS contract flags as personal data (meta
+    personal_data, the flag staging masks by)."""
+    return {(e.name, c.name) for e in contract.load_contract(sources_yml) for c in e.columns if c.personal}
 
 
 @dataclass
@@ -282,7 +275,7 @@ def _raw_sql(files: list[Path], columns: list[str]) -> str:
             groups.setdefault(("csv",) + tuple(h.strip() for h in contract.read_header(path)), []).append(path)
     selects = []
     for group, paths in groups.items():
-        names = ", ".join(f"'{_quote(str(p))}'" for p in paths)
+        names = ", ".join(contract.sql_literal(p) for p in paths)
         if group[0] == "parquet":
             reader = f"read_parquet([{names}], filename=true, union_by_name=true)"
         else:
@@ -396,17 +389,17 @@ def _raw_counts(con: duckdb.DuckDBPyConnection, export: contract.Export, relatio
         if c.required:
             plan.append(("required", c, add(f"count(*) filter (where {q} is null)")))
         if c.cis_type != "text":
-            rx = _quote(patterns[c.cis_type])
-            plan.append(("type", c, add(f"count(*) filter (where {q} is not null and not regexp_matches({q}, '{rx}'))")))
+            rx = contract.sql_literal(patterns[c.cis_type])
+            plan.append(("type", c, add(f"count(*) filter (where {q} is not null and not regexp_matches({q}, {rx}))")))
         if c.domain:
-            values = ", ".join(f"'{_quote(str(v))}'" for v in c.domain)
+            values = ", ".join(contract.sql_literal(v) for v in c.domain)
             plan.append(("domain", c, add(f"count(*) filter (where {q} is not null and {q} not in ({values}))")))
         if c.min is not None or c.max is not None:
-            rx = _quote(patterns[c.cis_type])
+            rx = contract.sql_literal(patterns[c.cis_type])
             num = f"try_cast({q} as double)"
             out = " or ".join(([f"{num} < {float(c.min)!r}"] if c.min is not None else [])
                               + ([f"{num} > {float(c.max)!r}"] if c.max is not None else []))
-            parses = f"{q} is not null and regexp_matches({q}, '{rx}')"
+            parses = f"{q} is not null and regexp_matches({q}, {rx})"
             plan.append(("bounds", c, add(f"count(*) filter (where {parses})",
                                           f"count(*) filter (where {parses} and ({out}))")))
     row = con.execute(f"select {', '.join(exprs)} from ({relation})").fetchone()
@@ -789,7 +782,7 @@ def _pii_batches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
     text_cols = [c for c, t in columns if not _NON_TEXT_TYPE.match(t.strip())]
     if text_cols and values:
         q = " union all ".join(
-            f"select distinct '{_quote(c)}' as column_name, cast({_ident(c)} as varchar) as value "
+            f"select distinct {contract.sql_literal(c)} as column_name, cast({_ident(c)} as varchar) as value "
             f"from {_ident(schema)}.{_ident(table)} where {_ident(c)} is not null"
             for c in text_cols
         )
@@ -808,10 +801,6 @@ def _pii_batches(con: duckdb.DuckDBPyConnection, schema: str, table: str,
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _quote(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def mart_batches(duckdb_path: Path, cfg: dict, project_dir: Path = PROJECT_DIR) -> list[Batch]:
@@ -912,7 +901,7 @@ def _sql_literal(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (int, float)):
         return repr(v)
-    return f"'{_quote(str(v))}'"
+    return contract.sql_literal(v)
 
 
 _SQL_OPERATORS = {"==": "=", "!=": "is distinct from", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -1049,20 +1038,20 @@ def _mart_counts(con: duckdb.DuckDBPyConnection, schema: str, table: str, column
         plan.append((exp.description or type(exp).__name__, column, {}, *sql))
     pcfg = cfg["personal_data"]
     text_cols = [c for c, t in columns if not _NON_TEXT_TYPE.match(t.strip())]
-    email = _quote(pcfg["email_regex"])
+    email = contract.sql_literal(pcfg["email_regex"])
     try:
-        phone_rx = _quote(_re2_superset(pcfg["phone_regex"]))
-        con.execute(f"select regexp_matches('', '{phone_rx}'), regexp_matches('', '{email}')")
+        phone_rx = contract.sql_literal(_re2_superset(pcfg["phone_regex"]))
+        con.execute(f"select regexp_matches('', {phone_rx}), regexp_matches('', {email})")
         phone_fn = _phone_function(con, pcfg["phone_regex"])
     except duckdb.Error:
         text_cols = []  # a pattern DuckDB cannot compile: the text values are read into pandas instead
     for c in text_cols:
         v = f"cast({_ident(c)} as varchar)"
         plan.append(("no e-mail address in a text value", c, PERSONAL,
-                     f"count(*) filter (where {v} is not null and regexp_matches({v}, '{email}'))",
+                     f"count(*) filter (where {v} is not null and regexp_matches({v}, {email}))",
                      f"count({_ident(c)})"))
         plan.append(("no phone number in a text value", c, PERSONAL,
-                     f"count(*) filter (where case when regexp_matches({v}, '{phone_rx}') "
+                     f"count(*) filter (where case when regexp_matches({v}, {phone_rx}) "
                      f"then {phone_fn}({v}) else false end)",
                      f"count({_ident(c)})"))
     exprs = [e for *_, failing, checked in plan for e in (failing, checked)]

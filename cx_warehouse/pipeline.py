@@ -90,7 +90,7 @@ class RunResult:
     message: str
     timings: dict[str, float] = field(default_factory=dict)
     deliveries: list[dict] = field(default_factory=list)
-    health: list[dict] = field(default_factory=list)
+    health: "Health | None" = None
 
 
 # ---------------------------------------------------------------------------
@@ -186,17 +186,28 @@ _KEY_HINTS = ("primary_key_value", "overlap_key", "meter_id", "account_id", "bil
               "survey_id", "billing_run_id", "source_file")
 
 
-def run_health(state: Path) -> list[dict]:
-    """Warnings and errors of the last dbt invocation (run_results.json in dbt_target_dir()),
-    each with its failing row count and up to three sample keys from the
-    stored failures."""
+@dataclass
+class Health:
+    """What the run's data tests said: how many ran, and each warning or error."""
+    tests_run: int = 0
+    problems: list[dict] = field(default_factory=list)
+
+
+def run_health(state: Path) -> Health:
+    """The data tests of the last dbt invocation (run_results.json in
+    dbt_target_dir(), which the run removes before it starts dbt): how many
+    ran, and each warning and error with its failing row count and up to
+    three sample keys from the stored failures. No run_results.json, or none
+    of its results a test: no test ran."""
     import duckdb
 
     try:
         results = json.loads((dbt_target_dir() / "run_results.json").read_text())["results"]
         nodes = json.loads((dbt_target_dir() / "manifest.json").read_text())["nodes"]
     except (OSError, ValueError, KeyError):
-        return []
+        return Health()
+    tests_run = sum(r["unique_id"].startswith("test.") and r.get("status") in ("pass", "warn", "fail", "error")
+                    for r in results)
     out = []
     con = None
     try:
@@ -226,17 +237,20 @@ def run_health(state: Path) -> list[dict]:
     finally:
         if con is not None:
             con.close()
-    return out
+    return Health(tests_run, out)
 
 
-def format_health(health: list[dict]) -> str:
-    if not health:
-        return "Data health: every test passed."
-    lines = [f"Data health: {sum(h['status'] == 'warn' for h in health)} warning(s), "
-             f"{sum(h['status'] != 'warn' for h in health)} error(s)",
+def format_health(health: Health) -> str:
+    if not health.tests_run and not health.problems:
+        return "Data health: no test ran (the run stopped before its tests)."
+    if not health.problems:
+        return f"Data health: every test passed ({health.tests_run} tests)."
+    problems = health.problems
+    lines = [f"Data health: {sum(h['status'] == 'warn' for h in problems)} warning(s), "
+             f"{sum(h['status'] != 'warn' for h in problems)} error(s)",
              f"  {'status':<7}{'rows':>9}  {'check':<58} sample keys"]
     order = {"error": 0, "fail": 0, "warn": 1}
-    for h in sorted(health, key=lambda h: (order.get(h["status"], 2), h["name"])):
+    for h in sorted(problems, key=lambda h: (order.get(h["status"], 2), h["name"])):
         rows = "-" if h["failing_rows"] is None else str(h["failing_rows"])
         status = "ERROR" if h["status"] in ("fail", "error") else "WARN"
         lines.append(f"  {status:<7}{rows:>9}  {h['name'][:58]:<58} {', '.join(h['samples']) or '-'}")
@@ -290,6 +304,8 @@ def build_and_publish(
         if selector:
             args += ["--selector", selector]
         _write_state_meta(state, {"raw_dir": str(raw_dir)})
+        # the run's own results only: a run that stops before dbt writes them has run no test
+        (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
         rc = run_dbt(args, state, quiet=quiet)
         timings["dbt_build_s"] = time.perf_counter() - t0

@@ -7,7 +7,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .contract import ContractError
+from .contract import ContractError, sql_literal
 
 # What BI reads: the marts (metric marts and dq_* tables) and the reference seeds (targets).
 PUBLISHED_SCHEMAS = ("marts", "reference")
@@ -84,10 +84,10 @@ def publish(state: Path, published: Path, health_only: bool = False) -> None:
         probe.close()
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{state}' as \"{state_db}\" (read_only)")
-        con.execute(f"attach '{tmp}' as pub_db")
+        con.execute(f"attach {sql_literal(state)} as \"{state_db}\" (read_only)")
+        con.execute(f"attach {sql_literal(tmp)} as pub_db")
         if old_exists:
-            con.execute(f"attach '{published}' as old_db (read_only)")
+            con.execute(f"attach {sql_literal(published)} as old_db (read_only)")
         for schema in PUBLISHED_SCHEMAS:
             con.execute(f"create schema pub_db.{schema}")
         src_tables = _published_objects(con, state_db)

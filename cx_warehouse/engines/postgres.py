@@ -356,13 +356,15 @@ def parquet_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
     cast(... as varchar). The schema is read at once (errors before any row)."""
     import duckdb
 
+    from cx_warehouse.contract import sql_literal
+
     con = _duckdb().cursor()
     try:
-        path = str(d.path).replace("'", "''")
-        present = {r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()}
+        path = sql_literal(d.path)
+        present = {r[0] for r in con.execute(f"describe select * from read_parquet({path})").fetchall()}
         select = ", ".join(f'cast("{c}" as varchar)' if c in present else "cast(null as varchar)"
                            for c in export.column_names)
-        cur = con.execute(f"select {select} from read_parquet('{path}')")
+        cur = con.execute(f"select {select} from read_parquet({path})")
     except duckdb.Error as exc:
         con.close()
         raise LoadError(f"{d.path}: cannot be read ({str(exc).strip().splitlines()[0]})") from None

@@ -6,3 +6,10 @@
 {% macro default__cx_escape_string(value) -%}
     {{ value | replace("'", "''") }}
 {%- endmacro %}
+
+{#- Values as a comma-separated list of SQL string literals, each escaped:
+    file paths and delivery names reach SQL only this way (or as bound
+    parameters in Python), whatever characters they hold. -#}
+{% macro cx_string_literals(values) -%}
+    {%- for v in values -%}'{{ cx_escape_string(v | string) }}'{{ ", " if not loop.last }}{%- endfor -%}
+{%- endmacro %}

@@ -25,13 +25,15 @@
 {%- endmacro %}
 
 {% macro duckdb__cis_export_files(name) -%}
-    {%- set base = var('raw_dir') ~ '/' ~ name -%}
+    {#- the landing folder as a glob pattern that matches itself: its own
+        glob characters are bracketed -#}
+    {%- set base = var('raw_dir') | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]') ~ '/' ~ name -%}
     {%- set forms = [base ~ '.csv', base ~ '.parquet', base ~ '/*.csv', base ~ '/*.parquet'] -%}
     {%- set sql -%}
         select
             filename,
             cast(size as varchar) || '-' || cast(epoch_ms(last_modified) as varchar) as fingerprint
-        from read_blob([{% for f in forms %}'{{ f }}'{{ ", " if not loop.last }}{% endfor %}])
+        from read_blob([{{ cx_string_literals(forms) }}])
         order by parse_filename(filename), filename
     {%- endset -%}
     {%- set files = [] -%}
@@ -91,7 +93,7 @@
 
 {% macro duckdb__cis_csv_header(path) -%}
     {%- set sql -%}
-        select l from read_csv('{{ path }}', header = false, auto_detect = false, columns = {'l': 'VARCHAR'},
+        select l from read_csv({{ cx_string_literals([path]) }}, header = false, auto_detect = false, columns = {'l': 'VARCHAR'},
             delim = chr(31), quote = '', escape = '', strict_mode = false, ignore_errors = true, null_padding = true)
         limit 1
     {%- endset -%}
@@ -119,9 +121,9 @@
     {%- endfor -%}
     {%- for g in groups -%}
         {%- set reader -%}
-            read_csv([{% for p in g.paths %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %}],
+            read_csv([{{ cx_string_literals(g.paths) }}],
                 header = true, auto_detect = false,
-                columns = { {%- for h in g.header %}'{{ h }}': 'VARCHAR'{{ ", " if not loop.last }}{% endfor -%} },
+                columns = { {%- for h in g.header %}{{ cx_string_literals([h]) }}: 'VARCHAR'{{ ", " if not loop.last }}{% endfor -%} },
                 {{ cis_csv_options() }}, filename = true{{ extra }})
         {%- endset -%}
         {%- do g.update({'reader': reader}) -%}
@@ -137,7 +139,7 @@
     {%- endfor -%}
     {%- set parquets = files | selectattr('kind', 'equalto', 'parquet') | map(attribute='path') | list -%}
     {%- if parquets -%}
-        {%- do readers.append("read_parquet([" ~ ("'" ~ parquets | join("', '") ~ "'") ~ "], union_by_name = true, filename = true)") -%}
+        {%- do readers.append("read_parquet([" ~ cx_string_literals(parquets) ~ "], union_by_name = true, filename = true)") -%}
     {%- endif -%}
     {%- set parts = [] -%}
     {%- for reader in readers -%}
@@ -163,7 +165,7 @@
     inner join (
         values
         {%- for f in files %}
-        ('{{ f.path }}', '{{ f.delivery }}', '{{ f.fingerprint }}'){{ "," if not loop.last }}
+        ({{ cx_string_literals([f.path, f.delivery, f.fingerprint]) }}){{ "," if not loop.last }}
         {%- endfor %}
     ) as deliveries (source_path, source_delivery, delivery_fingerprint)
         on files.source_path = deliveries.source_path
@@ -259,7 +261,7 @@
             {%- set sql -%}
                 with quoted as (
                     {%- for c in cols %}
-                    select filename, {{ key_parts | join(" || '|' || ") }} as key_text, '{{ c }}' as column_name,
+                    select filename, {{ key_parts | join(" || '|' || ") }} as key_text, {{ cx_string_literals([c]) }} as column_name,
                         {{ adapter.quote(c) }} as value_text
                     from {{ g.reader }}
                     where strpos({{ adapter.quote(c) }}, '"') > 0
@@ -268,7 +270,7 @@
                 ),
                 files as (
                     select filename, cast(content as varchar) as bytes_text
-                    from read_blob([{% for p in g.paths %}'{{ p }}'{{ ", " if not loop.last }}{% endfor %}])
+                    from read_blob([{{ cx_string_literals(g.paths) }}])
                     where filename in (select filename from quoted)
                 )
                 select quoted.filename, quoted.key_text, quoted.column_name

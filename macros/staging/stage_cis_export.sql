@@ -69,7 +69,7 @@
     {{ exceptions.raise_compiler_error(table_name ~ ": " ~ malformed | length ~ " malformed CSV records in "
         ~ (malformed | map(attribute='delivery') | unique | join(', ')) ~ "; the extract is broken, not a few bad records") }}
 {%- endif -%}
-{%- set new_list -%}({% for d in new_deliveries %}'{{ d }}'{{ ", " if not loop.last }}{% endfor %}){%- endset %}
+{%- set new_list -%}({{ cx_string_literals(new_deliveries) }}){%- endset %}
 -- depends_on: {{ relation }}
 with raw_rows as {{ cte_not_materialized() }} (
     select
@@ -189,7 +189,7 @@ shared_loaded as (
     from (
         values
         {%- for r in malformed %}
-        ('{{ r.delivery }}', '{{ r.fingerprint }}', {{ r.line }}, '{{ cx_escape_string(r.reason) }}', '{{ cx_escape_string(r.text) }}'){{ "," if not loop.last }}
+        ({{ cx_string_literals([r.delivery, r.fingerprint]) }}, {{ r.line }}, {{ cx_string_literals([r.reason, r.text]) }}){{ "," if not loop.last }}
         {%- endfor %}
     ) as malformed_records (source_delivery, delivery_fingerprint, source_line, reject_reason, raw_line)
     {%- endif %}

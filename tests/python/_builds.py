@@ -82,14 +82,41 @@ def given_sample() -> dict | None:
     return {"db": db, "target": os.environ.get("CX_SAMPLE_TARGET", str(PROJECT / "target"))}
 
 
-def build_sample(folder: Path) -> dict:
-    """The committed sample built with every test (`dbt build`) into `folder`."""
+# raw_contacts as a folder of two deliveries, the second named like SQL
+AWKWARD_DELIVERIES = ["2025-01-01.csv", "2025-02-01'); select 1; --.csv"]
+
+
+def awkward_landing(parent: Path, sample: Path = SAMPLE) -> Path:
+    """A copy of `sample` in a landing folder whose path holds a space, a
+    quote, an accented letter and glob brackets, with raw_contacts.csv split
+    into the two deliveries of AWKWARD_DELIVERIES (same records, same order;
+    the sample's contacts hold no quoted line break)."""
+    raw = parent / "land ing's é [1]" / "exports"
+    shutil.copytree(sample, raw)
+    single = raw / "raw_contacts.csv"
+    header, *records = single.read_bytes().splitlines(keepends=True)
+    (raw / "raw_contacts").mkdir()
+    half = len(records) // 2
+    for name, part in zip(AWKWARD_DELIVERIES, (records[:half], records[half:])):
+        (raw / "raw_contacts" / name).write_bytes(header + b"".join(part))
+    single.unlink()
+    return raw
+
+
+def build_awkward_sample(folder: Path) -> dict:
+    """The sample in an awkward landing folder (awkward_landing), built with
+    every test into `folder`: the other engines' reference."""
+    return build_sample(folder, awkward_landing(folder))
+
+
+def build_sample(folder: Path, raw: Path = SAMPLE) -> dict:
+    """The committed sample (or `raw`) built with every test (`dbt build`) into `folder`."""
     from cx_warehouse.pipeline import dbt_env, dbt_executable
 
     db, target = folder / "sample.duckdb", folder / "target"
     env = {**dbt_env(db), "CX_DUCKDB_TEMP_DIR": str(folder / "tmp")}
-    proc = subprocess.run([dbt_executable(), "build", "--vars", json.dumps({"raw_dir": str(SAMPLE)}),
+    proc = subprocess.run([dbt_executable(), "build", "--vars", json.dumps({"raw_dir": str(raw)}),
                            "--target-path", str(target), "--log-path", str(folder / "logs")],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    return {"db": str(db), "target": str(target)}
+    return {"db": str(db), "target": str(target), "raw": str(raw)}

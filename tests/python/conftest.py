@@ -22,7 +22,7 @@ import shutil
 
 import pytest
 
-from _builds import PROJECT, SHARED, WORKER, build_once, build_sample, given_sample
+from _builds import PROJECT, SHARED, WORKER, build_awkward_sample, build_once, build_sample, given_sample
 
 # Every dbt, `python -m cx_warehouse run` and GX run of this worker writes here.
 os.environ["DBT_TARGET_PATH"] = str(SHARED / WORKER / "target")
@@ -72,3 +72,12 @@ def sample_build() -> dict:
     otherwise it is built here once per session. Open it read-only, or copy it.
     """
     return given_sample() or build_once("sample", build_sample)
+
+
+@pytest.fixture(scope="session")
+def awkward_sample_build() -> dict:
+    """The sample in a landing folder with an awkward path and delivery names
+    (_builds.awkward_landing), built on DuckDB with every test, once per
+    session: {'db', 'target', 'raw'}. The other engines load the same folder
+    and are compared with it."""
+    return build_once("awkward-sample", build_awkward_sample)

@@ -1,5 +1,7 @@
-"""The warehouse on PostgreSQL: a throw-away server, the committed sample
-loaded with `python -m cx_warehouse.engines.postgres load`, `dbt build
+"""The warehouse on PostgreSQL: a throw-away server, the committed sample (in
+a landing folder whose path holds a space, a quote, an accented letter and
+glob brackets, raw_contacts as two deliveries, one named like SQL:
+_builds.awkward_landing) loaded with `python -m cx_warehouse.engines.postgres load`, `dbt build
 --target postgres` (models, seeds, unit and data tests), every published
 mart equal row for row to a DuckDB build of the same sample (also after a
 second, incremental build), and the
@@ -47,8 +49,7 @@ pytestmark = pytest.mark.skipif(not _server_binaries() and os.environ.get("CX_RE
 
 def dbt(args: list[str], env: dict[str, str], target_path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, DBT_PROFILES_DIR=str(PROJECT), DBT_SEND_ANONYMOUS_USAGE_STATS="False", **env)
-    return subprocess.run([str(DBT), *args, "--target-path", str(target_path), "--no-use-colors",
-                           "--vars", json.dumps({"raw_dir": str(SAMPLE)})],
+    return subprocess.run([str(DBT), *args, "--target-path", str(target_path), "--no-use-colors"],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=1800)
 
 
@@ -62,20 +63,21 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def built(server, sample_build, tmp_path_factory):
+def built(server, awkward_sample_build, tmp_path_factory):
     root = tmp_path_factory.mktemp("engine_postgres")
-    load = subprocess.run([sys.executable, "-m", "cx_warehouse.engines.postgres", "load", "--raw-dir", str(SAMPLE)],
+    raw = Path(awkward_sample_build["raw"])
+    load = subprocess.run([sys.executable, "-m", "cx_warehouse.engines.postgres", "load", "--raw-dir", str(raw)],
                           cwd=PROJECT, env=dict(os.environ, **server), capture_output=True, text=True)
     assert load.returncode == 0, load.stdout + load.stderr
     pg_target = root / "target_pg"
     build = dbt(["build", "--target", "postgres"], server, pg_target)
-    # the DuckDB reference: the session's build of the same sample (its tests run there too)
-    return {"env": server, "load": load, "build": build, "ref": Path(sample_build["db"]),
+    # the DuckDB reference: the session's build of the same landing folder (its tests run there too)
+    return {"env": server, "raw": raw, "load": load, "build": build, "ref": Path(awkward_sample_build["db"]),
             "manifest": pg_target / "manifest.json"}
 
 
 def test_the_sample_loads_and_builds_on_postgres(built):
-    assert "loaded 251016 rows of 14 new deliveries" in built["load"].stdout
+    assert "loaded 251016 rows of 15 new deliveries" in built["load"].stdout
     assert built["build"].returncode == 0, built["build"].stdout[-6000:]
     assert " ERROR=0 " in built["build"].stdout
 
@@ -116,8 +118,8 @@ def test_the_reporting_role_reads_the_marts_and_nothing_personal(built):
 
 
 def test_loading_again_skips_the_deliveries_already_loaded(built):
-    results = pg.load(SAMPLE, built["env"], log=lambda *_: None)
-    assert sum(r.new for r in results) == 0 and sum(r.unchanged for r in results) == 14
+    results = pg.load(built["raw"], built["env"], log=lambda *_: None)
+    assert sum(r.new for r in results) == 0 and sum(r.unchanged for r in results) == 15
 
 
 def test_a_missing_export_stops_the_load_with_one_line_naming_it(built, tmp_path):

@@ -1,9 +1,12 @@
 """The warehouse builds on Spark (dbt-spark, session method, local[2]) and
 publishes the same marts as on DuckDB.
 
-The sample exports (data/sample_exports) are built on Spark into a pytest
-tmp dir, its own metastore and warehouse folder (CX_SPARK_DIR); the DuckDB
-side is the session's build of the same sample (conftest.sample_build).
+The sample exports (data/sample_exports), copied into a landing folder whose
+path holds a space, a quote, an accented letter and glob brackets, with
+raw_contacts as two deliveries, one named like SQL (_builds.awkward_landing),
+are built on Spark into a pytest tmp dir, its own metastore and warehouse
+folder (CX_SPARK_DIR); the DuckDB side is the session's build of the same
+folder (conftest.awkward_sample_build).
 Every published mart (models under models/marts materialized as table or
 incremental, from the Spark build's manifest) is then compared row for row,
 floats within 1e-9, dates and timestamps normalised
@@ -25,16 +28,14 @@ from cx_warehouse.contract import PROJECT_DIR
 from cx_warehouse.engines.compare import compare_marts_spark, published_marts
 from cx_warehouse.pipeline import dbt_env, dbt_executable
 
-SAMPLE = PROJECT_DIR / "data" / "sample_exports"
-
 # `make test` sets CX_REQUIRE_ENGINES=1 (after `make engine-services` installed a JDK): there a
 # missing Java fails the test instead of skipping it.
 pytestmark = pytest.mark.skipif(shutil.which("java") is None and os.environ.get("CX_REQUIRE_ENGINES") != "1",
                                 reason="Spark needs a Java runtime (java not on PATH)")
 
 
-def dbt_build(work: Path, name: str, env: dict[str, str], target: str | None = None) -> subprocess.CompletedProcess:
-    args = [dbt_executable(), "build", "--vars", json.dumps({"raw_dir": str(SAMPLE)}),
+def dbt_build(work: Path, raw: Path, name: str, env: dict[str, str], target: str | None = None) -> subprocess.CompletedProcess:
+    args = [dbt_executable(), "build", "--vars", json.dumps({"raw_dir": str(raw)}),
             "--target-path", str(work / f"target_{name}"), "--log-path", str(work / f"logs_{name}")]
     if target:
         args += ["--target", target]
@@ -42,8 +43,8 @@ def dbt_build(work: Path, name: str, env: dict[str, str], target: str | None = N
 
 
 @pytest.fixture(scope="module")
-def builds(sample_build, tmp_path_factory):
-    # the DuckDB reference: the session's build of the same sample
+def builds(awkward_sample_build, tmp_path_factory):
+    # the DuckDB reference: the session's build of the same landing folder
     work = tmp_path_factory.mktemp("engine_spark")
     spark_dir = work / "spark"
     spark_dir.mkdir()
@@ -54,10 +55,10 @@ def builds(sample_build, tmp_path_factory):
     # "Test suite"); none of these changes a result.
     env.update(CX_SPARK_ADAPTIVE="false", CX_SPARK_SHUFFLE_PARTITIONS="1", CX_SPARK_JAVA_OPTIONS="-XX:+UseSerialGC")
     started = time.perf_counter()
-    proc = dbt_build(work, "spark", env, target="spark")
+    proc = dbt_build(work, Path(awkward_sample_build["raw"]), "spark", env, target="spark")
     elapsed = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]
-    return {"duckdb": Path(sample_build["db"]), "spark_dir": spark_dir, "manifest": work / "target_spark" / "manifest.json",
+    return {"duckdb": Path(awkward_sample_build["db"]), "spark_dir": spark_dir, "manifest": work / "target_spark" / "manifest.json",
             "spark_seconds": elapsed, "stdout": proc.stdout}
 
 

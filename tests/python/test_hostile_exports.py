@@ -5,7 +5,10 @@ building twice.
 A copy of the committed sample gets, appended to raw_customers.csv (personal
 data), the legal oddities a CSV may hold and one record of every malformed
 kind; raw_billing_runs.csv is rewritten with CRLF line ends and a byte-order
-mark.
+mark. The copy lands in a folder whose path holds a space, a quote, an accented
+letter and glob brackets, and raw_contacts.csv arrives as a folder of two
+deliveries, one of them named like SQL (_builds.awkward_landing): paths and
+names reach SQL only as escaped literals.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import pytest
 from cx_warehouse.pipeline import RunLock, publish, state_path
 
 from _warehouse import PROJECT, mart_differences, query, run_cli
-from _builds import copy_warehouse
+from _builds import AWKWARD_DELIVERIES, awkward_landing, copy_warehouse
 
 VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
 
@@ -67,8 +70,7 @@ def hostile(tmp_path_factory):
     clean = root / "clean"
     shutil.copytree(PROJECT / "data" / "sample_exports", clean)
     manifest = json.loads((clean / "_manifest.json").read_text())
-    raw = root / "exports"
-    shutil.copytree(clean, raw)
+    raw = awkward_landing(root, clean)
     info = write_hostile(raw)
     db = root / "published" / "cx.duckdb"
     proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), *VARS)
@@ -95,6 +97,34 @@ def test_legal_csv_loads_exactly(hostile):
         set(map(tuple, plain.dropna().values))
     book = json.loads((hostile["clean"] / "_manifest.json").read_text())["files"]["raw_billing_runs"]
     assert staged.is_rejected.sum() == book["rejected_rows"]
+
+
+def test_a_landing_path_and_delivery_names_with_quotes_spaces_and_accents_load_exactly(hostile):
+    deliveries = query(hostile["db"], "select source_delivery, raw_rows from marts.dq_load_deliveries "
+                                      "where source_file = 'raw_contacts' order by 1")
+    assert list(deliveries.source_delivery) == AWKWARD_DELIVERIES
+    # each delivery's records, all of them (the sample's contacts hold no quoted line break)
+    written = [(hostile["raw"] / "raw_contacts" / n).read_bytes().count(b"\n") - 1 for n in AWKWARD_DELIVERIES]
+    assert list(deliveries.raw_rows) == written
+    book = json.loads((hostile["clean"] / "_manifest.json").read_text())["files"]["raw_contacts"]
+    rec = query(hostile["db"], "select * from marts.dq_row_reconciliation where source_file = 'raw_contacts'").iloc[0]
+    assert rec.raw_rows == sum(written) == book["raw_rows"]
+    assert rec.raw_rows == rec.kept_rows + rec.duplicate_rows + rec.rejected_rows + rec.superseded_rows
+    # every contact of the single file is staged, from the delivery that holds it
+    with duckdb.connect() as con:
+        ids = {r[0] for r in con.execute("select contact_id from read_csv($1, all_varchar=true)",
+                                         [str(hostile["clean"] / "raw_contacts.csv")]).fetchall()}
+    staged = query(state_path(hostile["db"]), "select distinct contact_id, source_delivery from staging.stg_cis__contacts")
+    assert set(staged.contact_id.dropna()) == {i for i in ids if i is not None}
+    assert set(staged.source_delivery) == set(AWKWARD_DELIVERIES)
+
+
+def test_a_run_that_stops_before_its_tests_says_no_test_ran(hostile, tmp_path):
+    proc = run_cli("run", "--raw-dir", str(hostile["raw"]), "--duckdb", str(tmp_path / "cx.duckdb"),
+                   "--skip-gx", "--selector", "no_such_selector")
+    assert proc.returncode != 0
+    assert "Data health: no test ran (the run stopped before its tests)." in proc.stdout
+    assert "every test passed" not in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_each_malformed_record_is_rejected_with_its_reason_and_line(hostile):
@@ -166,7 +196,20 @@ def _unreadable(raw):
     return "raw_bills.parquet: cannot be read"
 
 
-@pytest.mark.parametrize("fault", [_empty, _header_only, _wrong_header, _parquet_wrong_type, _unreadable],
+def _hidden_name(raw):
+    (raw / "raw_payments").mkdir()
+    (raw / "raw_payments.csv").rename(raw / "raw_payments" / "_2025-01-01.csv")
+    return "raw_payments/_2025-01-01.csv: a name starting with '.' or '_' is a hidden file to Spark's readers"
+
+
+def _line_break_in_name(raw):
+    (raw / "raw_payments").mkdir()
+    (raw / "raw_payments.csv").rename(raw / "raw_payments" / "2025-01-01\n.csv")
+    return "raw_payments/2025-01-01\\n.csv: a name holding a control character"
+
+
+@pytest.mark.parametrize("fault", [_empty, _header_only, _wrong_header, _parquet_wrong_type, _unreadable,
+                                   _hidden_name, _line_break_in_name],
                          ids=lambda f: f.__name__.strip("_"))
 def test_a_file_level_fault_stops_the_run_with_one_line(hostile, tmp_path, fault):
     raw = _copy(hostile, tmp_path)

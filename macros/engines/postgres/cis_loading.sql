@@ -42,7 +42,7 @@
     from cis.{{ name }}
     where (source_delivery, delivery_fingerprint) in (
         {%- for f in files %}
-        ('{{ f.delivery }}', '{{ f.fingerprint }}'){{ "," if not loop.last }}
+        ({{ cx_string_literals([f.delivery, f.fingerprint]) }}){{ "," if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}
@@ -55,7 +55,7 @@
         from cis.raw_malformed_records
         where export_name = '{{ name }}'
             and (source_delivery, delivery_fingerprint) in (
-                {%- for f in files %}('{{ f.delivery }}', '{{ f.fingerprint }}'){{ ", " if not loop.last }}{% endfor -%}
+                {%- for f in files %}({{ cx_string_literals([f.delivery, f.fingerprint]) }}){{ ", " if not loop.last }}{% endfor -%}
             )
         order by source_delivery, source_line
     {%- endset -%}
@@ -73,7 +73,7 @@
         from cis.raw_stray_quotes
         where export_name = '{{ name }}'
             and (source_delivery, delivery_fingerprint) in (
-                {%- for f in files %}('{{ f.delivery }}', '{{ f.fingerprint }}'){{ ", " if not loop.last }}{% endfor -%}
+                {%- for f in files %}({{ cx_string_literals([f.delivery, f.fingerprint]) }}){{ ", " if not loop.last }}{% endfor -%}
             )
         order by source_delivery, key_text, column_name
     {%- endset -%}

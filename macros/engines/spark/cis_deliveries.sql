@@ -32,8 +32,8 @@
 
 {% macro spark__cis_all_raw_files() -%}
     {%- set listing = 'cis_raw_dir_files' -%}
-    {%- do run_query("create or replace temporary view " ~ listing ~ " using binaryFile options (path '"
-        ~ var('raw_dir') ~ "', recursiveFileLookup 'true')") -%}
+    {%- do run_query("create or replace temporary view " ~ listing ~ " using binaryFile options (path "
+        ~ cx_string_literals([spark__cis_glob_escape(var('raw_dir'))]) ~ ", recursiveFileLookup 'true')") -%}
     {%- set sql -%}
         select path, cast(length as string) || '-' || cast(unix_seconds(modificationTime) * 1000 as string) as fingerprint
         from {{ listing }}
@@ -83,14 +83,26 @@
     {{ return(files) }}
 {%- endmacro %}
 
+{#- The delivery (file name) of the row being read: Spark gives
+    _metadata.file_name URL-encoded (a space as %20), the listing gives it
+    plain; `+` is a plus sign in a path, not an encoded space. -#}
+{% macro spark__cis_delivery_name() -%}
+    url_decode(replace(_metadata.file_name, '+', '%2B'))
+{%- endmacro %}
+
+{#- A path as a Hadoop glob that matches only itself (its glob characters escaped). -#}
+{% macro spark__cis_glob_escape(path) -%}
+    {#- (a `set` inside a for loop does not outlive the loop in Jinja: one chain) -#}
+    {{ return(path | replace('\\', '\\\\') | replace('{', '\\{') | replace('}', '\\}') | replace(',', '\\,')
+                   | replace('[', '\\[') | replace(']', '\\]') | replace('*', '\\*') | replace('?', '\\?')) }}
+{%- endmacro %}
+
 {#- A Hadoop glob naming exactly the given files of one folder. -#}
 {% macro spark__cis_path_glob(paths) -%}
-    {%- set folder = paths[0].rsplit('/', 1)[0] -%}
+    {%- set folder = spark__cis_glob_escape(paths[0].rsplit('/', 1)[0]) -%}
     {%- set names = [] -%}
     {%- for p in paths -%}
-        {%- set n = p.rsplit('/', 1)[1] -%}
-        {%- for ch in ['\\', '{', '}', ',', '[', ']', '*', '?'] -%}{%- set n = n.replace(ch, '\\' ~ ch) -%}{%- endfor -%}
-        {%- do names.append(n) -%}
+        {%- do names.append(spark__cis_glob_escape(p.rsplit('/', 1)[1])) -%}
     {%- endfor -%}
     {%- if names | length == 1 -%}
         {{ return(folder ~ '/' ~ names[0]) }}
@@ -105,7 +117,7 @@
     {%- for batch in csvs | batch(100) -%}
         {%- set sql -%}
             {%- for f in batch %}
-            select {{ loop.index0 }} as file_index, value from (select value from text.`{{ f.path }}` limit 1) as h{{ loop.index0 }}
+            select {{ loop.index0 }} as file_index, value from (select value from text.`{{ spark__cis_glob_escape(f.path) | replace('`', '``') }}` limit 1) as h{{ loop.index0 }}
             {{ "union all" if not loop.last }}
             {%- endfor %}
         {%- endset -%}
@@ -158,11 +170,11 @@
                 create table {{ t.table }} (
                     {%- for h in t.header %}{{ adapter.quote(h) }} string, {% endfor -%} _corrupt_record string)
                 using csv
-                options (path '{{ spark__cis_path_glob(t.paths) }}', {{ spark__cis_csv_options() }})
+                options (path {{ cx_string_literals([spark__cis_path_glob(t.paths)]) }}, {{ spark__cis_csv_options() }})
             {%- endset -%}
             {%- do run_query(sql) -%}
         {%- else -%}
-            {%- do run_query("create table " ~ t.table ~ " using parquet options (path '" ~ spark__cis_path_glob(t.paths) ~ "', mergeSchema 'true')") -%}
+            {%- do run_query("create table " ~ t.table ~ " using parquet options (path " ~ cx_string_literals([spark__cis_path_glob(t.paths)]) ~ ", mergeSchema 'true')") -%}
             {%- do t.update({'header': run_query('select * from ' ~ t.table ~ ' limit 0').column_names | list}) -%}
         {%- endif -%}
     {%- endfor -%}
@@ -189,7 +201,7 @@
         {%- for c in columns %}
         {% if c in t.header %}cast({{ adapter.quote(c) }} as string){% else %}cast(null as string){% endif %} as {{ c }},
         {%- endfor %}
-        _metadata.file_name as source_delivery,
+        {{ spark__cis_delivery_name() }} as source_delivery,
         cast(_metadata.file_size as string) || '-' || cast(unix_seconds(_metadata.file_modification_time) * 1000 as string) as delivery_fingerprint
     from {{ t.table }}
     {%- if t.kind == 'csv' %}
@@ -213,7 +225,7 @@
         source_delivery,
         delivery_fingerprint
     from cis.{{ name }}
-    where source_delivery in ({% for f in files %}'{{ f.delivery | replace("'", "\\'") }}'{{ ", " if not loop.last }}{% endfor %})
+    where source_delivery in ({{ cx_string_literals(files | map(attribute='delivery') | list) }})
 {%- endmacro %}
 
 {#- Malformed CSV records of the given deliveries (see the top of this file):
@@ -239,10 +251,10 @@
                     bad_utf8,
                     coalesce(_corrupt_record, concat_ws(',', {% for h in header %}coalesce({{ adapter.quote(h) }}, ''){{ ", " if not loop.last }}{% endfor %})) as raw_text
                 from (
-                    select *, _metadata.file_name as file_name, monotonically_increasing_id() as record_order,
+                    select *, {{ spark__cis_delivery_name() }} as file_name, monotonically_increasing_id() as record_order,
                         {{ spark__cis_has_replacement_char(header) }} as bad_utf8
                     from {{ t }}
-                    where _metadata.file_name in ({% for f in files %}'{{ f.delivery | replace("'", "\\'") }}'{{ ", " if not loop.last }}{% endfor %})
+                    where {{ spark__cis_delivery_name() }} in ({{ cx_string_literals(files | map(attribute='delivery') | list) }})
                 ) as records
             ) as numbered
             where corrupt or bad_utf8
@@ -285,10 +297,10 @@
         select source_delivery, {{ key_parts | join(" || '|' || ") }} as key_text, column_name, value_text
         from (
             {%- for c in text_cols %}
-            select source_delivery{% for k in pk %}, {{ k }}{% endfor %}, '{{ c }}' as column_name, {{ c }} as value_text
+            select source_delivery{% for k in pk %}, {{ k }}{% endfor %}, {{ cx_string_literals([c]) }} as column_name, {{ c }} as value_text
             from cis.{{ name }}
             where instr({{ c }}, '"') > 0
-                and source_delivery in ({% for d in by_delivery %}'{{ d | replace("'", "\\'") }}'{{ ", " if not loop.last }}{% endfor %})
+                and source_delivery in ({{ cx_string_literals(by_delivery.keys() | list) }})
             {{ "union all" if not loop.last }}
             {%- endfor %}
         ) as quoted
@@ -297,19 +309,19 @@
     {%- if candidates | length == 0 -%}{{ return(out) }}{%- endif -%}
     {%- set paths = [] -%}
     {%- for d in candidates | map(attribute=0) | unique -%}{%- do paths.append(by_delivery[d].path) -%}{%- endfor -%}
-    {%- do run_query("create or replace temporary view cis_stray_quote_files using text options (path '"
-        ~ spark__cis_path_glob(paths) ~ "', wholetext 'true')") -%}
+    {%- do run_query("create or replace temporary view cis_stray_quote_files using text options (path "
+        ~ cx_string_literals([spark__cis_path_glob(paths)]) ~ ", wholetext 'true')") -%}
     {%- set sql -%}
         with quoted as (
             {%- for r in candidates %}
-            select '{{ r[0] | replace("'", "\\'") }}' as delivery, '{{ r[1] | replace("\\", "\\\\") | replace("'", "\\'") }}' as key_text,
-                '{{ r[2] }}' as column_name, '{{ r[3] | replace("\\", "\\\\") | replace("'", "\\'") }}' as value_text
+            select {{ cx_string_literals([r[0]]) }} as delivery, {{ cx_string_literals([r[1]]) }} as key_text,
+                {{ cx_string_literals([r[2]]) }} as column_name, {{ cx_string_literals([r[3]]) }} as value_text
             {{ "union all" if not loop.last }}
             {%- endfor %}
         ),
 
         files as (
-            select regexp_extract(input_file_name(), '([^/]*)$', 1) as delivery, value as bytes_text
+            select url_decode(replace(regexp_extract(input_file_name(), '([^/]*)$', 1), '+', '%2B')) as delivery, value as bytes_text
             from cis_stray_quote_files
         )
 

@@ -38,7 +38,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from .contract import PROJECT_DIR, export_files, load_contract
+from .contract import PROJECT_DIR, export_files, load_contract, sql_literal
 from .pipeline import RUN_EXCLUDES, dbt_env, dbt_executable
 
 GB = 1024 ** 3
@@ -111,9 +111,9 @@ def _reader(files: list[Path]) -> str:
     csv = [str(p) for p in files if p.suffix == ".csv"]
     parts = []
     if parquet:
-        parts.append(f"select * from read_parquet({parquet!r}, union_by_name = true)")
+        parts.append(f"select * from read_parquet([{', '.join(map(sql_literal, parquet))}], union_by_name = true)")
     if csv:
-        parts.append(f"select * from read_csv({csv!r}, header = true, all_varchar = true, union_by_name = true, "
+        parts.append(f"select * from read_csv([{', '.join(map(sql_literal, csv))}], header = true, all_varchar = true, union_by_name = true, "
                      "ignore_errors = true, strict_mode = true, quote = '\"', escape = '\"')")
     return " union all by name ".join(parts)
 
@@ -161,7 +161,7 @@ def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[st
     try:
         # under the catalog name dbt gave it (the file's stem), so that views inside it resolve
         wh = state.stem
-        con.execute(f"attach '{state}' as \"{wh}\" (read_only)")
+        con.execute(f"attach {sql_literal(state)} as \"{wh}\" (read_only)")
         nodes = manifest["nodes"]
         for uid in models:
             node = nodes[uid]
@@ -201,7 +201,7 @@ def replay(state: Path, target: Path, results: list[dict], workdir: Path) -> tup
     ran = skipped = 0
     errors: list[str] = []
     try:
-        con.execute(f"attach '{state}' as wh (read_only)")
+        con.execute(f"attach {sql_literal(state)} as wh (read_only)")
         catalog = state.stem
         schemas = [r[0] for r in con.execute(
             "select distinct schema_name from duckdb_tables() where database_name = 'wh'").fetchall()]
@@ -236,12 +236,14 @@ def replay(state: Path, target: Path, results: list[dict], workdir: Path) -> tup
                 continue
             sql = path.read_text()
             try:
-                if node["resource_type"] == "test" and node["config"].get("store_failures"):
-                    # dbt stores the failing rows first, then counts them (the run file)
+                con.execute(sql)
+                if node["resource_type"] == "test" and node["config"].get("store_failures") \
+                        and r["status"] in ("warn", "fail", "error"):
+                    # the test counts first (the run file); one that warns or errors then
+                    # stores its failing rows (macros/data_quality/test_materialization.sql)
                     audit = node["schema"]
                     con.execute(f'create schema if not exists "{audit}"')
                     con.execute(f'create or replace table "{audit}"."{node["alias"]}" as {r["compiled_code"]}')
-                con.execute(sql)
                 if node["resource_type"] == "model":
                     _finish_relation(con, node["schema"], node["alias"])
                 ran += 1

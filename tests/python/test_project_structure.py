@@ -1,7 +1,8 @@
-"""Project conventions a reviewer checks (after dbt-project-evaluator's rules):
-every model and documented column described, a primary-key test on every
-model, sources only read in staging, no staging-on-staging, enforced
-contracts on every published mart, no personal data in marts."""
+"""Project conventions a reviewer checks: every model and documented column
+described, sources only read in staging, no staging-on-staging, enforced
+contracts on every published mart, no personal data in marts, and
+dbt-project-evaluator's rules as the package computes them (a primary-key
+test on every model among them)."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from cx_warehouse.contract import PROJECT_DIR
 from cx_warehouse.pipeline import dbt_env, dbt_executable
 
 from _builds import given_sample
+from _evaluator_rules import apply_exceptions, evaluator_rows
 
 PERSONAL = {"full_name", "email", "phone", "birth_date", "caller_phone"}
 
@@ -42,18 +44,6 @@ def test_every_model_and_column_is_described(manifest):
         assert node["columns"], f"{uid} documents no column"
         for col, meta in node["columns"].items():
             assert meta["description"].strip(), f"{uid}.{col} has no description"
-
-
-def test_every_model_has_a_primary_key_test(manifest):
-    tested = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] != "test":
-            continue
-        name = (node.get("test_metadata") or {}).get("name")
-        if name in ("unique", "unique_combination_of_columns") and node.get("attached_node"):
-            tested.setdefault(node["attached_node"], set()).add(name)
-    missing = [uid for uid in models(manifest) if uid not in tested]
-    assert not missing, missing
 
 
 def test_sources_are_read_only_in_staging_and_staging_does_not_read_staging(manifest):
@@ -89,64 +79,79 @@ def test_cx_metrics_contract_matches_the_spec(manifest):
 
 
 # ---------------------------------------------------------------------------
-# dbt-project-evaluator's DAG, naming and governance rules, computed here from
-# the manifest (the package itself cannot be installed offline). Every finding
-# must be fixed or carry a reasoned exception in the package's seed format,
-# and no exception may be stale.
+# dbt-project-evaluator's rules, computed from the manifest as the package
+# computes them (_evaluator_rules.py). Every finding is fixed or carries a
+# reasoned exception in the project's seed (the package's format), except a
+# missing primary-key test, which is always fixed; no exception may be stale.
+# Cross-check with the package itself (from its public source, not committed):
+#   tests/evaluator/run_evaluator.sh <dbt-project-evaluator checkout> <dbt-utils checkout>
+# It must report no finding, as this test does.
 # ---------------------------------------------------------------------------
-def _graph(manifest):
-    nodes = {**manifest["nodes"], **manifest["sources"], **manifest.get("exposures", {})}
-    res = {k: v for k, v in nodes.items() if v.get("package_name") == "cx_warehouse"
-           and v["resource_type"] in ("model", "source", "seed", "exposure", "snapshot")}
-    parents = {k: [p for p in v.get("depends_on", {}).get("nodes", []) if p in res] for k, v in res.items()}
-    children = {k: [] for k in res}
-    for c, ps in parents.items():
-        for p in ps:
-            children[p].append(c)
-    return res, parents, children
+def _project_vars() -> dict:
+    import yaml
+
+    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
 
-def _evaluator_findings(manifest) -> set[tuple[str, str, str]]:
-    """(rule, column, value) as the evaluator's fct_ models would report them."""
-    res, parents, children = _graph(manifest)
-    name = {u: v["name"] for u, v in res.items()}
-    found = set()
-    for p in res:
-        leaves = [c for c in children[p] if res[c]["resource_type"] == "model" and not children[c]]
-        if len(leaves) >= 3:
-            found.add(("fct_model_fanout", "parent", name[p]))
-        for c in children[p]:
-            for pc in children[c]:
-                if pc in children[p] and len(children[c]) == 1:
-                    found.add(("fct_rejoining_of_upstream_concepts", "child", name[c]))
-    for u, v in res.items():
-        if v["resource_type"] == "model":
-            if len(set(parents[u])) >= 7:
-                found.add(("fct_too_many_joins", "resource_name", name[u]))
-            if not parents[u]:
-                found.add(("fct_root_models", "child", name[u]))
-        if v["resource_type"] == "source":
-            fresh = v.get("freshness") or {}
-            if not ((fresh.get("warn_after") or {}).get("count") or (fresh.get("error_after") or {}).get("count")):
-                found.add(("fct_sources_without_freshness", "resource_name", f"{v['source_name']}.{v['name']}"))
-        if v["resource_type"] == "exposure":
-            for p in parents[u]:
-                if not (res[p]["resource_type"] == "model" and res[p]["config"].get("access") == "public"):
-                    found.add(("fct_exposures_dependent_on_private_models", "parent_resource_name", name[p]))
-    return found
-
-
-def test_every_evaluator_finding_is_fixed_or_a_reasoned_exception(manifest):
+def _exceptions() -> list[dict]:
     import csv
 
     with (PROJECT_DIR / "seeds" / "dbt_project_evaluator_exceptions.csv").open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert rows and list(rows[0]) == ["fct_name", "column_name", "id_to_exclude", "comment"]
-    exceptions = {(r["fct_name"], r["column_name"], r["id_to_exclude"]) for r in rows}
-    assert all(len(r["comment"].split()) >= 8 for r in rows), "every exception needs a real reason"
-    findings = _evaluator_findings(manifest)
-    assert findings - exceptions == set(), "fix these or add a reasoned exception"
-    assert exceptions - findings == set(), "stale exceptions: the rule no longer fires"
+        return list(csv.DictReader(fh))
+
+
+def test_every_model_has_a_primary_key_test(manifest):
+    # the project's own `unique` test replaces dbt's: the package must be told so
+    pk_sets = _project_vars()["primary_key_test_macros"]
+    assert ["cx_warehouse.test_unique", "dbt.test_not_null"] in pk_sets
+    assert ["cx_warehouse.test_unique_combination_of_columns"] in pk_sets
+    rows = evaluator_rows(manifest, _project_vars())
+    assert rows.get("fct_missing_primary_key_tests", []) == []
+    assert not [e for e in _exceptions() if e["fct_name"] == "fct_missing_primary_key_tests"], \
+        "a missing primary-key test is fixed, never excepted"
+
+
+def test_every_evaluator_finding_is_fixed_or_a_reasoned_exception(manifest):
+    exceptions = _exceptions()
+    assert exceptions and list(exceptions[0]) == ["fct_name", "column_name", "id_to_exclude", "comment"]
+    assert all(len(e["comment"].split()) >= 8 for e in exceptions), "every exception needs a real reason"
+    left, stale = apply_exceptions(evaluator_rows(manifest, _project_vars()), exceptions)
+    assert left == {}, "fix these or add a reasoned exception"
+    assert stale == [], "stale exceptions: they match no row of their rule"
+
+
+def test_the_evaluator_rules_see_what_the_package_sees():
+    """The rules on a hand-made graph: a fanout of three leaves, a rejoin
+    through a single-child model, an exposure that neither counts as a child
+    nor as a leaf, and the primary-key rule's unique + not_null pairing."""
+    def model(name, parents=(), **extra):
+        return {"resource_type": "model", "name": name, "package_name": "p", "config": {"enabled": True, **extra},
+                "depends_on": {"nodes": [f"model.p.{x}" for x in parents], "macros": []}, "columns": {}}
+
+    def test(model_name, macro, column="id"):
+        return {"resource_type": "test", "package_name": "p", "config": {"enabled": True},
+                "attached_node": f"model.p.{model_name}", "column_name": column,
+                "depends_on": {"nodes": [f"model.p.{model_name}"], "macros": [f"macro.{macro}"]}}
+
+    nodes = {f"model.p.{n}": model(n, ps) for n, ps in {
+        "a": (), "b": ("a",), "c": ("a",), "d": ("a",), "x": ("a",), "y": ("x", "a")}.items()}
+    nodes["test.p.u"] = test("a", "p.test_unique")
+    nodes["test.p.n"] = test("a", "dbt.test_not_null")
+    nodes["test.p.u2"] = test("b", "p.test_unique")  # no not_null: not a primary key
+    exposure = {"resource_type": "exposure", "name": "e", "package_name": "p", "config": {"enabled": True},
+                "depends_on": {"nodes": ["model.p.b"]}}
+    manifest = {"nodes": nodes, "sources": {}, "exposures": {"exposure.p.e": exposure}}
+    rows = evaluator_rows(manifest, {"primary_key_test_macros": [["p.test_unique", "dbt.test_not_null"]]})
+    assert rows["fct_model_fanout"] == [{"parent": "a", "leaf_children": "b, c, d, y"}]
+    assert rows["fct_rejoining_of_upstream_concepts"] == [{"parent": "a", "child": "y", "parent_and_child": "x"}]
+    assert sorted(r["resource_name"] for r in rows["fct_missing_primary_key_tests"]) == ["b", "c", "d", "x", "y"]
+    assert rows["fct_exposures_dependent_on_private_models"] == [{"exposure_name": "e", "parent_resource_name": "b"}]
+    assert rows["fct_root_models"] == [{"child": "a"}]
+    # exceptions match as SQL LIKE ('_' is any one character); one matching nothing is stale
+    left, stale = apply_exceptions(rows, [{"fct_name": "fct_model_fanout", "column_name": "parent", "id_to_exclude": "_"},
+                                          {"fct_name": "fct_root_models", "column_name": "child", "id_to_exclude": "b"}])
+    assert "fct_model_fanout" not in left and left["fct_root_models"] == [{"child": "a"}]
+    assert [e["id_to_exclude"] for e in stale] == ["b"]
 
 
 def test_model_names_and_folders_follow_the_evaluator_conventions(manifest):
@@ -154,10 +159,20 @@ def test_model_names_and_folders_follow_the_evaluator_conventions(manifest):
 
     cfg = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
     prefixes = {"staging": ["stg_"], "intermediate": ["int_"], "marts": cfg["marts_prefixes"]}
-    assert "cx_warehouse.test_unique_combination_of_columns" in sum(cfg["primary_key_test_macros"], [])
     for uid, node in models(manifest).items():
         folder = node["original_file_path"].split("/")[1]
         assert folder in prefixes, f"{uid} lives outside staging/intermediate/marts"
         assert any(node["name"].startswith(p) for p in prefixes[folder]), f"{uid}: prefix does not match {folder}"
         if folder == "marts":
             assert node["config"].get("access") == "public", f"{uid} is published but not access: public"
+
+
+def test_the_export_names_macro_lists_the_sources_tables():
+    """cis_export_names() is the one list dbt can read while parsing
+    (DECISIONLOG 98): it must name the contract's exports, in its order."""
+    import re
+
+    from cx_warehouse.contract import load_contract
+
+    text = (PROJECT_DIR / "macros" / "staging" / "cis_export_names.sql").read_text()
+    assert re.findall(r"'(raw_[a-z_]+)'", text) == [e.name for e in load_contract()]

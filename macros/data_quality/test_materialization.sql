@@ -1,13 +1,13 @@
-{#- Spark: a data test keeps its failing rows (store_failures) only when it has
-    some. dbt's own test materialization writes every test's result set as a
-    table before counting it: on Spark a Parquet write and a metastore entry
-    per test, 350 of them on every build, nearly all empty. Here the test's
-    count runs first (the 'main' statement dbt reads the result from); only
-    a warning or an error then stores the failing rows, as a table in the
-    audit schema, as on DuckDB and PostgreSQL. A passing test drops a table
-    an earlier failing run left, so the audit schema never shows a stale
-    failure. (DECISIONLOG 92) -#}
-{%- materialization test, adapter='spark' -%}
+{#- A data test keeps its failing rows (store_failures) only when it has
+    some, on every engine. dbt's own test materialization writes every test's
+    result set as a table before counting it: 350 tables per build, nearly
+    all empty (on Spark a Parquet write and a metastore entry each). Here the
+    test's count runs first (the 'main' statement dbt reads the result from);
+    only a warning or an error then stores the failing rows, as a table in the
+    audit schema, where the run's data-health summary reads its sample keys.
+    A passing test drops a table an earlier failing run left, so the audit
+    schema never shows a stale failure. (DECISIONLOG 92, 99) -#}
+{%- materialization test, default -%}
 
   {%- set sql_header = config.get('sql_header') if flags.REQUIRE_SQL_HEADER_IN_TEST_CONFIGS else none -%}
   {%- set sql_with_limit = get_limit_subquery_sql(sql, config.get('limit')) -%}

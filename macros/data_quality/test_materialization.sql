@@ -33,6 +33,8 @@
       {%- endcall -%}
       {%- do relations.append(target_relation) -%}
     {%- endif -%}
+    {#- the drop and the stored rows outlive the test's transaction (as dbt's own does) -#}
+    {%- do adapter.commit() -%}
   {%- endif -%}
 
   {{ return({'relations': relations}) }}

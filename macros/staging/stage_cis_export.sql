@@ -1,48 +1,54 @@
-{#-
-  Stage one CIS export, driven by the contract metadata in
-  models/staging/cis/_cis__sources.yml:
-    1. collapse exact duplicate rows (raw_copies counts the copies),
-    2. type every column strictly (cis_parse),
-    3. flag, never drop, every row that breaks a rule, with all its reasons:
-       required field empty, value that does not parse, value outside its
-       domain, number outside its bounds, conflicting duplicate of the key,
-       a NUL byte or a stray quote in a text value, plus any table-specific
-       rule passed in `extra_rules` (a list of {"reason": text, "when": SQL
-       over the typed columns}); malformed CSV records the reader could not
-       split (macros/loading) are added as rejected rows with their line.
-  Every rule is judged within one delivery (one file of the export). Across
-  deliveries, a kept row whose key reappears as a kept row in a later
-  delivery is superseded (latest delivery by file name wins); a rejected row
-  supersedes nothing.
+{#- Staging of one CIS export, in four steps a stg_cis__* model lists in
+    order, each a macro below over the export's context (cis_export):
+
+    1. cis_read_deliveries      raw_rows: the rows of the deliveries to load, as text
+    2. cis_collapse_duplicates  shared_keys, shared_collapsed: keys held by more than
+                                one raw row, and their exact copies counted once
+    3. cis_type_and_flag        single_rows, shared_rows: every column typed strictly
+                                (cis_parse); single_loaded, shared_loaded: every rule
+                                checked (cis__loaded_rows), malformed CSV records added
+                                as rejected rows with their line
+    4. cis_supersede            the latest delivery of each kept key is in force; on an
+                                incremental run the deliveries already loaded that share
+                                a key with the new ones are rewritten with new flags
+
+  The rules (models/staging/cis/_cis__sources.yml, docs/contract/cis-exports.md):
+  a required field empty, a value that does not parse, a value outside its
+  domain, a number outside its bounds, a conflicting duplicate of the key in
+  one delivery, a NUL byte or a stray quote in a text value, plus any
+  table-specific rule (the source table's meta `row_rules`: [{reason, when:
+  SQL over the typed columns}]); all of them listed by cis_contract_rules. A row is flagged, never dropped, with all its reasons.
+  Every rule is judged within one delivery; across deliveries a kept row
+  whose key reappears as a kept row in a later delivery is superseded
+  (latest delivery by file name wins); a rejected row supersedes nothing.
   Cost: one pass over the export plus an aggregate of its keys; only the rows
   of keys held by more than one raw row (copies, conflicts, corrections) go
   through the collapse, the window and the supersede.
-  Incremental: only deliveries not loaded yet (or re-sent with a new
-  fingerprint) are read; deliveries already loaded that share a kept key with
-  them are rewritten with recomputed flags (delete+insert by delivery).
-  Output: the typed contract columns, then
-    staging_row_id (unique: delivery and key text, or delivery and a hash of
-    the raw values when rows of one delivery conflict on the key), primary_key_value
-    (text, composite keys joined with '|'), source_delivery (file name),
-    delivery_fingerprint, raw_copies, is_rejected, reject_reason,
-    raw_row (the raw values as JSON text, rejected rows only; personal-data
-    columns masked so that they never leave staging), source_line and
-    malformed_line (malformed CSV records only: DuckDB's line number and the
-    raw text, kept in staging for operators), is_superseded and
-    is_in_force (kept and not superseded: the rows every model downstream reads),
-    loaded_at (start of the run that wrote the row: the batch of batch-scoped tests).
+  Output: the typed contract columns, then staging_row_id, primary_key_value,
+  source_delivery, delivery_fingerprint, raw_copies, is_rejected,
+  reject_reason, raw_row (rejected rows only; personal-data columns masked),
+  source_line and malformed_line (malformed CSV records only), is_superseded,
+  is_in_force and loaded_at (column descriptions: _cis__models.yml).
 -#}
-{% macro stage_cis_export(table_name, extra_rules=[]) %}
+
+{#- The export's context for the steps: its contract (columns, key,
+    personal-data columns, extra rules) and the deliveries this run loads
+    (all on a full build; on an incremental run those whose name and
+    fingerprint the model does not hold yet), with their malformed records
+    and stray quotes. -#}
+{% macro cis_export(table_name) -%}
 {%- set relation = source('cis', table_name) -%}
 {%- if execute -%}
     {%- set node = graph.sources['source.cx_warehouse.cis.' ~ table_name] -%}
     {%- set columns = node.columns.values() | list -%}
     {%- set pk = node.meta.primary_key -%}
     {%- set all_files = cis_export_files(table_name) -%}
+    {%- set rules = cis_contract_rules(node) -%}
 {%- else -%}
     {%- set columns = [] -%}
     {%- set pk = [] -%}
     {%- set all_files = [] -%}
+    {%- set rules = [] -%}
 {%- endif -%}
 {%- set names = columns | map(attribute='name') | list -%}
 {%- set personal = [] -%}
@@ -70,7 +76,16 @@
         ~ (malformed | map(attribute='delivery') | unique | join(', ')) ~ "; the extract is broken, not a few bad records") }}
 {%- endif -%}
 {%- set new_list -%}({{ cx_string_literals(new_deliveries) }}){%- endset %}
--- depends_on: {{ relation }}
+{{ return({'table_name': table_name, 'relation': relation, 'columns': columns, 'pk': pk, 'names': names,
+           'personal': personal, 'incremental': incremental, 'files': files, 'new_deliveries': new_deliveries,
+           'new_list': new_list, 'malformed': malformed, 'stray': stray, 'rules': rules}) }}
+{%- endmacro %}
+
+{#- Step 1: raw_rows, the rows of the deliveries to load, every value text
+    ('' as null). Opens the model's `with`. -#}
+{% macro cis_read_deliveries(e) -%}
+{%- set columns = e.columns -%}
+-- depends_on: {{ e.relation }}
 with raw_rows as {{ cte_not_materialized() }} (
     select
         source_delivery,
@@ -79,14 +94,20 @@ with raw_rows as {{ cte_not_materialized() }} (
         nullif({{ c.name }}, '') as {{ c.name }}{{ "," if not loop.last }}
         {%- endfor %}
     from (
-        {%- if files %}
-        {{ cis_read_files(table_name, files) }}
+        {%- if e.files %}
+        {{ cis_read_files(e.table_name, e.files) }}
         {%- else %}
-        select * from {{ relation }} where 1 = 0
+        select * from {{ e.relation }} where 1 = 0
         {%- endif %}
     ) as deliveries
-),
+)
+{%- endmacro %}
 
+{#- Step 2: shared_keys (keys held by more than one raw row) and
+    shared_collapsed (their rows, exact copies within a delivery counted
+    once in raw_copies). -#}
+{% macro cis_collapse_duplicates(e) -%}
+{%- set columns, pk = e.columns, e.pk -%}
 -- keys (as delivered text) held by more than one raw row: only their rows can
 -- be exact copies, conflicting duplicates or superseded. Every other row is
 -- alone with its key, so the collapse, the window and the supersede below run
@@ -101,24 +122,6 @@ shared_keys as (
     from raw_rows
     group by {{ cis_key_hash(pk) }}
     having count(*) > 1
-),
-
-single_rows as {{ cte_not_materialized() }} (
-    select
-        raw_rows.source_delivery,
-        raw_rows.delivery_fingerprint,
-        {%- for c in columns %}
-        {{ cis_parse(c.meta.cis_type, 'raw_rows.' ~ c.name) }} as {{ c.name }},
-        {%- endfor %}
-        {%- for c in columns %}
-        raw_rows.{{ c.name }} as raw__{{ c.name }},
-        {%- endfor %}
-        1 as raw_copies,
-        1 as rows_sharing_key
-    from raw_rows
-    left join shared_keys
-        on {{ cis_key_hash(pk, 'raw_rows.') }} = shared_keys.key_hash
-    where shared_keys.key_rows is null
 ),
 
 -- exact duplicates within a delivery: one copy is kept, raw_copies - 1 are duplicates
@@ -139,6 +142,31 @@ shared_collapsed as (
         {%- for c in columns %},
         raw_rows.{{ c.name }}
         {%- endfor %}
+)
+{%- endmacro %}
+
+{#- Step 3: single_rows and shared_rows (typed, with the raw text beside
+    each value and the count of rows sharing the key in their delivery),
+    then single_loaded and shared_loaded (every rule checked; malformed CSV
+    records added as rejected rows). -#}
+{% macro cis_type_and_flag(e) -%}
+{%- set columns, pk, names, personal, rules, stray, malformed = e.columns, e.pk, e.names, e.personal, e.rules, e.stray, e.malformed -%}
+single_rows as {{ cte_not_materialized() }} (
+    select
+        raw_rows.source_delivery,
+        raw_rows.delivery_fingerprint,
+        {%- for c in columns %}
+        {{ cis_parse(c.meta.cis_type, 'raw_rows.' ~ c.name) }} as {{ c.name }},
+        {%- endfor %}
+        {%- for c in columns %}
+        raw_rows.{{ c.name }} as raw__{{ c.name }},
+        {%- endfor %}
+        1 as raw_copies,
+        1 as rows_sharing_key
+    from raw_rows
+    left join shared_keys
+        on {{ cis_key_hash(pk, 'raw_rows.') }} = shared_keys.key_hash
+    where shared_keys.key_rows is null
 ),
 
 -- distinct rows of one delivery with the same key conflict
@@ -160,7 +188,7 @@ shared_rows as (
 {#- the rule checks and the output columns, once for the rows alone with their
     key and once for the rows of shared keys -#}
 {%- set rule_args = {'columns': columns, 'pk': pk, 'names': names, 'personal': personal,
-                     'extra_rules': extra_rules, 'stray': stray} -%}
+                     'rules': rules, 'stray': stray} -%}
 single_loaded as {{ cte_not_materialized() }} (
     {{ cis__loaded_rows('single_rows', rule_args) }}
 ),
@@ -193,9 +221,16 @@ shared_loaded as (
         {%- endfor %}
     ) as malformed_records (source_delivery, delivery_fingerprint, source_line, reject_reason, raw_line)
     {%- endif %}
-),
+)
+{%- endmacro %}
 
-{%- if incremental %}
+{#- Step 4: supersede. The latest delivery holding a kept row of a key is
+    in force; a full build judges the shared keys, an incremental run the
+    keys its deliveries touch, rewriting the earlier deliveries that hold
+    them. Ends the model with its select. -#}
+{% macro cis_supersede(e) -%}
+{%- set columns, pk, new_deliveries, new_list = e.columns, e.pk, e.new_deliveries, e.new_list -%}
+{%- if e.incremental %}
 
 loaded as (
     select * from single_loaded
@@ -278,7 +313,7 @@ union all
 
 {{ cis__final_rows('shared_loaded', columns) }}
 {%- endif %}
-{% endmacro %}
+{%- endmacro %}
 
 {#- The raw values as text pieces for hashing; NULL and '' stay distinct. -#}
 {% macro cis_coalesced_raw(names) -%}
@@ -330,30 +365,8 @@ union all
         select
             *,
             concat_ws('; ',
-                {%- for c in columns %}
-                {%- set m = c.meta %}
-                {%- if m.get('required', true) %}
-                case when raw__{{ c.name }} is null then 'missing required value: {{ c.name }}' end,
-                {%- endif %}
-                {%- if m.cis_type != 'text' %}
-                case when raw__{{ c.name }} is not null and {{ c.name }} is null then 'not a valid {{ m.cis_type }}: {{ c.name }}' end,
-                {%- else %}
-                case when {{ cis_contains_nul('raw__' ~ c.name) }} then 'NUL byte in value: {{ c.name }}' end,
-                {%- endif %}
-                {%- if m.get('domain') %}
-                case when {{ c.name }} not in ({% for v in m.domain %}'{{ v }}'{{ ", " if not loop.last }}{% endfor %}) then 'outside domain: {{ c.name }}' end,
-                {%- endif %}
-                {%- if m.get('min') is not none and m.get('min') == 0 %}
-                case when {{ c.name }} < 0 then 'negative value: {{ c.name }}' end,
-                {%- elif m.get('min') is not none %}
-                case when {{ c.name }} < {{ m.min }} then 'below {{ m.min }}: {{ c.name }}' end,
-                {%- endif %}
-                {%- if m.get('max') is not none %}
-                case when {{ c.name }} > {{ m.max }} then 'above {{ m.max }}: {{ c.name }}' end,
-                {%- endif %}
-                {%- endfor %}
-                {%- for rule in a.extra_rules %}
-                case when {{ rule.when }} then '{{ rule.reason }}' end,
+                {%- for rule in a.rules %}
+                case when {{ rule.when }} then '{{ cx_escape_string(rule.reason) }}' end,
                 {%- endfor %}
                 {%- for col in a.stray | map(attribute='column') | unique %}
                 case when source_delivery || '@' || {{ cis_key_text(pk) }} in (
@@ -366,7 +379,43 @@ union all
     ) as checked
 {%- endmacro %}
 
-{#- The output of stage_cis_export from `source` (rows with was_superseded)
+{#- The contract's row rules of one export (its source node), in the order a
+    row's reasons are listed: [{reason, when}], `when` a SQL condition over
+    the typed columns (raw__X beside each: the text as delivered). Read from
+    each column's meta (required, cis_type, domain, min, max), then the
+    table's meta row_rules. Staging checks them (cis__loaded_rows); the test
+    warn_rejected_share_per_rule counts the rows each rejects. -#}
+{% macro cis_contract_rules(node) -%}
+    {%- set rules = [] -%}
+    {%- for c in node.columns.values() -%}
+        {%- set m = c.meta -%}
+        {%- if m.get('required', true) -%}
+            {%- do rules.append({'reason': 'missing required value: ' ~ c.name, 'when': 'raw__' ~ c.name ~ ' is null'}) -%}
+        {%- endif -%}
+        {%- if m.cis_type != 'text' -%}
+            {%- do rules.append({'reason': 'not a valid ' ~ m.cis_type ~ ': ' ~ c.name,
+                                 'when': 'raw__' ~ c.name ~ ' is not null and ' ~ c.name ~ ' is null'}) -%}
+        {%- else -%}
+            {%- do rules.append({'reason': 'NUL byte in value: ' ~ c.name, 'when': cis_contains_nul('raw__' ~ c.name)}) -%}
+        {%- endif -%}
+        {%- if m.get('domain') -%}
+            {%- do rules.append({'reason': 'outside domain: ' ~ c.name,
+                                 'when': c.name ~ ' not in (' ~ cx_string_literals(m.domain) ~ ')'}) -%}
+        {%- endif -%}
+        {%- if m.get('min') is not none and m.get('min') == 0 -%}
+            {%- do rules.append({'reason': 'negative value: ' ~ c.name, 'when': c.name ~ ' < 0'}) -%}
+        {%- elif m.get('min') is not none -%}
+            {%- do rules.append({'reason': 'below ' ~ m.min ~ ': ' ~ c.name, 'when': c.name ~ ' < ' ~ m.min}) -%}
+        {%- endif -%}
+        {%- if m.get('max') is not none -%}
+            {%- do rules.append({'reason': 'above ' ~ m.max ~ ': ' ~ c.name, 'when': c.name ~ ' > ' ~ m.max}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for rule in node.meta.get('row_rules', []) -%}{%- do rules.append(rule) -%}{%- endfor -%}
+    {{ return(rules) }}
+{%- endmacro %}
+
+{#- The output of a staging model from `source` (rows with was_superseded)
     left-joined to `superseding` (primary_key_value, latest_delivery). -#}
 {% macro cis__final_rows(source, columns) -%}
 select

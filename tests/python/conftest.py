@@ -41,7 +41,7 @@ HEAVY_FIRST = ["test_engine_spark", "TestParquetDeliveries", "TestCsvDeliveries"
                "test_hostile_exports", "test_pipeline_e2e", "test_ami_gate", "test_incremental_ami"]
 # units that build a warehouse (or read the session's sample build): marked
 # `slow`, left out by `make check`
-SLOW_UNITS = {*HEAVY_FIRST, "test_deliveries", "test_semantic_layer"}
+SLOW_UNITS = {*HEAVY_FIRST, "test_deliveries", "test_semantic_layer", "test_contract_rules"}
 
 
 def pytest_configure(config):

@@ -176,3 +176,28 @@ def test_the_export_names_macro_lists_the_sources_tables():
 
     text = (PROJECT_DIR / "macros" / "staging" / "cis_export_names.sql").read_text()
     assert re.findall(r"'(raw_[a-z_]+)'", text) == [e.name for e in load_contract()]
+
+
+def test_the_references_tests_are_the_contracts_references(manifest):
+    """Each source column's meta.references has its two tests on the staging
+    column (references_known warns per orphan, orphan_share_within errors
+    above a share), and no such test exists without it (DECISIONLOG 101)."""
+    expected = set()
+    for src in manifest["sources"].values():
+        if src["source_name"] != "cis":
+            continue
+        for col, meta in src["columns"].items():
+            ref = (meta.get("meta") or {}).get("references")
+            if ref:
+                table, field = ref.split(".")
+                for test in ("references_known", "orphan_share_within"):
+                    expected.add((f"stg_cis__{src['name'][4:]}", col, test, f"stg_cis__{table[4:]}", field))
+    found = set()
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name") in ("references_known", "orphan_share_within"):
+            model = manifest["nodes"][node["attached_node"]]["name"]
+            if model.startswith("stg_cis__"):
+                to = meta["kwargs"]["to"].split("'")[1]
+                found.add((model, node["column_name"], meta["name"], to, meta["kwargs"]["field"]))
+    assert len(expected) == 30 and found == expected

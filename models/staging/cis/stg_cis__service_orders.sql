@@ -1,4 +1,8 @@
-{{ stage_cis_export('raw_service_orders', extra_rules=[
-    {'reason': 'completed_at set without status completed', 'when': "raw__completed_at is not null and status <> 'completed'"},
-    {'reason': 'status completed without completed_at', 'when': "raw__completed_at is null and status = 'completed'"},
-]) }}
+-- raw_service_orders, staged: one row per field or back-office service order.
+-- The contract (columns, types, rules, key) is raw_service_orders in _cis__sources.yml;
+-- the steps are macros of macros/staging/stage_cis_export.sql.
+{%- set export = cis_export('raw_service_orders') %}
+{{ cis_read_deliveries(export) }},      {#- raw_rows: the rows of the deliveries to load, as text #}
+{{ cis_collapse_duplicates(export) }},  {#- shared_keys, shared_collapsed: exact copies counted once #}
+{{ cis_type_and_flag(export) }},        {#- typed (single_rows, shared_rows), every rule checked (single_loaded, shared_loaded) #}
+{{ cis_supersede(export) }}             {#- the latest delivery of each kept key is in force #}

@@ -464,7 +464,8 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
 
 def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):
     # every survey score stops parsing: staging rejects the rows (dbt build passes),
-    # but the raw suite (score no longer parses) and the marts suite (csat missing) fail
+    # but the gate fails: staging rejected far more rows for that one rule than the
+    # gate tolerates (raw suite), and csat has no row at any grain (marts suite)
     raw = tmp_path / "exports"
     shutil.copytree(built["raw"], raw)
     surveys = pd.read_csv(raw / "raw_surveys.csv", dtype=str, keep_default_na=False)
@@ -476,6 +477,7 @@ def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "Great Expectations checkpoint failed" in proc.stderr
     assert "raw_surveys" in proc.stdout and "FAIL" in proc.stdout
+    assert "raw_surveys: not a valid integer: score" in proc.stdout and "csat/day" in proc.stdout
     assert query(built["db"], fingerprint).equals(before)
 
 

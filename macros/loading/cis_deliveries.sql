@@ -1,6 +1,6 @@
 {#-
-  Intake of the CIS exports (docs/contract/cis-exports.md, "Large and
-  incremental feeds"). An export arrives in one of four forms under var
+  Intake of the CIS exports (docs/contract/cis-exports.md, "Forms and
+  deliveries"). An export arrives in one of four forms under var
   `raw_dir`:  raw_X.csv | raw_X.parquet | raw_X/*.csv | raw_X/*.parquet
   (a folder may mix CSV and Parquet files). Each file is one *delivery*,
   named by its file name and ordered by it; its fingerprint (size and

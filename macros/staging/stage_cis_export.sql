@@ -384,7 +384,7 @@ union all
     the typed columns (raw__X beside each: the text as delivered). Read from
     each column's meta (required, cis_type, domain, min, max), then the
     table's meta row_rules. Staging checks them (cis__loaded_rows); the test
-    warn_rejected_share_per_rule counts the rows each rejects. -#}
+    assert_rejected_rows_per_rule_within_tolerance counts the rows each rejects. -#}
 {% macro cis_contract_rules(node) -%}
     {%- set rules = [] -%}
     {%- for c in node.columns.values() -%}

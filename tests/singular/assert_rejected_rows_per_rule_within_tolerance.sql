@@ -5,36 +5,24 @@
 -- (a few bad rows must not block a refresh); a broken extract (a renamed
 -- domain value, a column that no longer parses) must not be published.
 -- The rules are the contract's (cis_contract_rules over _cis__sources.yml,
--- the list staging checks), plus the three staging finds in the file itself:
--- a conflicting duplicate of the key, a stray quote, a malformed record.
+-- the list staging checks), plus the three staging finds in the file itself
+-- (cis_rejection_checks): a key conflict, a stray quote, a malformed record.
 -- With var test_scope 'batch' only the rows the latest run wrote are counted.
 {%- set exports = cis_export_names() %}
 {%- set batch = cx_test_scope() == 'batch' %}
 {%- set checks_of = {} %}
 {%- for name in exports %}
-    {%- set checks = [] %}
-    {%- if execute %}
-        {%- set node = graph.sources['source.cx_warehouse.cis.' ~ name] %}
-        {%- set reasons = cis_contract_rules(node) | map(attribute='reason') | list + ['conflicting duplicate of primary key in one delivery'] %}
-        {%- for c in node.columns.values() if c.meta.get('cis_type', 'text') == 'text' %}
-            {%- do reasons.append('stray quote in an unquoted field: ' ~ c.name) %}
-        {%- endfor %}
-        {%- for reason in reasons %}
-            {%- do checks.append({'rule': reason, 'when': dbt.position("'; " ~ cx_escape_string(reason) ~ ";'", "'; ' || reject_reason || ';'") ~ ' > 0'}) %}
-        {%- endfor %}
-        {%- do checks.append({'rule': 'malformed CSV record', 'when': 'source_line is not null'}) %}
-    {%- endif %}
-    {%- do checks_of.update({name: checks}) %}
+{%- do checks_of.update({name: cis_rejection_checks(graph.sources['source.cx_warehouse.cis.' ~ name]) if execute else []}) %}
 {%- endfor %}
 with
 {%- for name in exports %}
 {%- set staged = ref('stg_cis__' ~ name[4:]) %}
 counts_{{ name }} as (
     select
-        count(*) as staged_rows
-        {%- for check in checks_of[name] %},
-        sum(case when {{ check.when }} then 1 else 0 end) as rule_{{ loop.index }}
+        {%- for check in checks_of[name] %}
+        sum(case when {{ check.when }} then 1 else 0 end) as rule_{{ loop.index }},
         {%- endfor %}
+        count(*) as staged_rows
     from {{ staged }}
     {%- if batch %}
     where {{ cx_batch_condition(staged) }}

@@ -303,7 +303,6 @@ def build_and_publish(
             args.append("--full-refresh")
         if selector:
             args += ["--selector", selector]
-        _write_state_meta(state, {"raw_dir": str(raw_dir)})
         # the run's own results only: a run that stops before dbt writes them has run no test
         (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
@@ -316,6 +315,10 @@ def build_and_publish(
             publish(state, published, health_only=True)
             return RunResult(False, published, f"dbt build failed (exit {rc}); the published marts were left unchanged",
                              timings, plan, health)
+        # the state now holds this folder's deliveries: a build that failed (after a
+        # folder change, half rebuilt) leaves the old folder here, so the next run
+        # rebuilds in full again
+        _write_state_meta(state, {"raw_dir": str(raw_dir)})
 
         if run_gx:
             from .gx_checks import format_summary, run_checkpoint

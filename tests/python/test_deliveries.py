@@ -136,6 +136,13 @@ class DeliveryChain:
         assert "fct_cx_metrics" in diffs and "dq_load_deliveries" in diffs
         assert all(n == 0 for n in diffs.values()), diffs
 
+    def test_each_working_state_records_the_landing_folder_it_was_built_from(self, chain):
+        from cx_warehouse.pipeline import _read_state_meta
+
+        assert _read_state_meta(state_path(chain["full_db"])) == {"raw_dir": str(chain["full"].resolve())}
+        # written by the successful retry (the failed attempt left the same folder there)
+        assert _read_state_meta(state_path(chain["inc_db"])) == {"raw_dir": str(chain["partial"].resolve())}
+
 
     def test_the_run_prints_new_and_already_loaded_deliveries(self, chain):
         days = (END - START).days + 1

@@ -14,7 +14,6 @@ missing. Run it from the project folder with the venv's interpreter
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess

@@ -10,13 +10,16 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
 from cx_warehouse.generator import generate
 
 from _browser import chromium, count_charts, render, tables
-from _warehouse import query, run_cli
+from _warehouse import PROJECT, query, run_cli
+
+SAMPLE = PROJECT / "data" / "sample_exports"
 
 
 @pytest.fixture(scope="module")
@@ -460,6 +463,25 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
     statuses = {v[0] for v in expected.values()}
     assert {"suppressed", "sent", "expired"} <= statuses
     assert {"cooldown", "no_email"} <= {v[1] for v in expected.values()}
+
+
+def test_a_failed_rebuild_after_the_landing_folder_changed_is_retried_in_full(tmp_path, monkeypatch):
+    """No dbt here: the build fails (exit 1) twice after a folder change; the
+    state keeps the folder it was built from, so both attempts rebuild in full."""
+    from cx_warehouse import pipeline
+
+    db = tmp_path / "wh" / "cx.duckdb"
+    db.parent.mkdir()
+    state = pipeline.state_path(db)
+    duckdb.connect(str(state)).close()  # a working state built from another folder
+    pipeline._write_state_meta(state, {"raw_dir": "/elsewhere"})
+    calls = []
+    monkeypatch.setattr(pipeline, "run_dbt", lambda args, path, quiet=False: calls.append(args) or 1)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    for _ in range(2):
+        assert not pipeline.build_and_publish(SAMPLE, db, run_gx=False, quiet=True).published
+    assert len(calls) == 2 and all("--full-refresh" in args for args in calls)
+    assert pipeline._read_state_meta(state) == {"raw_dir": "/elsewhere"}
 
 
 def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):

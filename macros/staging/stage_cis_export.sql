@@ -446,21 +446,17 @@ left join superseding on {{ source }}.primary_key_value = superseding.primary_ke
 {%- endmacro %}
 
 {#- What the rejection tolerance counts for one export (its source node):
-    [{rule, when}], `when` a SQL condition over a staged row. Every contract
-    rule (cis_contract_rules) and the three findings staging makes in the
-    file itself: a conflicting duplicate of the key, a stray quote in a text
-    column, a malformed record. -#}
-{% macro cis_rejection_checks(node) -%}
+    the reasons of every contract rule (cis_contract_rules) and the three findings
+    staging makes in the file itself: a conflicting duplicate of the key, a
+    stray quote in a text column, a malformed record. A rejected row counts
+    for a rule when its reject_reason lists it (a malformed record: when it
+    has a source_line). -#}
+{% macro cis_rejection_reasons(node) -%}
     {%- set reasons = cis_contract_rules(node) | map(attribute='reason') | list
         + ['conflicting duplicate of primary key in one delivery'] -%}
     {%- for c in node.columns.values() if c.meta.get('cis_type', 'text') == 'text' -%}
         {%- do reasons.append('stray quote in an unquoted field: ' ~ c.name) -%}
     {%- endfor -%}
-    {%- set checks = [] -%}
-    {%- for reason in reasons -%}
-        {%- do checks.append({'rule': reason,
-            'when': dbt.position("'; " ~ cx_escape_string(reason) ~ ";'", "'; ' || reject_reason || ';'") ~ ' > 0'}) -%}
-    {%- endfor -%}
-    {%- do checks.append({'rule': 'malformed CSV record', 'when': 'source_line is not null'}) -%}
-    {{ return(checks) }}
+    {%- do reasons.append('malformed CSV record') -%}
+    {{ return(reasons) }}
 {%- endmacro %}

@@ -6,43 +6,71 @@
 -- domain value, a column that no longer parses) must not be published.
 -- The rules are the contract's (cis_contract_rules over _cis__sources.yml,
 -- the list staging checks), plus the three staging finds in the file itself
--- (cis_rejection_checks): a key conflict, a stray quote, a malformed record.
+-- (cis_rejection_reasons): a key conflict, a stray quote, a malformed record.
 -- With var test_scope 'batch' only the rows the latest run wrote are counted.
 {%- set exports = cis_export_names() %}
 {%- set batch = cx_test_scope() == 'batch' %}
-{%- set checks_of = {} %}
+{%- set reasons_of = {} %}
 {%- for name in exports %}
-{%- do checks_of.update({name: cis_rejection_checks(graph.sources['source.cx_warehouse.cis.' ~ name]) if execute else []}) %}
+{%- do reasons_of.update({name: cis_rejection_reasons(graph.sources['source.cx_warehouse.cis.' ~ name]) if execute else []}) %}
 {%- endfor %}
 with
 {%- for name in exports %}
 {%- set staged = ref('stg_cis__' ~ name[4:]) %}
-counts_{{ name }} as (
+{%- set reasons = reasons_of[name] %}
+staged_{{ name }} as (
     select
-        {%- for check in checks_of[name] %}
-        sum(case when {{ check.when }} then 1 else 0 end) as rule_{{ loop.index }},
-        {%- endfor %}
-        count(*) as staged_rows
+        reject_reason,
+        source_line,
+        is_rejected
     from {{ staged }}
     {%- if batch %}
     where {{ cx_batch_condition(staged) }}
     {%- endif %}
+),
+
+rules_{{ name }} as (
+    {%- for reason in reasons %}
+    select '{{ cx_escape_string(reason) }}' as rule_reason{{ " union all" if not loop.last }}
+    {%- endfor %}
+    {%- if not reasons %}
+    select cast(null as {{ dbt.type_string() }}) as rule_reason
+    {%- endif %}
+),
+
+rejected_{{ name }} as (
+    select
+        '{{ name }}' as source_file,
+        rules.rule_reason,
+        count(*) as rejected_rows
+    from staged_{{ name }} as staged
+    inner join rules_{{ name }} as rules
+        on
+            case
+                when rules.rule_reason = 'malformed CSV record' then staged.source_line is not null
+                else {{ dbt.position("'; ' || rules.rule_reason || ';'", "'; ' || staged.reject_reason || ';'") }} > 0
+            end
+    where staged.is_rejected
+    group by rules.rule_reason
+),
+
+totals_{{ name }} as (
+    select
+        '{{ name }}' as source_file,
+        count(*) as staged_rows
+    from staged_{{ name }}
 ),
 {%- endfor %}
 
 rule_counts as (
     {%- for name in exports %}
     select
-        '{{ name }}' as source_file,
-        cast(null as {{ dbt.type_string() }}) as rule_reason,
-        0 as rejected_rows,
-        staged_rows
-    from counts_{{ name }}
-    {%- for check in checks_of[name] %}
-    union all
-    select '{{ name }}', '{{ cx_escape_string(check.rule) }}', rule_{{ loop.index }}, staged_rows
-    from counts_{{ name }}
-    {%- endfor %}
+        rejected.source_file,
+        rejected.rule_reason,
+        rejected.rejected_rows,
+        totals.staged_rows
+    from rejected_{{ name }} as rejected
+    inner join totals_{{ name }} as totals on rejected.source_file = totals.source_file
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -5,58 +5,44 @@
   the model's body and from its post-hook, which must agree: both judge the
   same rows, those stored before this run and the attributed reads.
 
-  int_ami_reads_attributed rewrites whole read days and stamps them with the
-  run's loaded_at; every read day changed since the model's rows were last
-  stored therefore carries a loaded_at later than the newest of them (by
-  induction over the runs: a run that recomputes the model makes it agree with
-  the attribution of that run; one that does not leaves the watermark older,
-  so the next run recomputes more). The days before R are unchanged. When the
-  meter installs or accounts change, the attribution recomputes every day, so
-  R falls on the feed's first day and everything is recomputed.
+  What changed comes from cx_change_plan (macros/incremental/change_plan.sql):
+  int_ami_reads_attributed rewrites whole read days and stamps them, so every
+  read day changed since the model's rows were stored carries a later stamp
+  than the newest of them, and the days before the first such day R are
+  unchanged. When the meter installs or accounts change, the attribution
+  recomputes every day, so R falls on the feed's first day and everything is
+  recomputed. `stamps` are the model's input stamps (cx_change_plan).
 
   Returned as a dict {from_date, day_before} of 'YYYY-MM-DD' text, or none:
-  - on a full build, or with no rows stored before this run;
+  - when cx_change_plan says recompute everything (a full build, nothing
+    stored, a stale input stamp);
   - when R is the feed's first day or earlier;
   - with require_day_before, when day R - 1 holds no attributed read (the
     stored gaps may then have been computed for a feed shorter than day R - 1,
     and cannot be trusted there).
   With no changed day, R is the day after the feed's last one.
 -#}
-{% macro ami_recompute_from(require_day_before=false) %}
-    {%- if not (execute and is_incremental()) %}{{ return(none) }}{% endif %}
+{% macro ami_recompute_from(require_day_before=false, stamps={}) %}
     {%- set attributed = ref('int_ami_reads_attributed') %}
+    {%- set changes = cx_change_plan(attributed, 'read_date', stamps) %}
+    {%- if changes is none %}{{ return(none) }}{% endif %}
+    {%- set first_changed = ("cast('" ~ changes.first_changed[:10] ~ "' as date)") if changes.first_changed else 'cast(null as date)' %}
     {%- set probe_sql %}
-        with watermark as (
-            select max(loaded_at) as loaded_at
-            from {{ this }}
-            where loaded_at < {{ cx_loaded_at() }}
-        ),
-
-        feed as (
+        with feed as (
             select
                 min(read_date) as first_day,
                 max(read_date) as last_day
             from {{ attributed }}
         ),
 
-        changed as (
-            select min(read_date) as first_changed
-            from {{ attributed }}
-            where loaded_at > (select watermark.loaded_at from watermark)
-        ),
-
         plan as (
             select
-                watermark.loaded_at is not null as has_stored,
                 feed.first_day,
-                coalesce(changed.first_changed, cast({{ dbt.dateadd('day', 1, 'feed.last_day') }} as date)) as from_date
-            from watermark
-            cross join feed
-            cross join changed
+                coalesce({{ first_changed }}, cast({{ dbt.dateadd('day', 1, 'feed.last_day') }} as date)) as from_date
+            from feed
         )
 
         select
-            has_stored,
             coalesce(from_date <= first_day, true) as from_feed_start,
             {{ dbt.cast('from_date', dbt.type_string()) }} as from_date,
             {{ dbt.cast(dbt.dateadd('day', -1, 'from_date'), dbt.type_string()) }} as day_before,
@@ -68,8 +54,8 @@
         from plan
     {%- endset %}
     {%- set row = run_query(probe_sql).rows[0] %}
-    {%- if not row[0] or row[1] or (require_day_before and not row[4]) %}{{ return(none) }}{% endif %}
-    {{ return({'from_date': row[2][:10], 'day_before': row[3][:10]}) }}
+    {%- if row[0] or (require_day_before and not row[3]) %}{{ return(none) }}{% endif %}
+    {{ return({'from_date': row[1][:10], 'day_before': row[2][:10]}) }}
 {% endmacro %}
 
 

@@ -155,6 +155,23 @@ def test_the_carved_gaps_are_the_hand_derived_ones(steady):
     assert mine == expected
 
 
+def test_the_attribution_recomputed_only_the_days_staging_wrote_and_the_lookback(steady):
+    # the scheduled run's attribution (cx_change_plan): the read days of the staged
+    # rows it wrote (the last day, A's late read of end-22, and whatever else the last
+    # day's delivery touched), and the lookback end-7 .. end; no other day
+    written = query(steady["inc"], "select read_date from intermediate.int_ami_reads_attributed "
+                                   "where loaded_at = (select max(loaded_at) from intermediate.int_ami_reads_attributed) "
+                                   "group by 1")
+    staged = query(steady["inc"], "select read_date from staging.stg_cis__ami_daily_reads "
+                                  "where loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads) "
+                                  "group by 1")
+    as_dates = lambda frame: {d.date() if hasattr(d, "date") else d for d in frame.read_date}  # noqa: E731
+    lookback = {day(k) for k in range(0, 8)}
+    assert day(22) in as_dates(staged)
+    assert as_dates(written) == as_dates(staged) | lookback
+    assert len(as_dates(written)) < (END - START).days + 1
+
+
 def test_the_scheduled_run_kept_what_the_last_day_did_not_reach(steady):
     # R = end-22 (A's late read): the gaps ending before end-23 and the bills
     # ending before end-22 (unless changed) keep the first run's stamp

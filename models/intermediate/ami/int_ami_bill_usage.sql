@@ -26,12 +26,8 @@
     on_schema_change='fail',
     post_hook="{{ ami_bill_usage_retire_dropped() }}"
 ) }}
-{%- set plan = ami_recompute_from() %}
-{%- if plan and execute %}
-    {#- rows stored under another tolerance: every bill is compared again -#}
-    {%- set other_tolerance = run_query('select count(*) from ' ~ this ~ ' where usage_tolerance <> cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ') or usage_tolerance is null').columns[0].values()[0] %}
-    {%- if other_tolerance > 0 %}{% set plan = none %}{% endif %}
-{%- endif %}
+{#- rows stored under another tolerance: every bill is compared again -#}
+{%- set plan = ami_recompute_from(stamps={'usage_tolerance': 'cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ')'}) %}
 {%- set bills_sql = ami_bills_to_compute(plan) %}
 {%- set reads_from = none %}
 {%- if plan and execute %}

@@ -13,9 +13,10 @@
 --
 -- Incremental (delete+insert by read_date; on Spark insert_overwrite of the
 -- read_date partitions, the same rows): a scheduled run recomputes only the
--- read days that deliveries new to this table touch, plus the last
--- var('lookback_days') days of the feed. When the meter installs or accounts
--- (the two effective-dated hops) were reloaded, every day is recomputed.
+-- read days of the staged reads written since its last run (cx_change_plan),
+-- plus the last var('lookback_days') days of the feed. When the meter installs
+-- or accounts (the two effective-dated hops) were reloaded, every day is
+-- recomputed (the dimension_version input stamp).
 {{ config(
     materialized='incremental',
     incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
@@ -37,29 +38,18 @@
         from {{ ref('stg_cis__accounts') }}
     ) as versions
 {%- endset %}
-{%- set recompute_all = true %}
-{%- set new_deliveries = [] %}
-{%- if is_incremental() and execute %}
-    {%- set dims_version = run_query(dims_version_sql).columns[0].values()[0] %}
-    {%- set stored = run_query('select min(dimension_version), max(dimension_version) from ' ~ this).rows[0] %}
-    {%- set recompute_all = stored[0] != dims_version or stored[1] != dims_version %}
-    {#- distinct pairs first, joined in Jinja: the columns are a few hundred
-        dictionary values, concatenating them row by row is a pass over every read -#}
-    {%- set processed = [] %}
-    {%- for r in run_query("select distinct source_delivery, delivery_fingerprint from " ~ this).rows %}
-        {%- do processed.append(r[0] ~ '@' ~ r[1]) %}
-    {%- endfor %}
-    {%- for r in run_query("select distinct source_delivery, delivery_fingerprint from " ~ reads_rel).rows %}
-        {%- if (r[0] ~ '@' ~ r[1]) not in processed %}{% do new_deliveries.append(r) %}{% endif %}
-    {%- endfor %}
-{%- endif %}
+{#- what changed since this table's last run (cx_change_plan): the read days
+    of staging rows written since, or everything when the dimension version
+    differs from the stored one -#}
+{%- set changes = cx_change_plan(reads_rel, 'read_date', stamps={'dimension_version': '(' ~ dims_version_sql ~ ')'}) %}
+{%- set recompute_all = changes is none %}
 with
 {%- if not recompute_all %}
 work_dates as (
-    -- days touched by deliveries this table has not seen (new reads, corrections)
-    select distinct read_date
-    from {{ reads_rel }}
-    where {% for d in new_deliveries %}(source_delivery = '{{ d[0] }}' and delivery_fingerprint = '{{ d[1] }}') or {% endfor %}false
+    -- days holding staged reads written since this table's last run (new
+    -- deliveries, corrections, and the deliveries staging rewrote with them)
+    select changed.changed_key as read_date
+    from ({{ changes.changed_keys }}) as changed
     union
     -- and the lookback: the last days of the feed, for late reads and corrections
     select distinct read_date

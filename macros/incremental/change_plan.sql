@@ -1,0 +1,83 @@
+{#-
+  The one way an incremental model downstream of staging learns what changed
+  since its last run (docs/incremental.md).
+
+  Every model of one dbt invocation stamps the rows it writes with the same
+  loaded_at (cx_loaded_at). A model's watermark is the newest stamp it stored
+  in an earlier run; the rows of its upstream stamped after that watermark are
+  exactly the rows written since the model last ran (a run that skipped or
+  failed the model leaves its watermark older, so the next run sees more).
+  The model asks for the keys of those rows (read days, bills, accounts) and
+  recomputes them.
+
+  Input stamps: a model keeps, on every row, what the row was computed with
+  (a var, the version of a dimension it joins). `stamps` maps each such
+  column to the SQL of its current value; a stored row whose value differs,
+  or is null, means every key is recomputed.
+
+  cx_change_plan(upstream, key, stamps={}) returns none (recompute
+  everything: a full build, nothing stored yet, or a stale input stamp, the
+  reason written to the log) or a dict:
+    watermark      'YYYY-MM-DD HH:MM:SS', the newest stamp stored before this run
+    first_changed  the smallest key of the upstream rows written since, as
+                   text, or none when nothing upstream changed
+    changed_keys   SQL selecting those keys (distinct) as column `changed_key`
+  Read in the model's body and, where needed, its post-hook: both see the same
+  answer, because the rows this run writes carry this run's stamp and the
+  watermark is taken strictly before it.
+  The upstream's key is compared as stored; the caller casts `first_changed`.
+  On Spark the plan is read into literals (run_query): an insert_overwrite
+  cannot read the table it overwrites.
+-#}
+{% macro cx_change_plan(upstream, key, stamps={}) %}
+    {%- if not (execute and is_incremental()) %}{{ return(none) }}{% endif %}
+    {%- set probe_sql %}
+        with watermark as (
+            select max(loaded_at) as loaded_at
+            from {{ this }}
+            where loaded_at < {{ cx_loaded_at() }}
+        ),
+
+        changed as (
+            select min(changed_rows.{{ key }}) as first_changed
+            from {{ upstream }} as changed_rows
+            where changed_rows.loaded_at > (select watermark.loaded_at from watermark)
+        ),
+
+        stale as (
+            select count(*) as stale_rows
+            from {{ this }} as stored
+            where
+                {%- for column, current in stamps.items() %}
+                stored.{{ column }} is null or stored.{{ column }} <> ({{ current }}){{ " or" if not loop.last }}
+                {%- else %}
+                1 = 0
+                {%- endfor %}
+        )
+
+        select
+            {{ dbt.cast('watermark.loaded_at', dbt.type_string()) }} as watermark,
+            {{ dbt.cast('changed.first_changed', dbt.type_string()) }} as first_changed,
+            stale.stale_rows
+        from watermark
+        cross join changed
+        cross join stale
+    {%- endset %}
+    {%- set row = run_query(probe_sql).rows[0] %}
+    {%- if row[0] is none %}
+        {%- do log(this.identifier ~ ": nothing stored before this run, every key is computed", info=false) %}
+        {{ return(none) }}
+    {%- endif %}
+    {%- if row[2] > 0 %}
+        {%- do log(this.identifier ~ ": " ~ row[2] ~ " stored rows carry another " ~ (stamps.keys() | join(' or '))
+                   ~ ", every key is recomputed", info=true) %}
+        {{ return(none) }}
+    {%- endif %}
+    {%- set watermark = row[0][:19] %}
+    {%- set changed_keys %}
+        select distinct changed_rows.{{ key }} as changed_key
+        from {{ upstream }} as changed_rows
+        where changed_rows.loaded_at > cast('{{ watermark }}' as {{ dbt.type_timestamp() }})
+    {%- endset %}
+    {{ return({'watermark': watermark, 'first_changed': row[1], 'changed_keys': changed_keys}) }}
+{% endmacro %}

@@ -162,6 +162,25 @@ def export_files(raw_dir: Path, name: str) -> list[Path]:
 
 
 
+def fingerprints(paths: list[Path]) -> dict[Path, str]:
+    """Each delivery's fingerprint, `size-mtime` (modification time in
+    milliseconds): the formula of the DuckDB intake (cis_export_files), read
+    the same way (DuckDB's read_blob), for the printed plan, the GX gate and
+    the PostgreSQL loader."""
+    import duckdb
+
+    if not paths:
+        return {}
+    con = duckdb.connect()
+    try:
+        by_name = dict(con.execute(
+            "select filename, cast(size as varchar) || '-' || cast(epoch_ms(last_modified) as varchar) "
+            "from read_blob($1)", [[str(p) for p in paths]]).fetchall())
+    finally:
+        con.close()
+    return {p: by_name.get(str(p)) for p in paths}
+
+
 def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
     """Problems that stop a run: an export that is missing or present in two
     forms, an empty folder, or a delivery that cannot be read, is empty, holds

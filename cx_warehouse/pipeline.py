@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .contract import PROJECT_DIR, ContractError, export_files, load_contract, preflight
+from .contract import PROJECT_DIR, ContractError, export_files, fingerprints, load_contract, preflight
 from .publish import RunInProgress, RunLock, clean_stale_publish_files, publish
 
 __all__ = ["build_and_publish", "RunInProgress", "RunLock", "publish", "state_path", "warehouse_path"]
@@ -98,23 +98,11 @@ class RunResult:
 # ---------------------------------------------------------------------------
 def landing_deliveries(raw_dir: Path) -> list[dict]:
     """Every delivery of every export with the fingerprint staging uses."""
-    import duckdb
-
     rows = []
-    con = duckdb.connect()
-    try:
-        for export in load_contract():
-            files = export_files(raw_dir, export.name)
-            if not files:
-                continue
-            fps = dict(con.execute(
-                "select filename, cast(size as varchar) || '-' || cast(epoch_ms(last_modified) as varchar) "
-                "from read_blob($1)", [[str(p) for p in files]]).fetchall())
-            for p in files:
-                rows.append({"source_file": export.name, "source_delivery": p.name,
-                             "delivery_fingerprint": fps.get(str(p))})
-    finally:
-        con.close()
+    for export in load_contract():
+        files = export_files(raw_dir, export.name)
+        for p, fp in fingerprints(files).items():
+            rows.append({"source_file": export.name, "source_delivery": p.name, "delivery_fingerprint": fp})
     return rows
 
 

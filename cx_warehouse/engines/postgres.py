@@ -218,12 +218,6 @@ class Delivery:
     stray: list[tuple[str, str]] = field(default_factory=list)  # key text, column
 
 
-def fingerprint(path: Path) -> str:
-    """size-mtime_ms, as DuckDB's read_blob gives them (whole seconds)."""
-    st = path.stat()
-    return f"{st.st_size}-{int(st.st_mtime) * 1000}"
-
-
 _QUOTED_BODY = re.compile(r'(?:[^"]|"")*')
 _UNQUOTED = re.compile(r"[^,\n]*")
 _SPACES = re.compile(r" *")
@@ -387,8 +381,12 @@ def delivery_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
         raise LoadError(f"{d.path}: cannot be read ({exc.strerror or exc})") from None
 
 
-def new_delivery(export: Export, path: Path) -> Delivery:
-    return Delivery(export.name, path, path.name, fingerprint(path), "parquet" if path.suffix == ".parquet" else "csv")
+def new_delivery(export: Export, path: Path, fingerprint: str | None = None) -> Delivery:
+    """A delivery to read; its fingerprint is the intake's (contract.fingerprints)."""
+    from cx_warehouse.contract import fingerprints
+
+    fingerprint = fingerprint or fingerprints([path])[path]
+    return Delivery(export.name, path, path.name, fingerprint, "parquet" if path.suffix == ".parquet" else "csv")
 
 
 def read_delivery(export: Export, path: Path) -> Delivery:
@@ -541,7 +539,7 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
 
 
 def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult:
-    from cx_warehouse.contract import export_files
+    from cx_warehouse.contract import export_files, fingerprints
 
     result = ExportResult(export.name)
     table = f"{SCHEMA}.{export.name}"
@@ -552,7 +550,7 @@ def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult
             cur.execute(f"select source_delivery, delivery_fingerprint from {SCHEMA}.raw_deliveries "
                         f"where export_name = %s", [export.name])
             loaded = dict(cur.fetchall())
-            current = {p.name: fingerprint(p) for p in files}
+            current = {p.name: fp for p, fp in fingerprints(files).items()}
             if full and not created:
                 stale = list(loaded)
             else:
@@ -568,7 +566,7 @@ def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult
                 if keep.get(path.name) == current[path.name]:
                     result.unchanged += 1
                     continue
-                d = new_delivery(export, path)
+                d = new_delivery(export, path, current[path.name])
                 rows = delivery_rows(d, export)
                 loaded_rows = _copy(cur, table, export.column_names + ["source_delivery", "delivery_fingerprint"],
                                     (row + [d.delivery, d.fingerprint] for row in rows))

@@ -81,3 +81,19 @@ def awkward_sample_build() -> dict:
     session: {'db', 'target', 'raw'}. The other engines load the same folder
     and are compared with it."""
     return build_once("awkward-sample", build_awkward_sample)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Each test's start and end on its worker, setup and teardown included
+    (target/pytest/<worker>/timeline.jsonl): where a worker's time went, and
+    how long it idled before the other finished."""
+    import json
+    import time
+
+    started = time.time()
+    yield
+    log = SHARED / WORKER / "timeline.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as fh:
+        fh.write(json.dumps({"test": item.nodeid, "start": started, "end": time.time()}) + "\n")

@@ -1,6 +1,7 @@
 {#-
-  The one way an incremental model downstream of staging learns what changed
-  since its last run (docs/incremental.md).
+  The one way an incremental model learns what changed since its last run
+  (docs/incremental.md): staging from the delivery manifest, every model
+  downstream of staging from the rows of its upstream.
 
   Every model of one dbt invocation stamps the rows it writes with the same
   loaded_at (cx_loaded_at). A model's watermark is the newest stamp it stored
@@ -15,7 +16,11 @@
   column to the SQL of its current value; a stored row whose value differs,
   or is null, means every key is recomputed.
 
-  cx_change_plan(upstream, key, stamps={}) returns none (recompute
+  The upstream's own stamp is `stamp` (default loaded_at; the delivery
+  manifest's is listed_at, when the intake first listed a file); `upstream`
+  is a relation or a parenthesised select.
+
+  cx_change_plan(upstream, key, stamps={}, stamp) returns none (recompute
   everything: a full build, nothing stored yet, or a stale input stamp, the
   reason written to the log) or a dict:
     watermark      'YYYY-MM-DD HH:MM:SS', the newest stamp stored before this run
@@ -29,7 +34,7 @@
   On Spark the plan is read into literals (run_query): an insert_overwrite
   cannot read the table it overwrites.
 -#}
-{% macro cx_change_plan(upstream, key, stamps={}) %}
+{% macro cx_change_plan(upstream, key, stamps={}, stamp='loaded_at') %}
     {%- if not (execute and is_incremental()) %}{{ return(none) }}{% endif %}
     {%- set probe_sql %}
         with watermark as (
@@ -41,7 +46,7 @@
         changed as (
             select min(changed_rows.{{ key }}) as first_changed
             from {{ upstream }} as changed_rows
-            where changed_rows.loaded_at > (select watermark.loaded_at from watermark)
+            where changed_rows.{{ stamp }} > (select watermark.loaded_at from watermark)
         ),
 
         stale as (
@@ -77,7 +82,7 @@
     {%- set changed_keys %}
         select distinct changed_rows.{{ key }} as changed_key
         from {{ upstream }} as changed_rows
-        where changed_rows.loaded_at > cast('{{ watermark }}' as {{ dbt.type_timestamp() }})
+        where changed_rows.{{ stamp }} > cast('{{ watermark }}' as {{ dbt.type_timestamp() }})
     {%- endset %}
     {{ return({'watermark': watermark, 'first_changed': row[1], 'changed_keys': changed_keys}) }}
 {% endmacro %}

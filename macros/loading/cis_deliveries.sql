@@ -287,20 +287,127 @@
 {%- endmacro %}
 
 
+{#- The intake step (on-run-start of every command that builds): lists every
+    export's deliveries once (cis_export_files), registers the source
+    relations cis.raw_X (engine specific) and writes the delivery manifest
+    cis.deliveries (cis_write_manifest), which staging reads. -#}
 {% macro cis_register_sources() -%}
     {%- if execute and flags.WHICH in ['build', 'run', 'test', 'source', 'freshness', 'compile'] -%}
-        {%- do adapter.dispatch('cis_register_sources', 'cx_warehouse')() -%}
+        {%- set listing = adapter.dispatch('cis_register_sources', 'cx_warehouse')() -%}
+        {%- do cis_write_manifest(listing) -%}
     {%- endif -%}
     {{ return('') }}
 {%- endmacro %}
 
+{#- The dbt commands that build staging after their on-run-start ran the
+    intake: staging reads the manifest under these; under any other (a
+    compile, which runs no hook, as a linter's or `dbt docs`) it lists the
+    files itself (cis_manifest_files). -#}
+{% macro cis_intake_commands() -%}
+    {{ return(['build', 'run']) }}
+{%- endmacro %}
+
+{#- The delivery manifest cis.deliveries: one row per delivery listed by this
+    run (export_name, source_delivery, delivery_fingerprint, file_kind,
+    source_path) with listed_at, the run stamp (cx_loaded_at) of the run that
+    first listed that name with that fingerprint. A new or re-sent file gets
+    this run's stamp; an unchanged one keeps its stamp; a file no longer
+    listed leaves the manifest. Staging loads the deliveries stamped after
+    its own newest row (cx_change_plan). `listing` maps each export to its
+    cis_export_files. Portable SQL, one statement per call. -#}
+{% macro cis_write_manifest(listing) -%}
+    {%- set manifest = api.Relation.create(database=target.get('database'), schema='cis', identifier='deliveries', type='table') -%}
+    {%- set listed = api.Relation.create(database=target.get('database'), schema='cis', identifier='deliveries_listed', type='table') -%}
+    {%- set fresh = api.Relation.create(database=target.get('database'), schema='cis', identifier='deliveries_next', type='table') -%}
+    {%- set text = dbt.type_string() -%}
+    {%- set columns -%}
+        export_name {{ text }}, source_delivery {{ text }}, delivery_fingerprint {{ text }}, file_kind {{ text }},
+        source_path {{ text }}
+    {%- endset -%}
+    {%- do run_query('create schema if not exists cis') -%}
+    {%- do run_query('create table if not exists ' ~ manifest ~ ' (' ~ columns ~ ', listed_at ' ~ dbt.type_timestamp() ~ ')'
+                     ~ cis_table_format()) -%}
+    {%- for rel in [listed, fresh] -%}{%- do run_query('drop table if exists ' ~ rel) -%}{%- endfor -%}
+    {%- do run_query('create table ' ~ listed ~ ' (' ~ columns ~ ')' ~ cis_table_format()) -%}
+    {%- for name, files in listing.items() if files -%}
+        {%- set rows = [] -%}
+        {%- for f in files -%}
+            {%- do rows.append('(' ~ cx_string_literals([name, f.delivery, f.fingerprint, f.kind, f.path]) ~ ')') -%}
+        {%- endfor -%}
+        {%- do run_query('insert into ' ~ listed ~ ' values ' ~ rows | join(', ')) -%}
+    {%- endfor -%}
+    {%- set build_sql -%}
+        create table {{ fresh }}{{ cis_table_format() }} as
+        select
+            listed.export_name,
+            listed.source_delivery,
+            listed.delivery_fingerprint,
+            listed.file_kind,
+            listed.source_path,
+            coalesce(previous.listed_at, {{ cx_loaded_at() }}) as listed_at
+        from {{ listed }} as listed
+        left join {{ manifest }} as previous
+            on
+                listed.export_name = previous.export_name
+                and listed.source_delivery = previous.source_delivery
+                and listed.delivery_fingerprint = previous.delivery_fingerprint
+    {%- endset -%}
+    {%- do run_query(build_sql) -%}
+    {#- copied back rather than renamed: a few hundred rows a day, and every
+        engine writes a table the same way -#}
+    {%- do run_query('drop table ' ~ manifest) -%}
+    {%- do run_query('create table ' ~ manifest ~ cis_table_format() ~ ' as select * from ' ~ fresh) -%}
+    {%- for rel in [listed, fresh] -%}{%- do run_query('drop table ' ~ rel) -%}{%- endfor -%}
+    {%- do adapter.dispatch('cis_commit_intake', 'cx_warehouse')() -%}
+{%- endmacro %}
+
+{#- The manifest outlives the hook: PostgreSQL's driver opened a transaction
+    with the first statement, which nothing else would commit; DuckDB and
+    Spark have committed each statement. -#}
+{% macro default__cis_commit_intake() -%}
+{%- endmacro %}
+
+{% macro postgres__cis_commit_intake() -%}
+    {%- do run_query('commit') -%}
+{%- endmacro %}
+
+{#- How a table of the intake is stored: Parquet on Spark, the default elsewhere. -#}
+{% macro cis_table_format() -%}
+    {{ return(' using parquet' if target.type == 'spark' else '') }}
+{%- endmacro %}
+
+{#- The deliveries of one export, as cis_export_files gives them plus
+    listed_at ('YYYY-MM-DD HH:MM:SS'): read from the manifest the intake wrote
+    at the start of this run; a command whose start runs no intake (a bare
+    compile by a linter, docs) lists the files itself, with no stamp. -#}
+{% macro cis_manifest_files(name) -%}
+    {%- if flags.WHICH not in cis_intake_commands() -%}{{ return(cis_export_files(name)) }}{%- endif -%}
+    {%- set sql -%}
+        select
+            source_path, source_delivery, delivery_fingerprint, file_kind,
+            {{ dbt.cast('listed_at', dbt.type_string()) }} as listed_at
+        from cis.deliveries
+        where export_name = {{ cx_string_literals([name]) }}
+    {%- endset -%}
+    {%- set files = [] -%}
+    {%- for row in run_query(sql).rows -%}
+        {%- do files.append({'path': row[0], 'delivery': row[1], 'fingerprint': row[2], 'kind': row[3],
+                             'listed_at': row[4][:19]}) -%}
+    {%- endfor -%}
+    {{ return(files | sort(attribute='path') | sort(attribute='delivery')) }}
+{%- endmacro %}
+
 {% macro duckdb__cis_register_sources() -%}
     {%- do run_query('create schema if not exists cis') -%}
+    {%- set listing = {} -%}
     {%- for name in cis_export_names() -%}
         {%- set files = cis_export_files(name) -%}
+        {%- do listing.update({name: files}) -%}
         {%- do run_query('create or replace view cis.' ~ name ~ ' as ' ~ cis_read_files(name, files)) -%}
     {%- endfor -%}
+    {{ return(listing) }}
 {%- endmacro %}
 
 {% macro default__cis_register_sources() -%}
+    {{ return({}) }}
 {%- endmacro %}

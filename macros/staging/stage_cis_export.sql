@@ -33,16 +33,15 @@
 
 {#- The export's context for the steps: its contract (columns, key,
     personal-data columns, extra rules) and the deliveries this run loads
-    (all on a full build; on an incremental run those whose name and
-    fingerprint the model does not hold yet), with their malformed records
-    and stray quotes. -#}
+    (all on a full build; on an incremental run those the intake listed since
+    the model's last run), with their malformed records and stray quotes. -#}
 {% macro cis_export(table_name) -%}
 {%- set relation = source('cis', table_name) -%}
 {%- if execute -%}
     {%- set node = graph.sources['source.cx_warehouse.cis.' ~ table_name] -%}
     {%- set columns = node.columns.values() | list -%}
     {%- set pk = node.meta.primary_key -%}
-    {%- set all_files = cis_export_files(table_name) -%}
+    {%- set all_files = cis_manifest_files(table_name) -%}
     {%- set rules = cis_contract_rules(node) -%}
 {%- else -%}
     {%- set columns = [] -%}
@@ -54,17 +53,20 @@
 {%- set personal = [] -%}
 {%- for c in columns if c.meta.get('personal_data') -%}{%- do personal.append(c.name) -%}{%- endfor -%}
 {#- Deliveries to (re)load: all of them on a full build; on an incremental
-    run those whose name and fingerprint the table does not hold yet. -#}
+    run those the intake listed since this model's last run (cx_change_plan
+    over the delivery manifest): new files, and files re-sent with a new size
+    or modification time. -#}
 {%- set incremental = is_incremental() -%}
-{%- if incremental and execute -%}
-    {%- set loaded = [] -%}
-    {%- for row in run_query('select distinct source_delivery, delivery_fingerprint from ' ~ this).rows -%}
-        {%- do loaded.append(row[0] ~ '@' ~ row[1]) -%}
-    {%- endfor -%}
-    {%- set files = [] -%}
-    {%- for f in all_files if (f.delivery ~ '@' ~ f.fingerprint) not in loaded -%}{%- do files.append(f) -%}{%- endfor -%}
-{%- else -%}
-    {%- set files = all_files -%}
+{%- set files = all_files -%}
+{%- if incremental and execute and flags.WHICH in cis_intake_commands() -%}
+    {%- set listed -%}
+        (select source_delivery, listed_at from cis.deliveries where export_name = {{ cx_string_literals([table_name]) }})
+    {%- endset -%}
+    {%- set changes = cx_change_plan(listed, 'source_delivery', stamp='listed_at') -%}
+    {%- if changes is not none -%}
+        {%- set changed = run_query(changes.changed_keys).columns[0].values() -%}
+        {%- set files = all_files | selectattr('delivery', 'in', changed) | list -%}
+    {%- endif -%}
 {%- endif -%}
 {%- set new_deliveries = files | map(attribute='delivery') | list -%}
 {#- Malformed CSV records (invalid UTF-8, wrong field count, unterminated

@@ -144,6 +144,20 @@ class DeliveryChain:
         assert _read_state_meta(state_path(chain["inc_db"])) == {"raw_dir": str(chain["partial"].resolve())}
 
 
+    def test_the_manifest_stamps_each_file_when_first_listed(self, chain):
+        # cis.deliveries (the intake): every file of the folder, stamped by the run that
+        # first listed it with its fingerprint. The last day and the re-sent accounts
+        # snapshot were first listed by the failed run; the retry kept their stamp.
+        runs = sorted(query(chain["inc_db"], "select run_started_at from marts.dq_test_run_summary").run_started_at)
+        first, failed = runs[0], runs[1]
+        manifest = query(state_path(chain["inc_db"]), "select export_name, source_delivery, listed_at from cis.deliveries")
+        on_disk = {(f.parent.name if f.parent != chain["partial"] else f.stem, f.name)
+                   for f in chain["partial"].rglob("*.*") if f.suffix in (".csv", ".parquet")}
+        assert set(zip(manifest.export_name, manifest.source_delivery)) == on_disk
+        for row in manifest.itertuples():
+            late = row.source_delivery.startswith(LAST) or row.export_name == "raw_accounts"
+            assert row.listed_at == (failed if late else first), row
+
     def test_the_run_prints_new_and_already_loaded_deliveries(self, chain):
         days = (END - START).days + 1
         # first incremental run: every delivery but the last day's is new

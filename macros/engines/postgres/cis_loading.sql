@@ -102,6 +102,11 @@
         {{ exceptions.raise_compiler_error("schema cis holds no loaded exports; load them first: "
             ~ "python -m cx_warehouse.engines.postgres load --raw-dir DIR") }}
     {%- endif -%}
+    {%- set listing = {} -%}
+    {%- for name in cis_export_names() -%}
+        {%- do listing.update({name: cis_export_files(name)}) -%}
+    {%- endfor -%}
+    {{ return(listing) }}
 {%- endmacro %}
 
 {#- The loader stores a NUL byte (which PostgreSQL text cannot hold) as U+FFFF. -#}

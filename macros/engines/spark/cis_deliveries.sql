@@ -42,13 +42,17 @@
 {%- endmacro %}
 
 {% macro spark__cis_export_files(name) -%}
+    {{ return(spark__cis_export_files_in(name, spark__cis_all_raw_files())) }}
+{%- endmacro %}
+
+{#- The deliveries of one export in a listing of raw_dir (spark__cis_all_raw_files). -#}
+{% macro spark__cis_export_files_in(name, listing) -%}
     {%- set files = [] -%}
     {%- set seen_forms = [] -%}
     {%- set rows = [] -%}
     {#- the listing is recursive and its paths qualified (file:/..., s3a://...):
         raw_dir itself is the deepest folder holding every listed file, so
         raw_X.csv lies one level below it and raw_X/*.csv two -#}
-    {%- set listing = spark__cis_all_raw_files() -%}
     {%- set common = {'parts': none} -%}
     {%- for row in listing -%}
         {%- set d = row[0].split('/')[:-1] -%}
@@ -191,8 +195,12 @@
 
 {% macro spark__cis_register_sources() -%}
     {%- do run_query('create schema if not exists cis') -%}
+    {#- one listing of raw_dir for every export -#}
+    {%- set all_files = spark__cis_all_raw_files() -%}
+    {%- set listing = {} -%}
     {%- for name in cis_export_names() -%}
-        {%- set files = cis_export_files(name) -%}
+        {%- set files = spark__cis_export_files_in(name, all_files) -%}
+        {%- do listing.update({name: files}) -%}
         {%- set columns = cis_contract_columns(name) -%}
         {%- set parts = [] -%}
         {%- for t in spark__cis_file_tables(name, files) -%}
@@ -212,6 +220,7 @@
         {%- endfor -%}
         {%- do run_query('create or replace view cis.' ~ name ~ ' as ' ~ parts | join('\n    union all\n')) -%}
     {%- endfor -%}
+    {{ return(listing) }}
 {%- endmacro %}
 
 {#- The given deliveries of an export, from its source view (registered at

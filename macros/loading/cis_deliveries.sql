@@ -371,28 +371,29 @@
     {%- do run_query('commit') -%}
 {%- endmacro %}
 
-{#- How a table of the intake is stored: Parquet on Spark, the default elsewhere. -#}
+{#- How a table of the intake is stored: the engine's default (Parquet on Spark). -#}
 {% macro cis_table_format() -%}
-    {{ return(' using parquet' if target.type == 'spark' else '') }}
+    {{ return(adapter.dispatch('cis_table_format', 'cx_warehouse')()) }}
 {%- endmacro %}
 
-{#- The deliveries of one export, as cis_export_files gives them plus
-    listed_at ('YYYY-MM-DD HH:MM:SS'): read from the manifest the intake wrote
-    at the start of this run; a command whose start runs no intake (a bare
-    compile by a linter, docs) lists the files itself, with no stamp. -#}
+{% macro default__cis_table_format() -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{#- The deliveries of one export, as cis_export_files gives them: read from
+    the manifest the intake wrote at the start of this run; a command whose
+    start runs no intake (a bare compile by a linter, docs) lists the files
+    itself. -#}
 {% macro cis_manifest_files(name) -%}
     {%- if flags.WHICH not in cis_intake_commands() -%}{{ return(cis_export_files(name)) }}{%- endif -%}
     {%- set sql -%}
-        select
-            source_path, source_delivery, delivery_fingerprint, file_kind,
-            {{ dbt.cast('listed_at', dbt.type_string()) }} as listed_at
+        select source_path, source_delivery, delivery_fingerprint, file_kind
         from cis.deliveries
         where export_name = {{ cx_string_literals([name]) }}
     {%- endset -%}
     {%- set files = [] -%}
     {%- for row in run_query(sql).rows -%}
-        {%- do files.append({'path': row[0], 'delivery': row[1], 'fingerprint': row[2], 'kind': row[3],
-                             'listed_at': row[4][:19]}) -%}
+        {%- do files.append({'path': row[0], 'delivery': row[1], 'fingerprint': row[2], 'kind': row[3]}) -%}
     {%- endfor -%}
     {{ return(files | sort(attribute='path') | sort(attribute='delivery')) }}
 {%- endmacro %}

@@ -98,3 +98,8 @@
     {%- do run_query(sql) -%}
     {{ return('') }}
 {% endmacro %}
+
+{#- The intake's tables (the delivery manifest) are Parquet, as every table here. -#}
+{% macro spark__cis_table_format() -%}
+    {{ return(' using parquet') }}
+{%- endmacro %}

@@ -69,6 +69,7 @@ def gx_results_dir() -> Path:
 
 
 def dbt_env(duckdb_path: Path) -> dict[str, str]:
+    """dbt's environment for a run from the project folder into `duckdb_path` (absolute)."""
     env = dict(os.environ)
     env["DUCKDB_PATH"] = str(duckdb_path)
     env.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR))
@@ -77,10 +78,37 @@ def dbt_env(duckdb_path: Path) -> dict[str, str]:
     return env
 
 
-def run_dbt(args: list[str], duckdb_path: Path, quiet: bool = False) -> int:
-    cmd = [dbt_executable(), *args]
-    out = subprocess.DEVNULL if quiet else None
-    return subprocess.call(cmd, cwd=PROJECT_DIR, env=dbt_env(duckdb_path), stdout=out)
+def dbt_invocation(args: list[str], duckdb_path: Path, raw_dir: Path | None = None,
+                   test_scope: str | None = None) -> dict:
+    """subprocess's arguments (args, cwd, env) for a dbt command on DuckDB into
+    `duckdb_path`, run the way that lets dbt reuse its parse (DECISIONLOG 106):
+    dbt parses the whole project again whenever the profile's connection or
+    the command-line vars differ from its saved parse, so the run starts in
+    the warehouse file's folder with the file (and the spill folder) named
+    relative to it, and the landing folder and the test scope travel in the
+    environment (CX_RAW_DIR, CX_TEST_SCOPE), not in --vars. Every run into a
+    file of the same name, in any folder, then sees the same profile."""
+    duckdb_path = Path(duckdb_path).resolve()
+    env = dbt_env(duckdb_path)
+    env["DUCKDB_PATH"] = duckdb_path.name
+    # paths the caller gave relative to the project folder keep their meaning
+    for name in ("CX_DUCKDB_TEMP_DIR", "DBT_LOG_PATH"):
+        if env.get(name) and not Path(env[name]).is_absolute():
+            env[name] = str(PROJECT_DIR / env[name])
+    env.setdefault("CX_DUCKDB_TEMP_DIR", "duckdb_tmp")  # beside the warehouse file
+    if raw_dir is not None:
+        env["CX_RAW_DIR"] = str(Path(raw_dir).resolve())
+    if test_scope is not None:
+        env["CX_TEST_SCOPE"] = test_scope
+    return {"args": [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR)],
+            "cwd": str(duckdb_path.parent), "env": env}
+
+
+def run_dbt(args: list[str], duckdb_path: Path, quiet: bool = False, raw_dir: Path | None = None,
+            test_scope: str | None = None) -> int:
+    call = dbt_invocation(args, duckdb_path, raw_dir, test_scope)
+    return subprocess.call(call["args"], cwd=call["cwd"], env=call["env"],
+                           stdout=subprocess.DEVNULL if quiet else None)
 
 
 @dataclass
@@ -285,8 +313,7 @@ def build_and_publish(
         # every row (docs/scheduling.md, "Test scope")
         incremental = state.exists() and not full_refresh
         test_scope = "batch" if incremental and selector != "monthly" else "full"
-        dbt_vars = {"raw_dir": str(raw_dir), "test_scope": test_scope, **(extra_vars or {})}
-        args = ["build", *RUN_EXCLUDES, "--vars", json.dumps(dbt_vars)]
+        args = ["build", *RUN_EXCLUDES, *(["--vars", json.dumps(extra_vars)] if extra_vars else [])]
         if full_refresh:
             args.append("--full-refresh")
         if selector:
@@ -294,7 +321,7 @@ def build_and_publish(
         # the run's own results only: a run that stops before dbt writes them has run no test
         (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
-        rc = run_dbt(args, state, quiet=quiet)
+        rc = run_dbt(args, state, quiet=quiet, raw_dir=raw_dir, test_scope=test_scope)
         timings["dbt_build_s"] = time.perf_counter() - t0
         health = run_health(state)
         if not quiet:

@@ -31,8 +31,13 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Tests with meta batch_scoped (on the big incremental models) read only the
+    rows of the latest run when the scope is 'batch'; 'full' reads every row.
+    `make run` sets 'batch' on scheduled incremental runs, 'full' on a full
+    build and at the monthly cadence (docs/scheduling.md, "Test scope"):
+    var test_scope, else $CX_TEST_SCOPE, else 'full'. -#}
 {% macro cx_test_scope() -%}
-    {%- set scope = var('test_scope', 'full') -%}
+    {%- set scope = var('test_scope', env_var('CX_TEST_SCOPE', 'full')) -%}
     {%- if scope not in ['full', 'batch'] -%}
         {{ exceptions.raise_compiler_error("var test_scope must be 'full' or 'batch', not '" ~ scope ~ "'") }}
     {%- endif -%}

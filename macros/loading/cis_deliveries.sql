@@ -1,7 +1,7 @@
 {#-
   Intake of the CIS exports (docs/contract/cis-exports.md, "Forms and
-  deliveries"). An export arrives in one of four forms under var
-  `raw_dir`:  raw_X.csv | raw_X.parquet | raw_X/*.csv | raw_X/*.parquet
+  deliveries"). An export arrives in one of four forms under the
+  landing folder (cx_raw_dir):  raw_X.csv | raw_X.parquet | raw_X/*.csv | raw_X/*.parquet
   (a folder may mix CSV and Parquet files). Each file is one *delivery*,
   named by its file name and ordered by it; its fingerprint (size and
   modification time) tells a re-sent file from the one already loaded.
@@ -20,6 +20,13 @@
                            source freshness, tests and lineage see them.
 -#}
 
+{#- The landing folder: var raw_dir, else $CX_RAW_DIR, else the committed
+    sample. `make run` passes it in the environment, so that runs into one
+    warehouse file share one parse (DECISIONLOG 106). -#}
+{% macro cx_raw_dir() -%}
+    {{ return(var('raw_dir', env_var('CX_RAW_DIR', 'data/sample_exports'))) }}
+{%- endmacro %}
+
 {% macro cis_export_files(name) -%}
     {{ return(adapter.dispatch('cis_export_files', 'cx_warehouse')(name)) }}
 {%- endmacro %}
@@ -27,7 +34,7 @@
 {% macro duckdb__cis_export_files(name) -%}
     {#- the landing folder as a glob pattern that matches itself: its own
         glob characters are bracketed -#}
-    {%- set base = var('raw_dir') | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]') ~ '/' ~ name -%}
+    {%- set base = cx_raw_dir() | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]') ~ '/' ~ name -%}
     {%- set forms = [base ~ '.csv', base ~ '.parquet', base ~ '/*.csv', base ~ '/*.parquet'] -%}
     {%- set sql -%}
         select
@@ -59,10 +66,10 @@
     export in two forms (a file and a folder, or CSV beside Parquet), or none. -#}
 {% macro cis_check_export_forms(name, files, seen_forms) -%}
     {%- if seen_forms | length > 1 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": two forms of one export in " ~ var('raw_dir') ~ ": " ~ seen_forms | join(' and ') ~ "; keep one") }}
+        {{ exceptions.raise_compiler_error(name ~ ": two forms of one export in " ~ cx_raw_dir() ~ ": " ~ seen_forms | join(' and ') ~ "; keep one") }}
     {%- endif -%}
     {%- if files | length == 0 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": export is missing from " ~ var('raw_dir') ~ " (expected " ~ name ~ ".csv, " ~ name ~ ".parquet or a folder " ~ name ~ "/)") }}
+        {{ exceptions.raise_compiler_error(name ~ ": export is missing from " ~ cx_raw_dir() ~ " (expected " ~ name ~ ".csv, " ~ name ~ ".parquet or a folder " ~ name ~ "/)") }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -122,8 +122,7 @@ KEY_TEST = ["--select", "stg_cis__ami_daily_reads,test_name:unique_combination_o
 def _key_test(state: Path, raw: Path, scope: str) -> int:
     from cx_warehouse.pipeline import run_dbt
 
-    return run_dbt(["test", *KEY_TEST, "--vars", json.dumps({"raw_dir": str(raw), "test_scope": scope})],
-                   state, quiet=True)
+    return run_dbt(["test", *KEY_TEST], state, quiet=True, raw_dir=raw, test_scope=scope)
 
 
 class DeliveryChain:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cx_warehouse.contract import PROJECT_DIR, load_contract
-from cx_warehouse.pipeline import dbt_env, dbt_executable
+from cx_warehouse.pipeline import dbt_invocation
 
 EVENT_COLUMNS = {
     "raw_ami_daily_reads": "read_date", "raw_billing_runs": "run_date", "raw_bills": "bill_date",
@@ -37,11 +37,10 @@ def write_exports(raw: Path, event_time: datetime) -> None:
             w.writerow(row)
 
 
-def dbt(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    env = dbt_env(tmp_path / "fresh.duckdb")
-    return subprocess.run([dbt_executable(), *args, "--target-path", str(tmp_path / "target"),
-                           "--log-path", str(tmp_path / "logs")],
-                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=900)
+def dbt(args: list[str], tmp_path: Path, raw_dir: Path | None = None) -> subprocess.CompletedProcess:
+    call = dbt_invocation([*args, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+                          tmp_path / "fresh.duckdb", raw_dir=raw_dir)
+    return subprocess.run(**call, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,7 @@ def test_fresh_feeds_pass_and_a_stale_feed_fails_naming_the_export(tmp_path):
     now = datetime.now().replace(microsecond=0)
     fresh = tmp_path / "fresh"
     write_exports(fresh, now - timedelta(hours=1))
-    ok = dbt(["source", "freshness", "--vars", f'{{raw_dir: "{fresh}"}}'], tmp_path)
+    ok = dbt(["source", "freshness"], tmp_path, raw_dir=fresh)
     assert ok.returncode == 0, ok.stdout[-2000:]
     assert "PASS" in ok.stdout
 
@@ -80,7 +79,7 @@ def test_fresh_feeds_pass_and_a_stale_feed_fails_naming_the_export(tmp_path):
     values = text[1].split(",")
     values[header.index("started_at")] = old
     path.write_text(text[0] + "\n" + ",".join(values) + "\n")
-    bad = dbt(["source", "freshness", "--vars", f'{{raw_dir: "{stale}"}}'], tmp_path)
+    bad = dbt(["source", "freshness"], tmp_path, raw_dir=stale)
     assert bad.returncode != 0
     stale_lines = [ln for ln in bad.stdout.splitlines() if "ERROR STALE" in ln]
     assert len(stale_lines) == 1 and "raw_contacts" in stale_lines[0], bad.stdout[-2000:]

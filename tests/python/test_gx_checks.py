@@ -460,8 +460,7 @@ def test_dbt_catches_the_faults_the_gate_no_longer_looks_for(sample_build, tmp_p
         con.close()
     raw = sample_build.get("raw", SAMPLE)
     rc = run_dbt(["test", *RUN_EXCLUDES, "--select", "fct_cx_metrics", "fct_csat_rolling_13w", "dim_accounts",
-                  "dq_row_reconciliation", "dq_load_deliveries", "--vars", json.dumps({"raw_dir": str(raw)})],
-                 db, quiet=True)
+                  "dq_row_reconciliation", "dq_load_deliveries"], db, quiet=True, raw_dir=raw)
     target = dbt_target_dir()
     nodes = json.loads((target / "manifest.json").read_text())["nodes"]
     failed = set()

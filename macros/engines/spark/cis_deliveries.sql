@@ -3,7 +3,7 @@
   contract and the DuckDB version). Spark reads the files with its own
   readers, in place:
 
-  - listing: the binaryFile source over var raw_dir (recursiveFileLookup,
+  - listing: the binaryFile source over the landing folder (cx_raw_dir) (recursiveFileLookup,
     content never read) gives every file's path, size and modification
     time; the four forms of an export are matched by path.
   - CSV: one external table per set of deliveries with the same header
@@ -33,7 +33,7 @@
 {% macro spark__cis_all_raw_files() -%}
     {%- set listing = 'cis_raw_dir_files' -%}
     {%- do run_query("create or replace temporary view " ~ listing ~ " using binaryFile options (path "
-        ~ cx_string_literals([spark__cis_glob_escape(var('raw_dir'))]) ~ ", recursiveFileLookup 'true')") -%}
+        ~ cx_string_literals([spark__cis_glob_escape(cx_raw_dir())]) ~ ", recursiveFileLookup 'true')") -%}
     {%- set sql -%}
         select path, cast(length as string) || '-' || cast(unix_seconds(modificationTime) * 1000 as string) as fingerprint
         from {{ listing }}

@@ -476,7 +476,7 @@ def test_a_failed_rebuild_after_the_landing_folder_changed_is_retried_in_full(tm
     duckdb.connect(str(state)).close()  # a working state built from another folder
     pipeline._write_state_meta(state, {"raw_dir": "/elsewhere"})
     calls = []
-    monkeypatch.setattr(pipeline, "run_dbt", lambda args, path, quiet=False: calls.append(args) or 1)
+    monkeypatch.setattr(pipeline, "run_dbt", lambda args, path, quiet=False, **where: calls.append(args) or 1)
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     for _ in range(2):
         assert not pipeline.build_and_publish(SAMPLE, db, run_gx=False, quiet=True).published

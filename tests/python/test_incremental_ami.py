@@ -188,3 +188,30 @@ def test_the_scheduled_run_kept_what_the_last_day_did_not_reach(steady):
     # arriving marks it corrected)
     assert bills.iloc[0].last_end.date() < day(22) <= bills.iloc[1].last_end.date()
     assert bills.iloc[0].n > bills.iloc[1].n
+
+
+def test_the_delivery_accounts_recounted_only_the_deliveries_staging_wrote(steady):
+    # int_delivery_outcomes and int_rejected_rows (cx_change_plan over the staged
+    # rows' stamps): the scheduled run recounted exactly the deliveries staging
+    # wrote in it (the last day's of every folder export, and whatever staging
+    # rewrote with them); every other delivery kept the first run's count
+    from cx_warehouse.contract import load_contract
+
+    inc = steady["inc"]
+    stamp = query(inc, "select max(loaded_at) as s from staging.stg_cis__ami_daily_reads").s[0]
+    staged = " union all ".join(
+        f"select '{e.name}' as source_file, source_delivery, loaded_at from staging.stg_cis__{e.name[4:]}"
+        for e in load_contract())
+    pairs = lambda frame: {(r.source_file, r.source_delivery) for r in frame.itertuples()}  # noqa: E731
+    written = pairs(query(inc, f"select distinct source_file, source_delivery from ({staged}) where loaded_at = ?",
+                          [stamp]))
+    every = pairs(query(inc, f"select distinct source_file, source_delivery from ({staged})"))
+    recounted = query(inc, "select source_file, source_delivery, loaded_at = ? as now "
+                           "from intermediate.int_delivery_outcomes", [stamp])
+    assert ("raw_ami_daily_reads", f"{END}.parquet") in written
+    assert pairs(recounted[recounted.now]) == written
+    assert pairs(recounted[~recounted.now]) == every - written != set()
+    rejected = query(inc, "select source_file, source_delivery, loaded_at = ? as now "
+                          "from intermediate.int_rejected_rows", [stamp])
+    assert pairs(rejected[rejected.now]) <= written
+    assert not pairs(rejected[~rejected.now]) & written

@@ -1,0 +1,62 @@
+{#-
+  The per-delivery accounts of intake (int_delivery_outcomes,
+  int_rejected_rows) are kept by delivery: a run recounts only the
+  deliveries staging wrote since the model's last run. Staging replaces a
+  delivery whole (delete+insert by source_delivery) and stamps every row it
+  writes, so the deliveries written since a watermark are exactly those whose
+  rows carry a newer stamp, and all of their rows do.
+-#}
+
+{#- Every staged row's export, delivery and stamp, as a parenthesised select:
+    the upstream of cx_change_plan for the two models. -#}
+{% macro cx_staged_deliveries() -%}
+(
+    {%- for name in cis_export_names() %}
+    select
+        '{{ name }}' as source_file,
+        source_delivery,
+        loaded_at
+    from {{ ref('stg_cis__' ~ name[4:]) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+)
+{%- endmacro %}
+
+{#- What the model recounts: none (every delivery: a full build, or nothing
+    stored yet) or cx_change_plan's answer, whose watermark bounds the staged
+    rows to read (those stamped after it). -#}
+{% macro cx_delivery_plan() -%}
+    {{ return(cx_change_plan(cx_staged_deliveries(), 'source_file')) }}
+{%- endmacro %}
+
+{#- The staged rows of one export the model reads this run: all of them, or
+    with a plan those of the deliveries written since its watermark. -#}
+{% macro cx_delivery_rows_filter(plan) -%}
+    {%- if plan %}
+    where loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- Post-hook: the rows of the deliveries this run recounted, as stored
+    before, leave (their new rows carry this run's stamp); with no plan,
+    every older row. -#}
+{% macro cx_retire_recounted_deliveries() %}
+    {%- if execute and is_incremental() %}
+        {%- set plan = cx_delivery_plan() %}
+        delete from {{ this }} as stored
+        where
+            stored.loaded_at < {{ cx_loaded_at() }}
+            {%- if plan %}
+            and exists (
+                select 1
+                from {{ cx_staged_deliveries() }} as written
+                where
+                    written.loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+                    and written.source_file = stored.source_file
+                    and written.source_delivery = stored.source_delivery
+            )
+            {%- endif %}
+    {%- endif %}
+{% endmacro %}

@@ -53,3 +53,12 @@
 {% macro cx_loaded_at() -%}
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+
+{#- The deliveries (files, as cis_manifest_files lists them) of one export
+    that the latest run of its staging model (`staged`) wrote: what a
+    batch-scoped check reads from the landing folder. -#}
+{% macro cx_batch_delivery_files(name, staged) -%}
+    {%- if not execute %}{{ return([]) }}{% endif %}
+    {%- set written = run_query('select distinct source_delivery from ' ~ staged ~ ' where ' ~ cx_batch_condition(staged)).columns[0].values() | list %}
+    {{ return(cis_manifest_files(name) | selectattr('delivery', 'in', written) | list) }}
+{%- endmacro %}

@@ -125,6 +125,13 @@ def _key_test(state: Path, raw: Path, scope: str) -> int:
     return run_dbt(["test", *KEY_TEST], state, quiet=True, raw_dir=raw, test_scope=scope)
 
 
+def _reconciliation_test(state: Path, raw: Path, scope: str) -> int:
+    from cx_warehouse.pipeline import run_dbt
+
+    return run_dbt(["test", "--select", "assert_every_export_reconciles"], state, quiet=True, raw_dir=raw,
+                   test_scope=scope)
+
+
 class DeliveryChain:
     """The tests of the chain, once per delivery format (`fmt`): a subclass per
     format is one work unit of pytest-xdist (--dist loadscope), so the two
@@ -298,6 +305,30 @@ class TestCsvDeliveries(DeliveryChain):
         finally:
             con.close()
         assert _key_test(state, raw, "batch") != 0
+
+    def test_the_batch_reconciliation_reads_only_the_batch_files_and_still_fails_on_them(self, chain, tmp_path):
+        # assert_every_export_reconciles in batch scope reads the files of the
+        # deliveries the latest run wrote, not the whole landing folder
+        state = tmp_path / "state.duckdb"
+        shutil.copy2(state_path(chain["inc_db"]), state)
+        raw = tmp_path / "landing"
+        shutil.copytree(chain["partial"], raw)
+        batch = set(query(state, "select distinct source_delivery from staging.stg_cis__ami_daily_reads where "
+                                 "loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads)")
+                    .source_delivery)
+        reads = raw / "raw_ami_daily_reads"
+        old = next(f for f in sorted(reads.iterdir()) if f.name not in batch)
+
+        def grow(path: Path) -> None:  # one more record than staging counted: a copy of its last line
+            lines = path.read_bytes().splitlines(keepends=True)
+            path.write_bytes(b"".join(lines) + (b"" if lines[-1].endswith(b"\n") else b"\n") + lines[-1])
+
+        assert _reconciliation_test(state, raw, "batch") == 0
+        grow(old)  # outside the batch: only the full scope reads that file
+        assert _reconciliation_test(state, raw, "batch") == 0
+        assert _reconciliation_test(state, raw, "full") != 0
+        grow(reads / f"{LAST}.csv")  # inside the batch: the batch scope fails too
+        assert _reconciliation_test(state, raw, "batch") != 0
 
 
 class TestParquetDeliveries(DeliveryChain):

@@ -120,7 +120,7 @@ check: setup
 	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "not slow"
 
 unit-tests: setup
-	mkdir -p target
+	mkdir -p target && rm -f target/unit.duckdb target/unit.duckdb.wal
 	DUCKDB_PATH=$(CURDIR)/target/unit.duckdb DBT_TARGET_PATH=target/unit $(BIN)/dbt build --empty \
 	  --exclude-resource-type test --vars '{raw_dir: "$(CURDIR)/$(RAW_DIR)"}'
 

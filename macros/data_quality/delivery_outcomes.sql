@@ -1,17 +1,19 @@
 {#-
   The per-delivery accounts of intake (int_delivery_outcomes,
-  int_rejected_rows) are kept by delivery: a run recounts only the
-  deliveries staging wrote since the model's last run. Staging replaces a
+  int_rejected_rows, and int_ami_rejected_reads for the reads alone) are kept
+  by delivery: a run recounts only the deliveries staging wrote since the
+  model's last run. Staging replaces a
   delivery whole (delete+insert by source_delivery) and stamps every row it
   writes, so the deliveries written since a watermark are exactly those whose
   rows carry a newer stamp, and all of their rows do.
 -#}
 
-{#- Every staged row's export, delivery and stamp, as a parenthesised select:
-    the upstream of cx_change_plan for the two models. -#}
-{% macro cx_staged_deliveries() -%}
+{#- Every staged row's export, delivery and stamp, as a parenthesised select
+    (of the given exports, by default all 14): the upstream of cx_change_plan
+    for these models. -#}
+{% macro cx_staged_deliveries(exports=none) -%}
 (
-    {%- for name in cis_export_names() %}
+    {%- for name in (exports or cis_export_names()) %}
     select
         '{{ name }}' as source_file,
         source_delivery,
@@ -27,8 +29,8 @@
 {#- What the model recounts: none (every delivery: a full build, or nothing
     stored yet) or cx_change_plan's answer, whose watermark bounds the staged
     rows to read (those stamped after it). -#}
-{% macro cx_delivery_plan() -%}
-    {{ return(cx_change_plan(cx_staged_deliveries(), 'source_file')) }}
+{% macro cx_delivery_plan(exports=none) -%}
+    {{ return(cx_change_plan(cx_staged_deliveries(exports), 'source_file')) }}
 {%- endmacro %}
 
 {#- The staged rows of one export the model reads this run: all of them, or
@@ -41,20 +43,23 @@
 
 {#- Post-hook: the rows of the deliveries this run recounted, as stored
     before, leave (their new rows carry this run's stamp); with no plan,
-    every older row. -#}
-{% macro cx_retire_recounted_deliveries() %}
+    every older row. A model of one export's rows has no source_file column:
+    its deliveries are matched by name alone. -#}
+{% macro cx_retire_recounted_deliveries(exports=none) %}
     {%- if execute and is_incremental() %}
-        {%- set plan = cx_delivery_plan() %}
+        {%- set plan = cx_delivery_plan(exports) %}
         delete from {{ this }} as stored
         where
             stored.loaded_at < {{ cx_loaded_at() }}
             {%- if plan %}
             and exists (
                 select 1
-                from {{ cx_staged_deliveries() }} as written
+                from {{ cx_staged_deliveries(exports) }} as written
                 where
                     written.loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+                    {%- if not exports or exports | length > 1 %}
                     and written.source_file = stored.source_file
+                    {%- endif %}
                     and written.source_delivery = stored.source_delivery
             )
             {%- endif %}

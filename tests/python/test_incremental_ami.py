@@ -126,7 +126,8 @@ def differences(a: Path, b: Path, table: str) -> int:
         con.close()
 
 
-@pytest.mark.parametrize("table", ["int_ami_read_gaps", "int_ami_install_coverage", "int_ami_bill_usage"])
+@pytest.mark.parametrize("table", ["int_ami_read_gaps", "int_ami_install_coverage", "int_ami_bill_usage",
+                                   "int_delivery_outcomes", "int_rejected_rows", "int_ami_rejected_reads"])
 def test_the_incremental_tables_equal_a_full_rebuild(steady, table):
     assert differences(steady["full"], steady["inc"], table) == 0
 
@@ -215,3 +216,9 @@ def test_the_delivery_accounts_recounted_only_the_deliveries_staging_wrote(stead
                           "from intermediate.int_rejected_rows", [stamp])
     assert pairs(rejected[rejected.now]) <= written
     assert not pairs(rejected[~rejected.now]) & written
+    # the reads' own rejected rows (int_ami_rejected_reads), likewise
+    reads = query(inc, "select 'raw_ami_daily_reads' as source_file, source_delivery, loaded_at = ? as now "
+                       "from intermediate.int_ami_rejected_reads", [stamp])
+    assert pairs(reads[reads.now]) <= written
+    assert not pairs(reads[~reads.now]) & written
+    assert len(reads[~reads.now]) > 0

@@ -1,6 +1,17 @@
 -- Every AMI read row that staging rejected, with the reasons that matter to
 -- the AMI integrity checks split out as flags. The flags match the reason
 -- texts written by macros/staging/stage_cis_export.sql.
+--
+-- Incremental by delivery, as int_rejected_rows (append, then a post-hook
+-- retires the re-read deliveries' older rows; a table on Spark): a scheduled
+-- run reads only the reads' deliveries staging wrote since its last run.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    post_hook="{{ cx_retire_recounted_deliveries(['raw_ami_daily_reads']) }}"
+) }}
+{%- set plan = cx_delivery_plan(['raw_ami_daily_reads']) %}
 select
     staging_row_id as rejected_read_id,
     primary_key_value as read_key,
@@ -12,6 +23,13 @@ select
     reject_reason,
     raw_row,
     reject_reason like '%negative value: kwh%' as is_negative_kwh,
-    reject_reason like '%conflicting duplicate of primary key%' as is_conflicting_duplicate
+    reject_reason like '%conflicting duplicate of primary key%' as is_conflicting_duplicate,
+    source_delivery,
+    {{ cx_loaded_at() }} as loaded_at
 from {{ ref('stg_cis__ami_daily_reads') }}
+{%- if plan %}
+{{ cx_delivery_rows_filter(plan) }}
+    and is_rejected
+{%- else %}
 where is_rejected
+{%- endif %}

@@ -39,7 +39,7 @@ from datetime import date
 from pathlib import Path
 
 from .contract import PROJECT_DIR, export_files, load_contract, sql_literal
-from .pipeline import RUN_EXCLUDES, dbt_env, dbt_executable
+from .pipeline import RUN_EXCLUDES, dbt_invocation
 
 GB = 1024 ** 3
 # issue 7's targets (absolute times hold for 1 M premises x two years)
@@ -72,7 +72,8 @@ def _hwm(pid: int) -> int:
     return 0
 
 
-def measured(cmd: list[str], env: dict | None = None, quiet: bool = True) -> tuple[int, float, int]:
+def measured(cmd: list[str], env: dict | None = None, quiet: bool = True,
+             cwd: Path | str = PROJECT_DIR) -> tuple[int, float, int]:
     """Run a command; (exit code, wall seconds, peak RSS in bytes).
 
     The peak is the child's own high-water mark (/proc/<pid>/status VmHWM,
@@ -80,7 +81,7 @@ def measured(cmd: list[str], env: dict | None = None, quiet: bool = True) -> tup
     when it forked, which the in-process DuckDB phases (floors, replay) inflate.
     """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=PROJECT_DIR, env=env,
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env,
                             stdout=subprocess.DEVNULL if quiet else None,
                             stderr=subprocess.DEVNULL if quiet else None)
     peak = 0
@@ -271,10 +272,12 @@ def _finish_relation(con, schema: str, alias: str) -> None:
 
 def _dbt_build(landing: Path, state: Path, target: Path, scope: str,
                extra: tuple[str, ...] = ()) -> tuple[int, float, int, list[dict], dict]:
-    env = dbt_env(state)
-    vars_ = json.dumps({"raw_dir": str(landing.resolve()), "test_scope": scope})
+    # as `make run` calls dbt (pipeline.dbt_invocation): the daily build
+    # starts from the full build's saved parse, as a scheduled run does
+    call = dbt_invocation(["build", *extra, "--target-path", str(target)], state, raw_dir=landing, test_scope=scope)
+    call["env"]["CX_DUCKDB_TEMP_DIR"] = duckdb_settings()["temp_directory"]
     (target / "run_results.json").unlink(missing_ok=True)
-    rc, wall, rss = measured([dbt_executable(), "build", *extra, "--vars", vars_, "--target-path", str(target)], env)
+    rc, wall, rss = measured(call["args"], call["env"], cwd=call["cwd"])
     if not (target / "run_results.json").is_file():
         raise BenchError(f"dbt build exited {rc} after {wall:,.0f} s without writing run_results.json "
                          f"(crashed or killed; see logs/dbt.log)")

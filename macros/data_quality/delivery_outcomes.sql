@@ -33,11 +33,17 @@
     {{ return(cx_change_plan(cx_staged_deliveries(exports), 'source_file')) }}
 {%- endmacro %}
 
-{#- The staged rows of one export the model reads this run: all of them, or
-    with a plan those of the deliveries written since its watermark. -#}
-{% macro cx_delivery_rows_filter(plan) -%}
+{#- The `where` clause of the staged rows of one export the model reads this
+    run: all of them, or with a plan those of the deliveries written since its
+    watermark; and, when given, only those meeting `condition`. -#}
+{% macro cx_delivery_rows_filter(plan, condition=none) -%}
+    {%- set conditions = [] %}
     {%- if plan %}
-    where loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+        {%- do conditions.append("loaded_at > cast('" ~ plan.watermark ~ "' as " ~ dbt.type_timestamp() ~ ")") %}
+    {%- endif %}
+    {%- if condition %}{% do conditions.append(condition) %}{% endif %}
+    {%- if conditions %}
+where {{ conditions | join(' and ') }}
     {%- endif %}
 {%- endmacro %}
 

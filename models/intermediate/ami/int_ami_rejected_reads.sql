@@ -27,9 +27,4 @@ select
     source_delivery,
     {{ cx_loaded_at() }} as loaded_at
 from {{ ref('stg_cis__ami_daily_reads') }}
-{%- if plan %}
-{{ cx_delivery_rows_filter(plan) }}
-    and is_rejected
-{%- else %}
-where is_rejected
-{%- endif %}
+{{ cx_delivery_rows_filter(plan, 'is_rejected') }}

@@ -17,11 +17,6 @@ select
     cast(raw_copies as {{ dbt.type_bigint() }}) as raw_copies,
     {{ cx_loaded_at() }} as loaded_at
 from {{ ref('stg_cis__' ~ name[4:]) }}
-{%- if plan %}
-{{ cx_delivery_rows_filter(plan) }}
-    and is_rejected
-{%- else %}
-where is_rejected
-{%- endif %}
+{{ cx_delivery_rows_filter(plan, 'is_rejected') }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}

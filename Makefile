@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
 .PHONY: help setup engines engine-services pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
-	check unit-tests lint-timed dbt-build-timed gx-after-build pytest-after-build \
+	check unit-tests lint-timed dbt-build-timed gx-after-build pytest-beside-build \
 	freshness build-billing-run build-daily build-monthly
 
 help:
@@ -91,27 +91,32 @@ PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-
 pytest: setup browser engines engine-services
 	CX_REQUIRE_ENGINES=1 $(PYTEST)
 
-# make test: the sample's dbt build and lint side by side; then the GX
-# checkpoint and pytest side by side, pytest's tests reading that very build
-# (CX_SAMPLE_WAREHOUSE) instead of building the sample again. Each phase's
-# output is printed whole when it ends, with its elapsed seconds.
+# make test: lint, the sample's dbt build and pytest start side by side; the GX
+# checkpoint follows the build. pytest's tests that read the sample wait for
+# that very build (CX_SAMPLE_WAREHOUSE; SAMPLE_READY says "ok" or "failed" when
+# it ends) instead of building the sample again; the others (the engines, the
+# delivery chains) start at once. Each phase's output is printed whole when it
+# ends, with its elapsed seconds.
+SAMPLE_READY := $(CURDIR)/target/test_warehouse.ready
 test:
 	@start=$$(date +%s); $(MAKE) --no-print-directory setup browser engines engine-services || exit $$?; \
 	  echo "[make test] installs: $$(( $$(date +%s) - start )) s"
-	@$(MAKE) --no-print-directory -j3 --output-sync=target lint-timed gx-after-build pytest-after-build
+	@mkdir -p target && rm -f $(SAMPLE_READY)
+	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-timed dbt-build-timed gx-after-build pytest-beside-build
 
 lint-timed:
 	@start=$$(date +%s); $(MAKE) --no-print-directory lint; rc=$$?; echo "[make test] lint: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 dbt-build-timed:
-	@start=$$(date +%s); $(MAKE) --no-print-directory dbt-build; rc=$$?; echo "[make test] dbt build: $$(( $$(date +%s) - start )) s"; exit $$rc
+	@start=$$(date +%s); $(MAKE) --no-print-directory dbt-build; rc=$$?; echo "[make test] dbt build: $$(( $$(date +%s) - start )) s"; \
+	  if [ $$rc = 0 ]; then echo ok > $(SAMPLE_READY); else echo failed > $(SAMPLE_READY); fi; exit $$rc
 
 gx-after-build: dbt-build-timed
 	@start=$$(date +%s); $(MAKE) --no-print-directory gx; rc=$$?; echo "[make test] gx: $$(( $$(date +%s) - start )) s"; exit $$rc
 
-pytest-after-build: dbt-build-timed
+pytest-beside-build:
 	@start=$$(date +%s); CX_REQUIRE_ENGINES=1 CX_SAMPLE_WAREHOUSE=$(TEST_DUCKDB) CX_SAMPLE_TARGET=$(CURDIR)/target \
-	  $(PYTEST); rc=$$?; echo "[make test] pytest: $$(( $$(date +%s) - start )) s"; exit $$rc
+	  CX_SAMPLE_READY=$(SAMPLE_READY) $(PYTEST); rc=$$?; echo "[make test] pytest: $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # The inner loop: lint, the dbt unit tests (models built empty), and the tests
 # that build no warehouse (pytest -m "not slow"); `make test` runs everything.

@@ -73,11 +73,27 @@ def copy_warehouse(published: Path, dest: Path) -> Path:
     return dest / published.name
 
 
-def given_sample() -> dict | None:
-    """`make test`'s own build of the sample (its dbt-build step, just before
-    pytest): {'db', 'target'} from CX_SAMPLE_WAREHOUSE and CX_SAMPLE_TARGET, or None."""
+def given_sample(timeout: float = 1800) -> dict | None:
+    """`make test`'s own build of the sample (its dbt-build step, which runs
+    beside pytest): {'db', 'target'} from CX_SAMPLE_WAREHOUSE and
+    CX_SAMPLE_TARGET, or None. With CX_SAMPLE_READY (the file that step writes
+    "ok" or "failed" into when it ends), wait for that step first."""
+    import time
+
     db = os.environ.get("CX_SAMPLE_WAREHOUSE")
-    if not db or not Path(db).is_file():
+    if not db:
+        return None
+    ready = os.environ.get("CX_SAMPLE_READY")
+    if ready:
+        deadline = time.monotonic() + timeout
+        while not Path(ready).is_file():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"make test's dbt build of the sample did not end within {timeout:.0f} s ({ready})")
+            time.sleep(1)
+        if Path(ready).read_text().strip() != "ok":
+            raise RuntimeError("make test's dbt build of the sample failed (its output is above): "
+                               "the tests that read it cannot run")
+    if not Path(db).is_file():
         return None
     return {"db": db, "target": os.environ.get("CX_SAMPLE_TARGET", str(PROJECT / "target"))}
 

@@ -12,8 +12,9 @@ runs a build once per test session, whichever worker asks first (the other
 waits on a file lock) and hands every asker the same folder; generated
 export sets are made once and copied (`_builds.generated`); tests that
 change a warehouse work on their own copy (`_builds.copy_warehouse`). The
-committed sample is built once: by `make test`'s own dbt-build step
-(CX_SAMPLE_WAREHOUSE names its file), else here (`sample_build`).
+committed sample is built once: by `make test`'s own dbt-build step, which
+runs beside pytest (CX_SAMPLE_WAREHOUSE names its file, CX_SAMPLE_READY says
+when it is there), else here (`sample_build`).
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ def sample_build() -> dict:
     """The committed sample built by `dbt build` with every test: {'db', 'target'}.
 
     `make test` passes its own dbt-build step's file (CX_SAMPLE_WAREHOUSE,
-    target folder CX_SAMPLE_TARGET), built from this code just before pytest;
+    target folder CX_SAMPLE_TARGET), built from this code beside pytest (the
+    fixture waits for that step: CX_SAMPLE_READY);
     otherwise it is built here once per session. Open it read-only, or copy it.
     """
     return given_sample() or build_once("sample", build_sample)

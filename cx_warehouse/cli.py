@@ -21,7 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         result = build_and_publish(Path(args.raw_dir), Path(args.duckdb) if args.duckdb else None,
                                    extra_vars=extra, run_gx=not args.skip_gx, full_refresh=args.full_refresh,
-                                   selector=args.selector)
+                                   selector=args.selector, verbose=args.verbose)
     except RunInProgress as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 3
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--as-of", help="override the as-of date (YYYY-MM-DD)")
     run.add_argument("--vars", help="extra dbt vars as a JSON object, e.g. '{\"fcr_recontact_window_days\": 5}'")
     run.add_argument("--skip-gx", action="store_true", help="skip the Great Expectations checkpoint")
+    run.add_argument("--verbose", action="store_true",
+                     help="stream dbt's whole log instead of one progress line (it is always in logs/dbt.log)")
     run.add_argument("--full-refresh", action="store_true",
                      help="rebuild every incremental model from all deliveries instead of loading only new ones")
     run.add_argument("--selector", help="build only a cadence's models (selectors.yml: billing_run, daily, monthly)")

@@ -20,6 +20,7 @@ which builds them again.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -63,6 +64,12 @@ def dbt_target_dir() -> Path:
     return PROJECT_DIR / os.environ.get("DBT_TARGET_PATH", "target")
 
 
+def dbt_log_dir() -> Path:
+    """Where dbt writes its log file (dbt.log): dbt's own $DBT_LOG_PATH
+    (relative to the project folder), else logs/."""
+    return PROJECT_DIR / os.environ.get("DBT_LOG_PATH", "logs")
+
+
 def gx_results_dir() -> Path:
     """Where a run keeps the checkpoint's JSON results: $CX_GX_RESULTS_DIR, else gx/uncommitted/validations."""
     return PROJECT_DIR / os.environ.get("CX_GX_RESULTS_DIR", "gx/uncommitted/validations")
@@ -95,6 +102,7 @@ def dbt_invocation(args: list[str], duckdb_path: Path, raw_dir: Path | None = No
     for name in ("CX_DUCKDB_TEMP_DIR", "DBT_LOG_PATH"):
         if env.get(name) and not Path(env[name]).is_absolute():
             env[name] = str(PROJECT_DIR / env[name])
+    env.setdefault("DBT_LOG_PATH", str(dbt_log_dir()))  # the project's logs/, not the warehouse folder's
     env.setdefault("CX_DUCKDB_TEMP_DIR", "duckdb_tmp")  # beside the warehouse file
     if raw_dir is not None:
         env["CX_RAW_DIR"] = str(Path(raw_dir).resolve())
@@ -284,17 +292,26 @@ def build_and_publish(
     quiet: bool = False,
     full_refresh: bool = False,
     selector: str | None = None,
+    verbose: bool = False,
 ) -> RunResult:
+    """One run (docs/publishing.md). Prints each phase with its elapsed
+    seconds and one progress line during the build (cx_warehouse.progress);
+    `verbose` streams dbt's whole log instead, `quiet` prints nothing."""
+    from .progress import phase, stream_build
+
     raw_dir = Path(raw_dir).resolve()
     published = Path(duckdb_path).resolve() if duckdb_path else warehouse_path()
     state = state_path(published)
     timings: dict[str, float] = {}
+    out = io.StringIO() if quiet else sys.stdout
 
-    problems = preflight(raw_dir)
-    if problems:
-        raise ContractError(
-            "the CIS exports cannot be loaded; nothing was published:\n  " + "\n  ".join(problems)
-        )
+    with phase("preflight", out) as report:
+        problems = preflight(raw_dir)
+        report["text"] = "every export present, every delivery with the contract's columns"
+        if problems:
+            raise ContractError(
+                "the CIS exports cannot be loaded; nothing was published:\n  " + "\n  ".join(problems)
+            )
 
     published.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(published):
@@ -304,7 +321,10 @@ def build_and_publish(
             if not quiet:
                 print(f"The landing folder changed ({meta.get('raw_dir')} -> {raw_dir}): full rebuild.")
             full_refresh = True
-        plan = delivery_plan(raw_dir, published)
+        with phase("intake", out) as report:
+            plan = delivery_plan(raw_dir, published)
+            report["text"] = (f"{sum(len(p['new']) for p in plan)} new deliveries, "
+                              f"{sum(p['already'] for p in plan)} already loaded")
         if not quiet:
             print(format_plan(plan))
 
@@ -321,7 +341,14 @@ def build_and_publish(
         # the run's own results only: a run that stops before dbt writes them has run no test
         (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
-        rc = run_dbt(args, state, quiet=quiet, raw_dir=raw_dir, test_scope=test_scope)
+        if quiet or verbose:
+            rc = run_dbt(args, state, quiet=quiet, raw_dir=raw_dir, test_scope=test_scope)
+        else:
+            print(f"build: dbt build of the working state {state} (dbt's log: {dbt_log_dir() / 'dbt.log'}; "
+                  "--verbose shows it here)", flush=True)
+            call = dbt_invocation([*args, "--log-format", "json", "--log-format-file", "debug"], state,
+                                  raw_dir, test_scope)
+            rc = stream_build(call)
         timings["dbt_build_s"] = time.perf_counter() - t0
         health = run_health(state)
         if not quiet:
@@ -342,7 +369,9 @@ def build_and_publish(
             results_dir = gx_results_dir()
             # the raw suite reads the deliveries this run loads (new since the last publish)
             new = {p["export"]: set(p["new"]) for p in plan}
-            outcome = run_checkpoint(state, raw_dir, results_dir, only_deliveries=new)
+            with phase("gate", out) as report:
+                outcome = run_checkpoint(state, raw_dir, results_dir, only_deliveries=new)
+                report["text"] = "passed" if outcome.success else "FAILED"
             timings["gx_checkpoint_s"] = time.perf_counter() - t0
             if not quiet:
                 print(format_summary(outcome, failures_only=True))
@@ -352,6 +381,8 @@ def build_and_publish(
                                  timings, plan, health)
 
         t0 = time.perf_counter()
-        publish(state, published)
+        with phase("publish", out) as report:
+            publish(state, published)
+            report["text"] = f"{published}"
         timings["publish_s"] = time.perf_counter() - t0
     return RunResult(True, published, "published", timings, plan, health)

@@ -247,8 +247,9 @@ def test_a_run_killed_mid_build_leaves_the_published_marts_and_the_next_run_succ
     surveys.write_bytes(surveys.read_bytes())  # a new fingerprint: work to do
     log = tmp_path / "killed.log"
     with log.open("w") as out:
+        # --verbose: dbt's own log, as it goes, so the kill lands once a model has started
         proc = subprocess.Popen([sys.executable, "-m", "cx_warehouse", "run", "--raw-dir", str(raw),
-                                 "--duckdb", str(db), *VARS], cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
+                                 "--duckdb", str(db), "--verbose", *VARS], cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and " START sql " not in log.read_text():

@@ -334,6 +334,22 @@ def test_marts_hold_no_personal_data_and_scorecard_prints(built):
     assert str(built["db"]) in out
 
 
+def test_the_run_prints_its_phases_and_progress_lines_not_dbts_log(built):
+    out = built["stdout"].splitlines()
+    starts = [ln.split(":")[0] for ln in out if ln.split(":")[0] in ("preflight", "intake", "build", "gate", "publish")]
+    # each phase in order (the build's progress lines repeat "build")
+    assert [p for i, p in enumerate(starts) if i == 0 or p != starts[i - 1]] == [
+        "preflight", "intake", "build", "gate", "publish"]
+    assert re.search(r"^publish: .*cx\.duckdb \(\d+\.\d s\)$", built["stdout"], re.M)
+    # the last progress line: every node done, none failed (a pipe, not a terminal: no carriage returns)
+    last = [ln for ln in out if ln.startswith("build: ") and " nodes, " in ln][-1]
+    done, total = re.match(r"build: (\d+)/(\d+) nodes, 0 error\(s\)", last).groups()
+    assert done == total and int(total) > 300 and "\r" not in built["stdout"]
+    # dbt's own log went to its file, not here; warnings are in the data-health summary, once
+    assert " START sql " not in built["stdout"] and "Running with dbt=" not in built["stdout"]
+    assert "dbt's log: " in built["stdout"]
+
+
 def test_missing_file_stops_the_run_naming_the_file(tmp_path, built):
     raw = tmp_path / "exports"
     shutil.copytree(built["raw"], raw)

@@ -15,11 +15,12 @@ export GX_ANALYTICS_ENABLED := False
 
 .PHONY: help setup engines engine-services pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
 	check unit-tests lint-timed dbt-build-timed gx-after-build pytest-beside-build \
-	freshness build-billing-run build-daily build-monthly
+	freshness build-billing-run build-daily build-monthly surveys-handoff
 
 help:
-	@echo "make run [RAW_DIR=dir] [FULL_REFRESH=1] [ENGINE=duckdb|postgres|spark]"
+	@echo "make run [RAW_DIR=dir] [FULL_REFRESH=1] [ENGINE=duckdb|postgres|spark] [HANDOFF_DIR=dir]"
 	@echo "                         load new deliveries of the CIS exports, test, publish, print the scorecard"
+	@echo "make surveys-handoff HANDOFF_DIR=dir   the due surveys, with name and e-mail, into a private folder"
 	@echo "make test                lint + dbt build/tests + GX checkpoint + pytest"
 	@echo "make bench               benchmark on generated exports (see docs/benchmarks.md)"
 
@@ -56,13 +57,21 @@ browser:
 
 # ENGINE=duckdb (the default) | postgres | spark (docs/engines.md)
 ENGINE ?= duckdb
+# HANDOFF_DIR: a private folder (mode 700) for the survey hand-off after the
+# publish (docs/contract/survey-triggers.md, "Hand-off"); unset = skipped.
+HANDOFF_DIR ?= $(CX_SURVEY_HANDOFF_DIR)
 ifeq ($(ENGINE),duckdb)
 run: setup
-	$(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
+	CX_SURVEY_HANDOFF_DIR="$(HANDOFF_DIR)" $(BIN)/python -m cx_warehouse run --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
 else
 run: engines
 	$(BIN)/python -m cx_warehouse.engines run --engine "$(ENGINE)" --raw-dir "$(RAW_DIR)" $(if $(filter 1 true yes,$(FULL_REFRESH)),--full-refresh)
 endif
+
+# the due surveys not handed off before, with name and e-mail, into HANDOFF_DIR
+surveys-handoff: setup
+	@test -n "$(HANDOFF_DIR)" || (echo "make surveys-handoff HANDOFF_DIR=/private/folder (mode 700)"; exit 2)
+	$(BIN)/python -m cx_warehouse surveys handoff --out "$(HANDOFF_DIR)"
 
 lint: setup
 	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint models tests analyses

@@ -33,6 +33,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 1
     print(render_scorecard(result.duckdb_path))
     _write_dashboard(result.duckdb_path)
+    return _run_handoff(result.duckdb_path)
+
+
+def _run_handoff(published: Path) -> int:
+    """After a published run: hand the due surveys off when a folder is configured (CX_SURVEY_HANDOFF_DIR)."""
+    import os
+
+    from .handoff import format_handoff, handoff
+    from .progress import phase
+
+    out = os.environ.get("CX_SURVEY_HANDOFF_DIR")
+    if not out:
+        print("hand-off: skipped (no hand-off folder configured: CX_SURVEY_HANDOFF_DIR, or make run HANDOFF_DIR=...)")
+        return 0
+    try:
+        with phase("hand-off") as report:
+            report["text"] = format_handoff(handoff(published, Path(out)))
+    except ContractError as exc:
+        print(f"ERROR: the marts are published, but the survey hand-off was refused: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -80,6 +100,36 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_surveys_handoff(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from .handoff import format_handoff, handoff
+    from .pipeline import warehouse_path
+
+    now = None
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            print(f"ERROR: --now {args.now!r} is not a timestamp (YYYY-MM-DD HH:MM:SS, UTC unless it says otherwise)",
+                  file=sys.stderr)
+            return 2
+        now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    from .publish import RunInProgress
+
+    try:
+        result = handoff(Path(args.duckdb) if args.duckdb else warehouse_path(), Path(args.out), now=now,
+                         dry_run=args.dry_run)
+    except RunInProgress as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 3
+    except ContractError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    print(format_handoff(result, dry_run=args.dry_run))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cx_warehouse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("dashboard", help="write the static dashboard of a built warehouse (<folder>/dashboard/index.html)")
     db.add_argument("--duckdb")
     db.set_defaults(func=_cmd_dashboard)
+
+    sv = sub.add_parser("surveys", help="survey triggers: hand the due ones to a survey tool")
+    sv_sub = sv.add_subparsers(dest="surveys_command", required=True)
+    ho = sv_sub.add_parser("handoff", help="write the due triggers not handed off before, with name and e-mail, "
+                                            "as one CSV batch and its manifest in a private folder")
+    ho.add_argument("--out", required=True, help="private folder (mode 700) outside the published warehouse's folder")
+    ho.add_argument("--duckdb", help="published warehouse file (default: $DUCKDB_PATH or warehouse/cx_warehouse.duckdb)")
+    ho.add_argument("--now", help="the clock for send windows (default: now; for replays and tests)")
+    ho.add_argument("--dry-run", action="store_true", help="print the counts only; write and record nothing")
+    ho.set_defaults(func=_cmd_surveys_handoff)
 
     parser.add_argument("--debug", action="store_true", help="show a Python traceback on an unexpected error")
     args = parser.parse_args(argv)

@@ -350,6 +350,31 @@ def test_the_run_prints_its_phases_and_progress_lines_not_dbts_log(built):
     assert "dbt's log: " in built["stdout"]
 
 
+def test_the_due_surveys_are_handed_off_once_with_the_customers_email(built, tmp_path):
+    # no hand-off folder configured for the module's run: the step says it skipped
+    assert "hand-off: skipped (no hand-off folder configured" in built["stdout"]
+    as_of = query(built["db"], "select max(as_of_date) as d from marts.dim_accounts").d[0]
+    now = pd.Timestamp(as_of).strftime("%Y-%m-%d 00:00:00")
+    due = query(built["db"], "select trigger_type, trigger_id, account_id from marts.fct_survey_triggers "
+                             f"where status = 'due' and send_window_end > timestamp '{now}'")
+    assert len(due) > 0
+    # who each account's customer is, from the exports (one accounts and one customers file, rows kept)
+    accounts = pd.read_csv(built["raw"] / "raw_accounts.csv", dtype=str).drop_duplicates("account_id", keep="last")
+    customers = pd.read_csv(built["raw"] / "raw_customers.csv", dtype=str).drop_duplicates("customer_id", keep="last")
+    email = accounts.merge(customers, on="customer_id").set_index("account_id").email
+    out = tmp_path / "handoff"
+    out.mkdir(mode=0o700)
+    out.chmod(0o700)
+    proc = run_cli("surveys", "handoff", "--out", str(out), "--duckdb", str(built["db"]), "--now", now)
+    assert proc.returncode == 0, proc.stderr
+    (batch,) = out.glob("*.csv")
+    handed = pd.read_csv(batch, dtype=str)
+    assert sorted(zip(handed.trigger_type, handed.trigger_id)) == sorted(zip(due.trigger_type, due.trigger_id))
+    assert (handed.email == handed.account_id.map(email)).all() and handed.full_name.notna().all()
+    again = run_cli("surveys", "handoff", "--out", str(out), "--duckdb", str(built["db"]), "--now", now)
+    assert "nothing new to hand off" in again.stdout and len(list(out.glob("*.csv"))) == 1
+
+
 def test_missing_file_stops_the_run_naming_the_file(tmp_path, built):
     raw = tmp_path / "exports"
     shutil.copytree(built["raw"], raw)

@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := False
 
 .PHONY: help setup engines engine-services pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
-	check unit-tests lint-timed dbt-build-timed gx-after-build pytest-beside-build \
+	orchestration check unit-tests lint-timed dbt-build-timed gx-after-build pytest-beside-build \
 	freshness build-billing-run build-daily build-monthly surveys-handoff
 
 help:
@@ -40,6 +40,14 @@ $(BIN)/.engines-installed: $(BIN)/.installed requirements-engines.txt constraint
 	touch $@
 
 engines: $(BIN)/.engines-installed
+
+# Dagster and dagster-dbt (requirements-orchestration.txt): the code location's
+# tests run in `make test`; `make run` does not need them.
+$(BIN)/.orchestration-installed: $(BIN)/.installed requirements-orchestration.txt constraints.txt
+	$(BIN)/python -m pip install --quiet -r requirements-orchestration.txt -c constraints.txt
+	touch $@
+
+orchestration: $(BIN)/.orchestration-installed
 
 # A throw-away local PostgreSQL for `make run ENGINE=postgres` (prints the
 # PG* lines to eval; the tests start their own): make pg-start / make pg-stop
@@ -97,7 +105,7 @@ engine-services:
 # tests/python/conftest.py runs the slowest first), the 25 slowest tests listed at the end.
 PYTEST_WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=25
-pytest: setup browser engines engine-services
+pytest: setup browser engines orchestration engine-services
 	CX_REQUIRE_ENGINES=1 $(PYTEST)
 
 # make test: lint, the sample's dbt build and pytest start side by side; the GX
@@ -108,7 +116,7 @@ pytest: setup browser engines engine-services
 # ends, with its elapsed seconds.
 SAMPLE_READY := $(CURDIR)/target/test_warehouse.ready
 test:
-	@start=$$(date +%s); $(MAKE) --no-print-directory setup browser engines engine-services || exit $$?; \
+	@start=$$(date +%s); $(MAKE) --no-print-directory setup browser engines orchestration engine-services || exit $$?; \
 	  echo "[make test] installs: $$(( $$(date +%s) - start )) s"
 	@mkdir -p target && rm -f $(SAMPLE_READY)
 	@$(MAKE) --no-print-directory -j4 --output-sync=target lint-timed dbt-build-timed gx-after-build pytest-beside-build

@@ -39,7 +39,8 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 # one worker (test_deliveries: a class per delivery format, so the two run side
 # by side). The slowest units go first, so that the workers end together.
 HEAVY_FIRST = ["test_engine_spark", "TestParquetDeliveries", "TestCsvDeliveries", "test_engine_postgres",
-               "test_hostile_exports", "test_pipeline_e2e", "test_ami_gate", "test_incremental_ami"]
+               "test_hostile_exports", "test_pipeline_e2e", "test_ami_gate", "test_incremental_ami",
+               "test_orchestration"]
 # units that build a warehouse (or read the session's sample build): marked
 # `slow`, left out by `make check`
 SLOW_UNITS = {*HEAVY_FIRST, "test_deliveries", "test_semantic_layer", "test_contract_rules"}

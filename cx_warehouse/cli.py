@@ -16,18 +16,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     extra = json.loads(args.vars) if args.vars else {}
     if args.as_of:
         extra["as_of_date"] = args.as_of
-    from .pipeline import RunInProgress
-
-    try:
-        result = build_and_publish(Path(args.raw_dir), Path(args.duckdb) if args.duckdb else None,
-                                   extra_vars=extra, run_gx=not args.skip_gx, full_refresh=args.full_refresh,
-                                   selector=args.selector, verbose=args.verbose)
-    except RunInProgress as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 3
-    except ContractError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 2
+    result = build_and_publish(Path(args.raw_dir), Path(args.duckdb) if args.duckdb else None,
+                               extra_vars=extra, run_gx=not args.skip_gx, full_refresh=args.full_refresh,
+                               selector=args.selector, verbose=args.verbose)
     if not result.published:
         print(f"ERROR: {result.message}", file=sys.stderr)
         return 1
@@ -115,17 +106,8 @@ def _cmd_surveys_handoff(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
         now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    from .publish import RunInProgress
-
-    try:
-        result = handoff(Path(args.duckdb) if args.duckdb else warehouse_path(), Path(args.out), now=now,
-                         dry_run=args.dry_run)
-    except RunInProgress as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 3
-    except ContractError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 2
+    result = handoff(Path(args.duckdb) if args.duckdb else warehouse_path(), Path(args.out), now=now,
+                     dry_run=args.dry_run)
     print(format_handoff(result, dry_run=args.dry_run))
     return 0
 
@@ -172,8 +154,16 @@ def main(argv: list[str] | None = None) -> int:
 
     parser.add_argument("--debug", action="store_true", help="show a Python traceback on an unexpected error")
     args = parser.parse_args(argv)
+    from .publish import RunInProgress
+
     try:
         return args.func(args)
+    except RunInProgress as exc:  # another run holds the warehouse's lock
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 3
+    except ContractError as exc:  # input that cannot be loaded, or a refused hand-off folder
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("ERROR: interrupted; the published warehouse was left as it was", file=sys.stderr)
         return 130

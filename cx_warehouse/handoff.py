@@ -66,8 +66,9 @@ class Handoff:
 
 
 def ledger_path(published: Path) -> Path:
-    stem = published.name[:-len(".duckdb")] if published.name.endswith(".duckdb") else published.name
-    return published.with_name(stem + ".survey-handoffs.duckdb")
+    from .pipeline import beside
+
+    return beside(published, "survey-handoffs")
 
 
 def check_private(out: Path, published: Path) -> Path:
@@ -118,6 +119,11 @@ def _finish_pending(out: Path, ledger) -> None:
             tmp.unlink()
 
 
+def _not_handed_off(rows: list[tuple], ledger) -> list[tuple]:
+    done = {tuple(r) for r in ledger.execute("select trigger_type, trigger_id from handed_off").fetchall()}
+    return [r for r in rows if (r[0], r[1]) not in done]
+
+
 def _count(rows: list[tuple]) -> dict[str, int]:
     by_type: dict[str, int] = {}
     for r in rows:
@@ -142,17 +148,15 @@ def handoff(published: Path, out: Path, now: datetime | None = None, dry_run: bo
         rows = con.execute(DUE_SQL, {"now": now}).fetchall()
         as_of = con.execute("select max(as_of_date) from pub.marts.dim_accounts").fetchone()[0]
     if dry_run:  # counts only: the ledger is read, nothing is written
-        done = set()
+        new = rows
         if ledger_path(published).exists():
             with duckdb.connect(str(ledger_path(published)), read_only=True) as con:
-                done = {tuple(r) for r in con.execute("select trigger_type, trigger_id from handed_off").fetchall()}
-        new = [r for r in rows if (r[0], r[1]) not in done]
+                new = _not_handed_off(rows, con)
         return Handoff(None, _count(new), None, None, len(rows) - len(new))
     ledger = _open_ledger(ledger_path(published))
     try:
         _finish_pending(real, ledger)
-        done = {tuple(r) for r in ledger.execute("select trigger_type, trigger_id from handed_off").fetchall()}
-        new = [r for r in rows if (r[0], r[1]) not in done]
+        new = _not_handed_off(rows, ledger)
         by_type = _count(new)
         if not new:
             return Handoff(None, by_type, None, None, len(rows) - len(new))

@@ -35,7 +35,7 @@ from dagster import (AssetExecutionContext, AssetKey, AssetSelection, AssetSpec,
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from .contract import PROJECT_DIR
-from .pipeline import (RUN_EXCLUDES, _read_state_meta, _write_state_meta, dbt_env, dbt_executable, delivery_plan,
+from .pipeline import (_write_state_meta, build_command, dbt_env, dbt_executable, delivery_plan, folder_changed,
                        run_health, state_path, warehouse_path)
 from .publish import RunLock, publish
 
@@ -130,13 +130,9 @@ class BuildConfig(Config):
 def cx_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse, config: BuildConfig):
     raw = Path(warehouse.raw_dir).resolve()
     state = warehouse.state
-    meta = _read_state_meta(state)
-    full = config.full_refresh or (state.exists() and meta.get("raw_dir") not in (None, str(raw)))
-    incremental = state.exists() and not full
-    args = ["build", *RUN_EXCLUDES, *(["--full-refresh"] if full else []),
-            *(["--selector", config.selector] if config.selector else [])]
-    env = {"DUCKDB_PATH": str(state), "CX_RAW_DIR": str(raw),
-           "CX_TEST_SCOPE": "batch" if incremental and config.selector != "monthly" else "full"}
+    full = config.full_refresh or folder_changed(state, raw) is not None
+    args, test_scope = build_command(state, full, config.selector or None)
+    env = {"DUCKDB_PATH": str(state), "CX_RAW_DIR": str(raw), "CX_TEST_SCOPE": test_scope}
     with RunLock(warehouse.published), _environment(env):
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()

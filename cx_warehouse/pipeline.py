@@ -46,10 +46,15 @@ def warehouse_path() -> Path:
     return Path(env).resolve() if env else DEFAULT_DUCKDB
 
 
+def beside(published: Path, kind: str) -> Path:
+    """A file that belongs to a published file, beside it: `<name>.<kind>.duckdb`."""
+    stem = published.name[:-len(".duckdb")] if published.name.endswith(".duckdb") else published.name
+    return published.with_name(f"{stem}.{kind}.duckdb")
+
+
 def state_path(published: Path) -> Path:
     """The working state that belongs to a published file (beside it)."""
-    stem = published.name[:-len(".duckdb")] if published.name.endswith(".duckdb") else published.name
-    return published.with_name(stem + ".state.duckdb")
+    return beside(published, "state")
 
 
 def dbt_executable() -> str:
@@ -284,6 +289,26 @@ def format_health(health: Health) -> str:
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
+def folder_changed(state: Path, raw_dir: Path) -> str | None:
+    """The landing folder the working state was built from, when it is not
+    `raw_dir`: the run then rebuilds in full."""
+    before = _read_state_meta(state).get("raw_dir")
+    return before if state.exists() and before not in (None, str(raw_dir)) else None
+
+
+def build_command(state: Path, full_refresh: bool, selector: str | None = None,
+                  extra_vars: dict | None = None) -> tuple[list[str], str]:
+    """A run's `dbt build` arguments and its test scope. The tests of the big
+    incremental models read only the latest batch on a scheduled incremental
+    run; a full build and the monthly cadence read every row
+    (docs/scheduling.md, "Test scope")."""
+    incremental = state.exists() and not full_refresh
+    test_scope = "batch" if incremental and selector != "monthly" else "full"
+    args = ["build", *RUN_EXCLUDES, *(["--vars", json.dumps(extra_vars)] if extra_vars else []),
+            *(["--full-refresh"] if full_refresh else []), *(["--selector", selector] if selector else [])]
+    return args, test_scope
+
+
 def build_and_publish(
     raw_dir: Path,
     duckdb_path: Path | None = None,
@@ -316,10 +341,10 @@ def build_and_publish(
     published.parent.mkdir(parents=True, exist_ok=True)
     with RunLock(published):
         clean_stale_publish_files(published)
-        meta = _read_state_meta(state)
-        if state.exists() and meta.get("raw_dir") not in (None, str(raw_dir)) and not full_refresh:
+        before = folder_changed(state, raw_dir)
+        if before and not full_refresh:
             if not quiet:
-                print(f"The landing folder changed ({meta.get('raw_dir')} -> {raw_dir}): full rebuild.")
+                print(f"The landing folder changed ({before} -> {raw_dir}): full rebuild.")
             full_refresh = True
         with phase("intake", out) as report:
             plan = delivery_plan(raw_dir, published)
@@ -328,16 +353,7 @@ def build_and_publish(
         if not quiet:
             print(format_plan(plan))
 
-        # tests of the big incremental models read only the latest batch on a
-        # scheduled incremental run; a full build and the monthly cadence read
-        # every row (docs/scheduling.md, "Test scope")
-        incremental = state.exists() and not full_refresh
-        test_scope = "batch" if incremental and selector != "monthly" else "full"
-        args = ["build", *RUN_EXCLUDES, *(["--vars", json.dumps(extra_vars)] if extra_vars else [])]
-        if full_refresh:
-            args.append("--full-refresh")
-        if selector:
-            args += ["--selector", selector]
+        args, test_scope = build_command(state, full_refresh, selector, extra_vars)
         # the run's own results only: a run that stops before dbt writes them has run no test
         (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()

@@ -28,6 +28,9 @@ from _builds import PROJECT, SHARED, WORKER, build_awkward_sample, build_once, b
 # Every dbt, `python -m cx_warehouse run` and GX run of this worker writes here.
 os.environ["DBT_TARGET_PATH"] = str(SHARED / WORKER / "target")
 os.environ["DBT_LOG_PATH"] = str(SHARED / WORKER / "logs")
+# dbt's log files at info, not debug: the debug log writes every statement of
+# every node, about a tenth of a small build's CPU (docs/benchmarks.md, "Test suite")
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
 os.environ["CX_GX_RESULTS_DIR"] = str(SHARED / WORKER / "gx")
 os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT))
 os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
@@ -36,9 +39,8 @@ os.environ["GX_ANALYTICS_ENABLED"] = "False"
 
 # Tests run in work units (pytest-xdist's --dist loadscope): a module, or a
 # class, is one unit, so its module- or class-scoped builds are made once, on
-# one worker (test_deliveries: a class per delivery format, so the two run side
-# by side). The slowest units go first, so that the workers end together.
-HEAVY_FIRST = ["test_engine_spark", "TestParquetDeliveries", "TestCsvDeliveries", "test_engine_postgres",
+# one worker. The slowest units go first, so that the workers end together.
+HEAVY_FIRST = ["test_engine_spark", "TestDeliveryChain", "test_engine_postgres",
                "test_hostile_exports", "test_pipeline_e2e", "test_ami_gate", "test_incremental_ami",
                "test_orchestration"]
 # units that build a warehouse (or read the session's sample build): marked

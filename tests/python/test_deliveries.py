@@ -3,16 +3,21 @@
 One generated set (the generator's deliveries layout: every event export a
 folder of one file a day, dimensions single files, late corrections planted,
 two of them in the last day's delivery: a read of day end-3, inside the
-default 7-day lookback, and one of day end-20, outside it) is built
+default 7-day lookback, and one of day end-20, outside it), its deliveries in
+both formats (mixed_landing: the days of each event export alternate between
+CSV and Parquet; the last day's smart-meter reads are CSV, the last day's
+portal events and service orders Parquet; the accounts snapshot is Parquet,
+the other dimensions alternate), is built
 
 - in full (`make run` on a fresh warehouse), and
 - incrementally: first without the last day's deliveries and with an older
-  accounts snapshot (one account not yet closed), then with the last day and
-  the current accounts file (for CSV after a failed attempt at that same
-  step: the failure and its retry do not depend on the format).
+  accounts snapshot (one account not yet closed), then, after a failed
+  attempt at that same step, with the last day and the current accounts file.
 
 Every published mart of the incremental warehouse must equal the full
-rebuild row for row, for CSV and for Parquet deliveries.
+rebuild row for row. One chain of mixed deliveries reads each format in both
+the full and the incremental build, and an export's CSV and Parquet
+deliveries side by side (DECISIONLOG 113).
 """
 from __future__ import annotations
 
@@ -75,13 +80,39 @@ def split_last_day(full: Path, partial: Path) -> None:
     tmp.replace(accounts_file)
 
 
+# the exports whose deliveries are Parquet on even days counted from START (so
+# their last day's is Parquet); the other event exports' are Parquet on odd days
+EVEN_DAYS_PARQUET = {"raw_portal_events", "raw_service_orders", "raw_bills", "raw_surveys"}
+# the single-file (snapshot) exports delivered as Parquet
+PARQUET_SNAPSHOTS = {"raw_accounts", "raw_portal_users"}
+
+
+def mixed_landing(dest: Path, **kwargs) -> dict:
+    """The generator's deliveries for `kwargs` in `dest`, each file in the
+    format the rules above give it (the CSV and the Parquet set are generated
+    once per session and copied); returns the CSV set's manifest."""
+    manifest = generated(dest, **kwargs, file_format="csv")
+    parquet = dest.with_name(dest.name + ".parquet")
+    generated(parquet, **kwargs, file_format="parquet")
+    for src in parquet.rglob("*.parquet"):
+        if src.parent == parquet:
+            wanted = src.stem in PARQUET_SNAPSHOTS
+        else:
+            offset = 0 if src.parent.name in EVEN_DAYS_PARQUET else 1
+            wanted = ((date.fromisoformat(src.stem) - START).days + offset) % 2 == 0
+        if wanted:
+            target = dest / src.relative_to(parquet)
+            target.with_suffix(".csv").unlink()
+            shutil.copy2(src, target)
+    shutil.rmtree(parquet)
+    return manifest
+
+
 @pytest.fixture(scope="class")
-def chain(request, tmp_path_factory):
-    fmt = request.cls.fmt
-    root = tmp_path_factory.mktemp(f"deliveries_{fmt}")
+def chain(tmp_path_factory):
+    root = tmp_path_factory.mktemp("deliveries")
     full = root / "landing_full"
-    manifest = generated(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
-                         layout="deliveries", file_format=fmt)
+    manifest = mixed_landing(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02, layout="deliveries")
     partial = root / "landing"
     split_last_day(full, partial)
 
@@ -100,20 +131,18 @@ def chain(request, tmp_path_factory):
                 shutil.copy2(f, partial / item.name / f.name)
     accounts = next(full.glob("raw_accounts.*"))
     shutil.copy2(accounts, partial / accounts.name)
-    failed = failure_log = None
-    if request.cls.failed_attempt:
-        # ... but the first attempt fails its tests (no orphan tolerated)
-        runs_before = query(inc_db, "select count(*) as n from marts.dq_test_run_summary").n[0]
-        failed = run_cli("run", "--raw-dir", str(partial), "--duckdb", str(inc_db), "--skip-gx",
-                         "--vars", json.dumps({"orphan_error_share": 0}))
-        # what the published data-health log says of the failed run, before the retry adds its own
-        failure_log = {"runs_before": runs_before,
-                       "runs": query(inc_db, "select * from marts.dq_test_run_summary order by run_started_at"),
-                       "failed_tests": query(inc_db, "select test_name from marts.dq_test_results where status = 'fail'"),
-                       "leftovers": list(inc_db.parent.glob(inc_db.name + ".publishing-*")),
-                       "marts": {t: query(inc_db, f"select * from marts.{t}") for t in before}}
+    # ... but the first attempt fails its tests (no orphan tolerated)
+    runs_before = query(inc_db, "select count(*) as n from marts.dq_test_run_summary").n[0]
+    failed = run_cli("run", "--raw-dir", str(partial), "--duckdb", str(inc_db), "--skip-gx",
+                     "--vars", json.dumps({"orphan_error_share": 0}))
+    # what the published data-health log says of the failed run, before the retry adds its own
+    failure_log = {"runs_before": runs_before,
+                   "runs": query(inc_db, "select * from marts.dq_test_run_summary order by run_started_at"),
+                   "failed_tests": query(inc_db, "select test_name from marts.dq_test_results where status = 'fail'"),
+                   "leftovers": list(inc_db.parent.glob(inc_db.name + ".publishing-*")),
+                   "marts": {t: query(inc_db, f"select * from marts.{t}") for t in before}}
     second = run_ok(partial, inc_db, "--skip-gx")
-    return {"fmt": fmt, "manifest": manifest, "full": full, "partial": partial, "full_db": full_db,
+    return {"manifest": manifest, "full": full, "partial": partial, "full_db": full_db,
             "inc_db": inc_db, "full_run": full_run, "first": first, "failed": failed, "second": second,
             "before": before, "failure_log": failure_log}
 
@@ -137,12 +166,9 @@ def _reconciliation_test(state: Path, raw: Path, scope: str) -> int:
     return _dbt_test(state, raw, scope, ["assert_every_export_reconciles"])
 
 
-class DeliveryChain:
-    """The tests of the chain, once per delivery format (`fmt`): a subclass per
-    format is one work unit of pytest-xdist (--dist loadscope), so the two
-    formats run side by side. `failed_attempt`: whether a failed run comes
-    before the last step's successful one."""
-    failed_attempt = False
+class TestDeliveryChain:
+    """The tests of the chain of mixed deliveries: one work unit of
+    pytest-xdist (--dist loadscope)."""
 
     def test_incremental_run_publishes_the_same_marts_as_a_full_rebuild(self, chain):
         diffs = mart_differences(chain["full_db"], chain["inc_db"])
@@ -160,8 +186,8 @@ class DeliveryChain:
     def test_the_manifest_stamps_each_file_when_first_listed(self, chain):
         # cis.deliveries (the intake): every file of the folder, stamped by the run that
         # first listed it with its fingerprint. The last day and the re-sent accounts
-        # snapshot were first listed by the run after the first (on the CSV chain the
-        # failed attempt: the retry kept its stamp).
+        # snapshot were first listed by the run after the first (the failed
+        # attempt: the retry kept its stamp).
         runs = sorted(query(chain["inc_db"], "select run_started_at from marts.dq_test_run_summary").run_started_at)
         first, later = runs[0], runs[1]
         manifest = query(state_path(chain["inc_db"]), "select export_name, source_delivery, listed_at from cis.deliveries")
@@ -176,11 +202,13 @@ class DeliveryChain:
         days = (END - START).days + 1
         # first incremental run: every delivery but the last day's is new
         assert plan_line(chain["first"].stdout, "raw_ami_daily_reads")[1:3] == [str(days - 1), "0"]
-        if chain["failed"]:
-            # the failed run published nothing, so the next run still reports the last day as new
-            assert plan_line(chain["failed"].stdout, "raw_ami_daily_reads")[1:3] == ["1", str(days - 1)]
+        # the failed run published nothing, so the next run still reports the last day as new
+        assert plan_line(chain["failed"].stdout, "raw_ami_daily_reads")[1:3] == ["1", str(days - 1)]
         second = plan_line(chain["second"].stdout, "raw_ami_daily_reads")
-        assert second[1:4] == ["1", str(days - 1), f"{LAST}.{chain['fmt']}"]
+        assert second[1:4] == ["1", str(days - 1), f"{LAST}.csv"]
+        # the last day's portal events arrive as Parquet, beside CSV deliveries already loaded
+        assert plan_line(chain["second"].stdout, "raw_portal_events")[1] == "1"
+        assert plan_line(chain["second"].stdout, "raw_portal_events")[3] == f"{LAST}.parquet"
         # the changed accounts snapshot is loaded again; the unchanged customers file is not
         assert plan_line(chain["second"].stdout, "raw_accounts")[1:3] == ["1", "0"]
         assert plan_line(chain["second"].stdout, "raw_customers")[1:3] == ["0", "1"]
@@ -243,19 +271,12 @@ class DeliveryChain:
             select distinct source_delivery from staging.stg_cis__ami_daily_reads
             where loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads)""")["source_delivery"]
         everything = query(state, "select count(distinct source_delivery) as n from staging.stg_cis__ami_daily_reads")
-        assert f"{LAST}.{chain['fmt']}" in set(batch)
+        assert f"{LAST}.csv" in set(batch)
         # the last day, plus the earlier days whose reads its corrections supersede
         assert 1 < len(batch) < int(everything["n"][0])
 
 
-class TestCsvDeliveries(DeliveryChain):
-    """The chain of CSV deliveries, with the failed attempt before the last
-    step, and the tests that need one format only."""
-    fmt = "csv"
-    failed_attempt = True
-
-    # Once, on the CSV chain: a failed run and its retry are the same whatever
-    # the delivery format (the Parquet chain runs no failed attempt).
+    # the failed attempt before the last step's successful one
     def test_a_failed_incremental_run_leaves_the_published_marts(self, chain):
         # every generated set plants a few orphan references; with a zero tolerance the
         # orphan-share tests error, dbt build fails and nothing is published
@@ -277,7 +298,7 @@ class TestCsvDeliveries(DeliveryChain):
         assert len(names) and names.str.startswith("orphan_share_within").all()
 
 
-    # The files layout of the same seed: one comparison, with the CSV chain.
+    # The files layout of the same seed (CSV): the same metric marts.
     def test_deliveries_give_the_marts_of_the_same_data_as_single_files(self, tmp_path, chain):
         # the files layout of the same seed holds exactly the rows in force of the deliveries
         files = tmp_path / "files"
@@ -289,8 +310,7 @@ class TestCsvDeliveries(DeliveryChain):
                                                               "dq_row_reconciliation", "dq_rejected_rows"))
         assert all(n == 0 for n in diffs.values()), diffs
 
-    # Once, on the CSV chain: the batch a scoped test reads is chosen by
-    # loaded_at in staging, whatever the delivery format (four dbt invocations).
+    # The batch a scoped test reads is chosen by loaded_at in staging (four dbt invocations).
     def test_a_batch_scoped_test_reads_only_the_batch_and_still_fails_on_it(self, chain, tmp_path):
         state = tmp_path / "state.duckdb"
         shutil.copy2(state_path(chain["inc_db"]), state)
@@ -331,7 +351,7 @@ class TestCsvDeliveries(DeliveryChain):
                                  "loaded_at = (select max(loaded_at) from staging.stg_cis__ami_daily_reads)")
                     .source_delivery)
         reads = raw / "raw_ami_daily_reads"
-        old = next(f for f in sorted(reads.iterdir()) if f.name not in batch)
+        old = next(f for f in sorted(reads.glob("*.csv")) if f.name not in batch)
 
         def grow(path: Path) -> None:  # one more record than staging counted: a copy of its last line
             lines = path.read_bytes().splitlines(keepends=True)
@@ -344,10 +364,6 @@ class TestCsvDeliveries(DeliveryChain):
         grow(reads / f"{LAST}.csv")  # inside the batch: the batch scope fails too
         assert _reconciliation_test(state, raw, "batch") != 0
 
-
-class TestParquetDeliveries(DeliveryChain):
-    fmt = "parquet"
-    failed_attempt = False
 
 # ---------------------------------------------------------------------------
 # Landing-folder problems stop the run naming the file

@@ -87,7 +87,7 @@ def carve(landing: Path) -> dict[str, str]:
 def steady(tmp_path_factory):
     root = tmp_path_factory.mktemp("incremental_ami")
     full = root / "landing_full"
-    # the same set as test_deliveries' Parquet chain: generated once per session, copied
+    # the Parquet set test_deliveries mixes into its chain: generated once per session, copied
     generated(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02,
               layout="deliveries", file_format="parquet")
     roles = carve(full)

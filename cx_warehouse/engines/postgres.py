@@ -73,6 +73,9 @@ if TYPE_CHECKING:  # the server helpers need the standard library only (CI, test
 SCHEMA = "cis"
 DEFAULT_PORT = 55432
 DEFAULT_DATABASE = "cx"
+# the test server's database sorts text as a utility's own database usually does
+# (American English, ICU), not byte-wise: the models must not depend on it
+LINGUISTIC_COLLATION = "en-US"
 NUL_SENTINEL = "\uffff"  # stands for a NUL byte (PostgreSQL text cannot hold one)
 
 
@@ -135,7 +138,9 @@ def start_server(base_dir: Path | str | None = None, port: int | None = None,
     """Start a throw-away PostgreSQL server (data, socket and log under
     base_dir, a new temporary folder by default) listening on 127.0.0.1, with
     trust authentication, superuser `postgres` and a database `database`
-    with C collation (text sorts byte-wise, as on DuckDB). Returns the libpq
+    whose text sorts linguistically (ICU, LINGUISTIC_COLLATION), as a
+    utility's own database usually does: the models do not depend on the
+    database's collation (cx_bytewise). Returns the libpq
     environment variables to reach it (PGHOST, PGPORT, PGUSER, PGPASSWORD,
     PGDATABASE, plus CX_PG_DIR: the folder stop_server removes).
     Works as root (the server runs as user postgres via runuser) and as a
@@ -175,7 +180,7 @@ def start_server(base_dir: Path | str | None = None, port: int | None = None,
     if exists.stdout.strip() != "1":
         run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
              "-v", "ON_ERROR_STOP=1", "-c", f'create database "{database}" template template0 encoding \'UTF8\' '
-             f"lc_collate 'C' lc_ctype 'C'"], "create database")
+             f"locale_provider icu icu_locale '{LINGUISTIC_COLLATION}'"], "create database")
     (base / "env.json").write_text(json.dumps(env))
     if root:
         shutil.chown(base / "env.json", user="postgres")

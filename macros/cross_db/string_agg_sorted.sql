@@ -5,5 +5,5 @@
 {%- endmacro %}
 
 {% macro default__cx_string_agg_sorted(expr, sep) -%}
-    string_agg({{ expr }}, {{ sep }} order by {{ expr }})
+    string_agg({{ expr }}, {{ sep }} order by {{ cx_bytewise(expr) }})
 {%- endmacro %}

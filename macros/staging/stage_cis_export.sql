@@ -282,7 +282,7 @@ combined as (
 superseding as (
     select
         combined.primary_key_value,
-        max(combined.source_delivery) as latest_delivery
+        max({{ cx_bytewise('combined.source_delivery') }}) as latest_delivery
     from combined
     inner join touched_keys on combined.primary_key_value = touched_keys.primary_key_value
     where not combined.is_rejected
@@ -297,7 +297,7 @@ superseding as (
 superseding as (
     select
         primary_key_value,
-        max(source_delivery) as latest_delivery
+        max({{ cx_bytewise('source_delivery') }}) as latest_delivery
     from shared_loaded
     where not is_rejected
     group by primary_key_value
@@ -424,13 +424,13 @@ select
     {{ cis__staged_columns(columns, source ~ '.') | indent(4) }},
     coalesce(
         case when not {{ source }}.is_rejected and superseding.latest_delivery is not null
-            then {{ source }}.source_delivery < superseding.latest_delivery end,
+            then {{ cx_bytewise(source ~ '.source_delivery') }} < {{ cx_bytewise('superseding.latest_delivery') }} end,
         {{ source }}.was_superseded,
         false
     ) as is_superseded,
     not {{ source }}.is_rejected and not coalesce(
         case when not {{ source }}.is_rejected and superseding.latest_delivery is not null
-            then {{ source }}.source_delivery < superseding.latest_delivery end,
+            then {{ cx_bytewise(source ~ '.source_delivery') }} < {{ cx_bytewise('superseding.latest_delivery') }} end,
         {{ source }}.was_superseded,
         false
     ) as is_in_force,

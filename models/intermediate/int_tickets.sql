@@ -14,7 +14,7 @@ with contacts as (
 ranked as (
     select
         *,
-        row_number() over (partition by ticket_id order by started_at, contact_id) as contact_sequence
+        row_number() over (partition by ticket_id order by started_at, {{ cx_bytewise('contact_id') }}) as contact_sequence
     from contacts
 ),
 

@@ -131,7 +131,7 @@ select
         order by
             volume desc,
             case when standard_error > 0 then abs(gap) / standard_error end desc nulls first,
-            metric_name asc, segment_type asc, segment_value asc
+            {{ cx_bytewise('metric_name') }} asc, {{ cx_bytewise('segment_type') }} asc, {{ cx_bytewise('segment_value') }} asc
     ) as {{ dbt.type_bigint() }}) as alert_rank,
     cast(metric_name as {{ dbt.type_string() }}) as metric_name,
     cast(segment_type as {{ dbt.type_string() }}) as segment_type,

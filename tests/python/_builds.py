@@ -119,10 +119,39 @@ def awkward_landing(parent: Path, sample: Path = SAMPLE) -> Path:
     return raw
 
 
+# a third delivery of raw_contacts whose place among the others differs by
+# collation: byte-wise (C, DuckDB, Spark) it comes after the SQL-like name
+# ("'" is 0x27, "." 0x2E), in a linguistic order (en-US) before it
+COLLATION_PROBE = "2025-02-01.csv"
+
+
+def collation_probe(raw: Path) -> str:
+    """Add COLLATION_PROBE to `raw`/raw_contacts: a correction of the first
+    phone contact of the SQL-like delivery (100 more talk seconds). Byte-wise
+    the correction is the later delivery and in force; an engine that ordered
+    deliveries by a linguistic collation would keep the original. Returns the
+    contact id."""
+    import csv
+
+    with (raw / "raw_contacts" / AWKWARD_DELIVERIES[1]).open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        record = next(r for r in reader if r["channel"] == "phone" and r["talk_seconds"].isdigit())
+        header = reader.fieldnames
+    record["talk_seconds"] = str(int(record["talk_seconds"]) + 100)
+    with (raw / "raw_contacts" / COLLATION_PROBE).open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerow(record)
+    return record["contact_id"]
+
+
 def build_awkward_sample(folder: Path) -> dict:
-    """The sample in an awkward landing folder (awkward_landing), built with
-    every test into `folder`: the other engines' reference."""
-    return build_sample(folder, awkward_landing(folder))
+    """The sample in an awkward landing folder (awkward_landing) with the
+    collation probe (collation_probe), built with every test into `folder`:
+    the other engines' reference."""
+    raw = awkward_landing(folder)
+    probe = collation_probe(raw)
+    return {**build_sample(folder, raw), "probe_contact_id": probe}
 
 
 def build_sample(folder: Path, raw: Path = SAMPLE) -> dict:

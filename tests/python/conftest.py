@@ -82,9 +82,10 @@ def sample_build() -> dict:
 @pytest.fixture(scope="session")
 def awkward_sample_build() -> dict:
     """The sample in a landing folder with an awkward path and delivery names
-    (_builds.awkward_landing), built on DuckDB with every test, once per
-    session: {'db', 'target', 'raw'}. The other engines load the same folder
-    and are compared with it."""
+    (_builds.awkward_landing) and a delivery whose order depends on the
+    collation (_builds.collation_probe), built on DuckDB with every test, once
+    per session: {'db', 'target', 'raw', 'probe_contact_id'}. The other
+    engines load the same folder and are compared with it."""
     return build_once("awkward-sample", build_awkward_sample)
 
 

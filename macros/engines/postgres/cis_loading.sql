@@ -17,7 +17,7 @@
         select source_path, source_delivery, delivery_fingerprint, file_kind
         from cis.raw_deliveries
         where export_name = '{{ name }}'
-        order by source_delivery, source_path
+        order by source_delivery collate "C", source_path collate "C"
     {%- endset -%}
     {%- set files = [] -%}
     {%- for row in run_query(sql).rows -%}
@@ -57,7 +57,7 @@
             and (source_delivery, delivery_fingerprint) in (
                 {%- for f in files %}({{ cx_string_literals([f.delivery, f.fingerprint]) }}){{ ", " if not loop.last }}{% endfor -%}
             )
-        order by source_delivery, source_line
+        order by source_delivery collate "C", source_line
     {%- endset -%}
     {%- for row in run_query(sql).rows -%}
         {%- do out.append({'delivery': row[0], 'fingerprint': row[1], 'line': row[2], 'reason': row[3], 'text': row[4]}) -%}
@@ -75,7 +75,7 @@
             and (source_delivery, delivery_fingerprint) in (
                 {%- for f in files %}({{ cx_string_literals([f.delivery, f.fingerprint]) }}){{ ", " if not loop.last }}{% endfor -%}
             )
-        order by source_delivery, key_text, column_name
+        order by source_delivery collate "C", key_text collate "C", column_name collate "C"
     {%- endset -%}
     {%- for row in run_query(sql).rows -%}
         {%- do out.append({'delivery': row[0], 'key': row[1], 'column': row[2]}) -%}
@@ -83,22 +83,15 @@
     {{ return(out) }}
 {%- endmacro %}
 
-{#- The loaded tables are the sources: check that they are there and that the
-    database sorts text byte-wise (C collation), as DuckDB does; deliveries
-    are ordered by name and keys compared as text. -#}
+{#- The loaded tables are the sources: check that they are there. Whatever
+    the database's collation, the models order deliveries by name and break
+    ties between keys byte-wise, as DuckDB does (cx_bytewise). -#}
 {% macro postgres__cis_register_sources() -%}
     {%- set check -%}
-        select
-            (select datcollate from pg_database where datname = current_database()) as collation,
-            to_regclass('cis.raw_deliveries') is not null as loaded
+        select to_regclass('cis.raw_deliveries') is not null as loaded
     {%- endset -%}
     {%- set row = run_query(check).rows[0] -%}
-    {%- if row[0] not in ['C', 'POSIX'] -%}
-        {{ exceptions.raise_compiler_error("database " ~ target.dbname ~ " has collation " ~ row[0]
-            ~ "; the warehouse needs C (byte-wise) text order, as on DuckDB: create database "
-            ~ target.dbname ~ " template template0 lc_collate 'C' lc_ctype 'C'") }}
-    {%- endif -%}
-    {%- if not row[1] -%}
+    {%- if not row[0] -%}
         {{ exceptions.raise_compiler_error("schema cis holds no loaded exports; load them first: "
             ~ "python -m cx_warehouse.engines.postgres load --raw-dir DIR") }}
     {%- endif -%}

@@ -129,7 +129,7 @@ meter_segments as (
         meter_pieces.segment_end,
         count(*) as installs_covering,
         count(distinct installs.premise_id) as premises_covering,
-        min(installs.premise_id) as premise_id
+        min({{ cx_bytewise('installs.premise_id') }}) as premise_id
     from meter_pieces
     inner join installs
         on

@@ -32,7 +32,7 @@ eligible as (
         candidates.*,
         row_number() over (
             partition by candidates.account_id
-            order by candidates.event_at, candidates.trigger_type_rank, candidates.trigger_id
+            order by candidates.event_at, candidates.trigger_type_rank, {{ cx_bytewise('candidates.trigger_id') }}
         ) as account_seq
     from candidates
     where candidates.eligibility_reason is null

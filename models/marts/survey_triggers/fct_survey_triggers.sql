@@ -13,7 +13,7 @@ surveys as (
         trigger_id,
         row_number() over (
             partition by trigger_type, trigger_id
-            order by sent_at, survey_id
+            order by sent_at, {{ cx_bytewise('survey_id') }}
         ) as match_rank
     from {{ ref('stg_cis__surveys') }}
     where is_in_force

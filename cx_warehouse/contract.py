@@ -25,6 +25,9 @@ class Column:
     min: float | None
     max: float | None
     personal: bool = False  # meta personal_data: masked in rejected rows, never in a mart
+    # meta may_be_absent: a column added to the contract later; a delivery
+    # without it loads, every value empty (the column's meaning says what empty is)
+    may_be_absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ def load_contract(path: Path = SOURCES_YML) -> list[Export]:
                 min=meta.get("min"),
                 max=meta.get("max"),
                 personal=bool(meta.get("personal_data", False)),
+                may_be_absent=bool(meta.get("may_be_absent", False)),
             ))
         exports.append(Export(table["name"], tuple(cols), tuple(table["meta"]["primary_key"])))
     return exports
@@ -251,7 +255,7 @@ def delivery_problems(raw_dir: Path, path: Path, export: Export, only: bool = Tr
         return [f"{shown}: cannot be read ({first})"]
     problems = []
     for column in export.columns:
-        if column.name not in types:
+        if column.name not in types and not column.may_be_absent:
             problems.append(f"{shown}: {what} lacks contract column '{column.name}'")
         elif path.suffix == ".parquet":
             bad = parquet_type_problem(column, types[column.name])

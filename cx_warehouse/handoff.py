@@ -40,7 +40,10 @@ COLUMNS = ["trigger_type", "trigger_id", "event_at", "send_window_start", "send_
 PENDING = ".pending"
 
 # the due triggers of the published (audited) run, with the customer's name
-# and e-mail from the working state (rows in force): attached as pub and state
+# and e-mail from the working state (rows in force): attached as pub and state.
+# The published triggers already suppress an opted-out customer (opted_out);
+# the state may hold a newer customers export than the published run (a run
+# that failed its tests after loading it): an opt-out there is honoured too.
 DUE_SQL = """
 select t.trigger_type, t.trigger_id, t.event_at, t.send_window_start, t.send_window_end, t.account_id,
        c.full_name, c.email
@@ -48,6 +51,7 @@ from pub.marts.fct_survey_triggers as t
 inner join state.intermediate.int_accounts as a on a.account_id = t.account_id
 inner join state.staging.stg_cis__customers as c on c.customer_id = a.customer_id and c.is_in_force
 where t.status = 'due' and t.send_window_end > $now and c.email is not null
+    and not coalesce(c.survey_opt_out, false)
 order by t.send_window_start, t.trigger_type, t.trigger_id
 """
 

@@ -484,6 +484,7 @@ def _format_tables(w, fmt: Fmt, ids, id_prefix: str = "") -> dict:
         "email": w.c_email,
         "phone": _phone_text(w.c_phone, w.c_phone_fmt, caller=False),
         "birth_date": fmt.date(np.maximum(w.c_birth, fmt.base), empty=w.c_birth < 0),
+        "survey_opt_out": _obj(["false", "true"])[w.c_opt_out.astype(np.int64)],
     }
     T["raw_accounts"] = lambda: {
         "account_id": A.all,
@@ -604,7 +605,7 @@ def _synthetic_row(name, w, ids, fmt: Fmt, id_prefix: str = "") -> dict:
     acc = one("A", w.A)
     rows = {
         "raw_customers": {"customer_id": "", "full_name": "Pat Doe", "email": "pat.doe@example.com",
-                          "phone": "(555) 201-0000", "birth_date": "1980-05-05"},
+                          "phone": "(555) 201-0000", "birth_date": "1980-05-05", "survey_opt_out": "false"},
         "raw_accounts": {"account_id": "", "customer_id": one("C", w.C), "premise_id": one("P", w.P),
                          "account_class": "residential", "rate_code": "RES-STD",
                          "service_area": "NORTH", "opened_date": d0, "closed_date": ""},

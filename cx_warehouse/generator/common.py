@@ -15,7 +15,7 @@ import numpy as np
 # The contract (cis-exports.md): files, columns in order, keys, types, domains
 # --------------------------------------------------------------------------
 FILES: dict[str, list[str]] = {
-    "raw_customers": ["customer_id", "full_name", "email", "phone", "birth_date"],
+    "raw_customers": ["customer_id", "full_name", "email", "phone", "birth_date", "survey_opt_out"],
     "raw_accounts": ["account_id", "customer_id", "premise_id", "account_class",
                      "rate_code", "service_area", "opened_date", "closed_date"],
     "raw_meter_installs": ["meter_id", "premise_id", "installed_date", "removed_date"],
@@ -54,13 +54,18 @@ for _f, _c in [
     ("raw_contacts", "caller_phone"), ("raw_contacts", "agent_id"),
     ("raw_contacts", "talk_seconds"), ("raw_contacts", "hold_seconds"),
     ("raw_contacts", "wrap_seconds"), ("raw_surveys", "responded_at"),
-    ("raw_surveys", "score"),
+    ("raw_surveys", "score"), ("raw_customers", "survey_opt_out"),
 ]:
     OPTIONAL[_f].add(_c)
 
+# columns added to the contract later (meta may_be_absent): written, but never
+# the target of a planted unparseable value, so that a seed plants the same
+# defects as before the column existed
+LATER_COLUMNS: dict[str, tuple[str, ...]] = {"raw_customers": ("survey_opt_out",)}
+
 # column -> type; columns not listed are text
 TYPES: dict[str, dict[str, str]] = {
-    "raw_customers": {"birth_date": "date"},
+    "raw_customers": {"birth_date": "date", "survey_opt_out": "boolean"},
     "raw_accounts": {"opened_date": "date", "closed_date": "date"},
     "raw_meter_installs": {"installed_date": "date", "removed_date": "date"},
     "raw_ami_daily_reads": {"read_date": "date", "kwh": "decimal"},

@@ -702,7 +702,7 @@ def _surveys(w):
     ids = np.concatenate([ci, so, np.arange(w.PY), np.arange(w.B)])
     bad_exp = np.concatenate([np.isin(w.ct_status[ci], [UNRESOLVED, TRANSFERRED]),
                               np.zeros(so.size, bool), np.zeros(w.PY, bool), w.b_far_high])
-    eligible = active_on(w, acc, et // DAY) & w.c_has_email[w.a_cust[acc]]
+    eligible = active_on(w, acc, et // DAY) & w.c_has_email[w.a_cust[acc]] & ~w.c_opt_out[w.a_cust[acc]]
     order = np.lexsort((ids, rank, et, acc))
     acc_s, et_s, el_s = acc[order], et[order], eligible[order]
     # greedy 30-day cooldown among eligible candidates, per account

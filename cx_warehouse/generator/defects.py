@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from .common import DOMAINS, FILES, KEYS, NON_NEGATIVE, OPTIONAL, TYPES
+from .common import DOMAINS, FILES, KEYS, LATER_COLUMNS, NON_NEGATIVE, OPTIONAL, TYPES
 
 MISSING = "missing_required"
 UNPARSEABLE = "unparseable"
@@ -228,7 +228,7 @@ class Injector:
             return d
 
         required = [c for c in header if c not in OPTIONAL[name] and c not in key_cols]
-        typed = list(TYPES[name])
+        typed = [c for c in TYPES[name] if c not in LATER_COLUMNS.get(name, ())]
         domain_cols = list(DOMAINS.get(name, {}))
         for kind, q in quotas.items():
             for _ in range(q):

@@ -291,6 +291,9 @@ def _customers(w):
     w.c_name = np.array(names, dtype=object)
     w.c_email = np.array(emails, dtype=object)
     w.c_has_email = has_email
+    # about one customer in seventeen asked not to be surveyed (survey_opt_out):
+    # chosen by position, not drawn, so a seed yields the same data otherwise
+    w.c_opt_out = np.arange(C) % 17 == 3
 
 
 def age_band_at(w, cust, day) -> np.ndarray:

@@ -84,6 +84,18 @@
     {{ return(node.columns.values() | map(attribute='name') | list) }}
 {%- endmacro %}
 
+{#- The contract columns of an export that a delivery may lack (meta
+    may_be_absent: added to the contract later). -#}
+{% macro cis_absent_allowed_columns(name) -%}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set node = graph.sources['source.cx_warehouse.cis.' ~ name] -%}
+    {%- set out = [] -%}
+    {%- for c in node.columns.values() if c.meta.get('may_be_absent') -%}
+        {%- do out.append(c.name) -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
 
 {% macro cis_read_files(name, files) -%}
     {{ return(adapter.dispatch('cis_read_files', 'cx_warehouse')(name, files)) }}
@@ -138,25 +150,39 @@
     {{ return(groups) }}
 {%- endmacro %}
 
+{#- Each reader knows the columns its files hold: a contract column that may
+    be absent (cis_absent_allowed_columns) and is not among them reads as
+    empty; any other contract column is read by name (preflight has checked
+    it is there). -#}
 {% macro duckdb__cis_read_files(name, files) -%}
     {%- set columns = cis_contract_columns(name) -%}
+    {%- set absent_allowed = cis_absent_allowed_columns(name) -%}
     {%- set readers = [] -%}
     {%- for g in duckdb__cis_csv_groups(files, extra=', ignore_errors = true') -%}
-        {%- do readers.append(g.reader) -%}
+        {%- do readers.append({'sql': g.reader, 'columns': g.header}) -%}
     {%- endfor -%}
     {%- set parquets = files | selectattr('kind', 'equalto', 'parquet') | map(attribute='path') | list -%}
     {%- if parquets -%}
-        {%- do readers.append("read_parquet([" ~ cx_string_literals(parquets) ~ "], union_by_name = true, filename = true)") -%}
+        {%- set held = columns -%}
+        {%- if absent_allowed and execute -%}
+            {%- set held = run_query("select distinct name from parquet_schema([" ~ cx_string_literals(parquets) ~ "])").columns[0].values() | list -%}
+        {%- endif -%}
+        {%- do readers.append({'sql': "read_parquet([" ~ cx_string_literals(parquets) ~ "], union_by_name = true, filename = true)",
+                               'columns': held}) -%}
     {%- endif -%}
     {%- set parts = [] -%}
     {%- for reader in readers -%}
         {%- set part -%}
     select
         {%- for c in columns %}
+        {%- if c in absent_allowed and c not in reader.columns %}
+        cast(null as varchar) as {{ c }},
+        {%- else %}
         cast({{ adapter.quote(c) }} as varchar) as {{ c }},
+        {%- endif %}
         {%- endfor %}
         filename as source_path
-    from {{ reader }}
+    from {{ reader.sql }}
         {%- endset -%}
         {%- do parts.append(part) -%}
     {%- endfor %}

@@ -1,6 +1,7 @@
 -- Kept accounts with their customer's derived attributes. The birth date
 -- itself stays in staging: only the dates the customer turns 35, 50 and 65
--- (age-band boundaries) and whether an e-mail exists travel on.
+-- (age-band boundaries), whether an e-mail exists and whether the customer
+-- asked not to be surveyed travel on.
 with accounts as (
     select * from {{ ref('stg_cis__accounts') }}
     where is_in_force
@@ -22,6 +23,7 @@ select
     accounts.closed_date,
     customers.customer_id is not null as has_known_customer,
     customers.email is not null as has_email,
+    coalesce(customers.survey_opt_out, false) as is_survey_opted_out,
     customers.birth_date is not null as has_birth_date,
     {{ anniversary('customers.birth_date', 35) }} as turns_35_on,
     {{ anniversary('customers.birth_date', 50) }} as turns_50_on,

@@ -1,7 +1,9 @@
 """The warehouse on PostgreSQL: a throw-away server, the committed sample (in
 a landing folder whose path holds a space, a quote, an accented letter and
 glob brackets, raw_contacts as two deliveries, one named like SQL:
-_builds.awkward_landing) loaded with `python -m cx_warehouse.engines.postgres load`, `dbt build
+_builds.awkward_landing, and a third whose order among them depends on the
+collation: _builds.collation_probe) loaded into a database whose text sorts
+linguistically (ICU en-US, not byte-wise) with `python -m cx_warehouse.engines.postgres load`, `dbt build
 --target postgres` (models, seeds, unit and data tests), every published
 mart equal row for row to a DuckDB build of the same sample (also after a
 second, incremental build), and the
@@ -26,6 +28,7 @@ from cx_warehouse.contract import load_contract
 from cx_warehouse.engines import postgres as pg
 from cx_warehouse.engines.compare import compare_marts
 
+from _builds import AWKWARD_DELIVERIES, COLLATION_PROBE
 from _warehouse import PROJECT
 
 SAMPLE = PROJECT / "data" / "sample_exports"
@@ -72,13 +75,31 @@ def built(server, awkward_sample_build, tmp_path_factory):
     build = dbt(["build", "--target", "postgres"], server, pg_target)
     # the DuckDB reference: the session's build of the same landing folder (its tests run there too)
     return {"env": server, "raw": raw, "load": load, "build": build, "ref": Path(awkward_sample_build["db"]),
-            "manifest": pg_target / "manifest.json"}
+            "manifest": pg_target / "manifest.json", "probe": awkward_sample_build["probe_contact_id"]}
 
 
 def test_the_sample_loads_and_builds_on_postgres(built):
-    assert "loaded 251016 rows of 15 new deliveries" in built["load"].stdout
+    assert "loaded 251017 rows of 16 new deliveries" in built["load"].stdout
     assert built["build"].returncode == 0, built["build"].stdout[-6000:]
     assert " ERROR=0 " in built["build"].stdout
+
+
+def test_on_a_linguistic_collation_deliveries_are_still_ordered_byte_wise(built):
+    # the database orders text as en-US does: the probe delivery sorts before the SQL-like one ...
+    con = pg.connect(built["env"])
+    try:
+        with con.cursor() as cur:
+            cur.execute("select datlocprovider, daticulocale from pg_database where datname = current_database()")
+            assert cur.fetchone() == ("i", pg.LINGUISTIC_COLLATION)
+            cur.execute("select source_delivery from cis.raw_deliveries where export_name = 'raw_contacts' "
+                        "order by source_delivery")
+            assert [r[0] for r in cur.fetchall()] == [AWKWARD_DELIVERIES[0], COLLATION_PROBE, AWKWARD_DELIVERIES[1]]
+            # ... yet the correction it holds is in force, as byte order (DuckDB's) has it
+            cur.execute("select source_delivery, is_in_force from staging.stg_cis__contacts "
+                        "where contact_id = %s order by is_in_force", (built["probe"],))
+            assert cur.fetchall() == [(AWKWARD_DELIVERIES[1], False), (COLLATION_PROBE, True)]
+    finally:
+        con.close()
 
 
 def test_every_published_mart_equals_the_duckdb_build(built):
@@ -118,7 +139,7 @@ def test_the_reporting_role_reads_the_marts_and_nothing_personal(built):
 
 def test_loading_again_skips_the_deliveries_already_loaded(built):
     results = pg.load(built["raw"], built["env"], log=lambda *_: None)
-    assert sum(r.new for r in results) == 0 and sum(r.unchanged for r in results) == 15
+    assert sum(r.new for r in results) == 0 and sum(r.unchanged for r in results) == 16
 
 
 def test_a_missing_export_stops_the_load_with_one_line_naming_it(built, tmp_path):
@@ -150,7 +171,8 @@ def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
     d = pg.read_delivery(export, path)
     assert [r[:2] for r in d.rows] == [["C1", 'Smith, Ann "Annie"'], ["C2", "Line one\r\nline two"],
                                        ["C5", "Nul" + pg.NUL_SENTINEL + "Byte"], ["C6", 'Str"ay']]
-    assert d.rows[0][2:] == ["a@example.com", "555", "1980-02-29"]
+    # survey_opt_out may be absent (a column added to the contract later): read as empty
+    assert d.rows[0][2:] == ["a@example.com", "555", "1980-02-29", None]
     assert [(line, reason) for line, reason, _ in d.malformed] == [
         (4, "invalid UTF-8"), (5, "6 fields expected, 2 found"), (9, "unterminated quote")]
     assert d.malformed[1][2] == "C4,Short"

@@ -24,7 +24,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # --- the contract, written out again -------------------------------------
 HEADERS = {
-    "raw_customers": "customer_id,full_name,email,phone,birth_date",
+    "raw_customers": "customer_id,full_name,email,phone,birth_date,survey_opt_out",
     "raw_accounts": "account_id,customer_id,premise_id,account_class,rate_code,service_area,"
                     "opened_date,closed_date",
     "raw_meter_installs": "meter_id,premise_id,installed_date,removed_date",
@@ -74,7 +74,7 @@ TS_COLS = {
 DEC_COLS = {"raw_ami_daily_reads": ["kwh"], "raw_bills": ["billed_kwh", "amount_due"],
             "raw_payments": ["amount"]}
 INT_COLS = {"raw_contacts": ["talk_seconds", "hold_seconds", "wrap_seconds"], "raw_surveys": ["score"]}
-BOOL_COLS = {"raw_bills": ["is_estimated"]}
+BOOL_COLS = {"raw_bills": ["is_estimated"], "raw_customers": ["survey_opt_out"]}
 DOMAINS = {
     ("raw_accounts", "account_class"): {"residential", "commercial", "industrial"},
     ("raw_ami_daily_reads", "read_quality"): {"actual", "estimated"},

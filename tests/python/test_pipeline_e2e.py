@@ -469,6 +469,8 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
             cust = accounts.loc[acc].customer_id
             if cust not in customers.index or customers.loc[cust].email is None:
                 reasons[(ttype, tid)] = "no_email"
+            elif customers.loc[cust].survey_opt_out == "true":
+                reasons[(ttype, tid)] = "opted_out"
             else:
                 reasons[(ttype, tid)] = None
                 by_account.setdefault(acc, []).append((at, order[ttype], tid, ttype))
@@ -503,7 +505,7 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
     assert not mismatches, mismatches[:10]
     statuses = {v[0] for v in expected.values()}
     assert {"suppressed", "sent", "expired"} <= statuses
-    assert {"cooldown", "no_email"} <= {v[1] for v in expected.values()}
+    assert {"cooldown", "no_email", "opted_out"} <= {v[1] for v in expected.values()}
 
 
 def test_a_failed_rebuild_after_the_landing_folder_changed_is_retried_in_full(tmp_path, monkeypatch):

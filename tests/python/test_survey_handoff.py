@@ -29,14 +29,18 @@ TRIGGERS = [
     ("service_order", "S-1", "A3", "2025-03-01 08:00:00", "2025-03-02 08:00:00", "2025-03-03 08:00:00", "suppressed"),
     ("bill", "B-2", "A4", "2025-03-02 00:00:00", "2025-03-03 00:00:00", "2025-03-04 00:00:00", "due"),
     ("payment", "P-2", "A5", "2025-03-01 12:00:00", "2025-03-02 12:00:00", "2025-03-03 12:00:00", "due"),
+    # due in the published run, but the working state holds a newer customers
+    # export in which K6 opted out: never handed off
+    ("contact", "C-6", "A6", "2025-03-01 10:00:00", "2025-03-02 10:00:00", "2025-03-03 10:00:00", "due"),
 ]
-ACCOUNTS = [("A1", "K1"), ("A2", "K2"), ("A3", "K3"), ("A4", "K4"), ("A5", "K5")]
-CUSTOMERS = [  # customer_id, full_name, email, is_in_force
-    ("K1", "Ann Lee", "ann@example.com", True), ("K2", "Bo Chan", "bo@example.com", True),
-    ("K3", "Cy Dee", "cy@example.com", True), ("K4", 'O\'Brien, "Di"', "di@example.com", True),
-    ("K5", "Ed Fox", "old@example.com", False), ("K5", "Ed Fox", "ed@example.com", True),
+ACCOUNTS = [("A1", "K1"), ("A2", "K2"), ("A3", "K3"), ("A4", "K4"), ("A5", "K5"), ("A6", "K6")]
+CUSTOMERS = [  # customer_id, full_name, email, survey_opt_out, is_in_force
+    ("K1", "Ann Lee", "ann@example.com", False, True), ("K2", "Bo Chan", "bo@example.com", None, True),
+    ("K3", "Cy Dee", "cy@example.com", False, True), ("K4", 'O\'Brien, "Di"', "di@example.com", False, True),
+    ("K5", "Ed Fox", "old@example.com", True, False), ("K5", "Ed Fox", "ed@example.com", False, True),
+    ("K6", "Flo Gil", "flo@example.com", True, True),
 ]
-# hand-derived: due, window not ended at NOW, the customer's row in force
+# hand-derived: due, window not ended at NOW, the customer's row in force, not opted out
 EXPECTED = [
     ["contact", "C-1", "2025-03-01 09:00:00", "2025-03-02 09:00:00", "2025-03-03 09:00:00", "A1", "Ann Lee",
      "ann@example.com"],
@@ -65,8 +69,8 @@ def write_warehouse(published: Path, triggers=TRIGGERS) -> None:
         con.execute("create table intermediate.int_accounts (account_id varchar, customer_id varchar)")
         con.executemany("insert into intermediate.int_accounts values (?, ?)", ACCOUNTS)
         con.execute("""create table staging.stg_cis__customers (customer_id varchar, full_name varchar,
-            email varchar, is_in_force boolean)""")
-        con.executemany("insert into staging.stg_cis__customers values (?, ?, ?, ?)", CUSTOMERS)
+            email varchar, survey_opt_out boolean, is_in_force boolean)""")
+        con.executemany("insert into staging.stg_cis__customers values (?, ?, ?, ?, ?)", CUSTOMERS)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 -- One row per survey candidate event (spec: survey-triggers.md), with its
 -- event time, send window and the first eligibility reason that suppresses it
--- (unknown_account, inactive_account, no_email). Cooldown is decided later,
+-- (unknown_account, inactive_account, no_email, opted_out). Cooldown is decided later,
 -- in int_survey_selection, among the candidates that pass these checks.
 --   bill          every kept bill              bill_date at 00:00
 --   payment       every kept payment           paid_at
@@ -70,7 +70,8 @@ accounts as (
         account_id,
         opened_date,
         closed_date,
-        has_email
+        has_email,
+        is_survey_opted_out
     from {{ ref('int_accounts') }}
 ),
 
@@ -90,7 +91,8 @@ dated as (
         accounts.account_id is not null as is_known_account,
         accounts.opened_date,
         accounts.closed_date,
-        coalesce(accounts.has_email, false) as has_email
+        coalesce(accounts.has_email, false) as has_email,
+        coalesce(accounts.is_survey_opted_out, false) as is_survey_opted_out
     from events
     left join accounts on events.account_id = accounts.account_id
 )
@@ -109,5 +111,6 @@ select
         when not is_known_account then 'unknown_account'
         when not (opened_date <= event_date and (closed_date is null or event_date < closed_date)) then 'inactive_account'
         when not has_email then 'no_email'
+        when is_survey_opted_out then 'opted_out'
     end as eligibility_reason
 from dated

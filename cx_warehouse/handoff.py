@@ -70,9 +70,9 @@ class Handoff:
 
 
 def ledger_path(published: Path) -> Path:
-    from .pipeline import beside
+    from .pipeline import handoff_ledger
 
-    return beside(published, "survey-handoffs")
+    return handoff_ledger(published)
 
 
 def check_private(out: Path, published: Path) -> Path:

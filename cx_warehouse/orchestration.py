@@ -36,7 +36,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from .contract import PROJECT_DIR
 from .pipeline import (_write_state_meta, build_command, dbt_env, dbt_executable, delivery_plan, folder_changed,
-                       run_health, state_path, warehouse_path)
+                       handoff_ledger_env, run_health, state_path, warehouse_path)
 from .publish import RunLock, publish
 
 POOL = "cx_warehouse_writer"
@@ -132,7 +132,8 @@ def cx_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     state = warehouse.state
     full = config.full_refresh or folder_changed(state, raw) is not None
     args, test_scope = build_command(state, full, config.selector or None)
-    env = {"DUCKDB_PATH": str(state), "CX_RAW_DIR": str(raw), "CX_TEST_SCOPE": test_scope}
+    env = {"DUCKDB_PATH": str(state), "CX_RAW_DIR": str(raw), "CX_TEST_SCOPE": test_scope,
+           **handoff_ledger_env(state)}
     with RunLock(warehouse.published), _environment(env):
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()

@@ -57,6 +57,20 @@ def state_path(published: Path) -> Path:
     return beside(published, "state")
 
 
+def handoff_ledger(published: Path) -> Path:
+    """The survey hand-off's ledger of a published file (beside it)."""
+    return beside(published, "survey-handoffs")
+
+
+def handoff_ledger_env(state: Path) -> dict[str, str]:
+    """CX_HANDOFF_LEDGER for a dbt run into a working state: the ledger of the
+    published file the state belongs to (the on-run-start hook
+    load_handoff_ledger copies it in)."""
+    suffix = ".state.duckdb"
+    published = state.with_name(state.name[:-len(suffix)] + ".duckdb") if state.name.endswith(suffix) else state
+    return {"CX_HANDOFF_LEDGER": str(handoff_ledger(published))}
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
@@ -111,6 +125,7 @@ def dbt_invocation(args: list[str], duckdb_path: Path, raw_dir: Path | None = No
     env.setdefault("CX_DUCKDB_TEMP_DIR", "duckdb_tmp")  # beside the warehouse file
     if raw_dir is not None:
         env["CX_RAW_DIR"] = str(Path(raw_dir).resolve())
+    env.update(handoff_ledger_env(duckdb_path))
     if test_scope is not None:
         env["CX_TEST_SCOPE"] = test_scope
     return {"args": [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR)],

@@ -4,6 +4,7 @@ computed independently here in pandas from the CSV files and the generator's
 manifest of planted defects; and the bad-input paths."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -373,6 +374,57 @@ def test_the_due_surveys_are_handed_off_once_with_the_customers_email(built, tmp
     assert (handed.email == handed.account_id.map(email)).all() and handed.full_name.notna().all()
     again = run_cli("surveys", "handoff", "--out", str(out), "--duckdb", str(built["db"]), "--now", now)
     assert "nothing new to hand off" in again.stdout and len(list(out.glob("*.csv"))) == 1
+
+
+def test_a_run_after_a_hand_off_audits_it_and_links_the_responses(built, tmp_path):
+    """The ledger is an input: the next (incremental) run publishes the batch in
+    dq_survey_handoffs and on each trigger it held, and a response that comes
+    back for a handed-off trigger shows in fct_survey_outcomes."""
+    from cx_warehouse.pipeline import _write_state_meta, state_path
+
+    from _builds import copy_warehouse
+
+    db = copy_warehouse(built["db"], tmp_path / "wh")
+    as_of = query(db, "select max(as_of_date) as d from marts.dim_accounts").d[0]
+    now = pd.Timestamp(as_of).strftime("%Y-%m-%d 00:00:00")
+    out = tmp_path / "handoff"
+    out.mkdir(mode=0o700)
+    out.chmod(0o700)
+    assert run_cli("surveys", "handoff", "--out", str(out), "--duckdb", str(db), "--now", now).returncode == 0
+    (batch,) = out.glob("*.csv")
+    handed = pd.read_csv(batch, dtype=str)
+    manifest = json.loads(batch.with_suffix(".json").read_text())
+    # the survey tool answers one handed-off trigger: the same landing folder (copied,
+    # the working state told so), raw_surveys re-sent with that response added
+    raw = tmp_path / "exports"
+    shutil.copytree(built["raw"], raw)
+    _write_state_meta(state_path(db), {"raw_dir": str(raw.resolve())})
+    surveys = pd.read_csv(raw / "raw_surveys.csv", dtype=str, keep_default_na=False)
+    answered = handed.iloc[0]
+    template = surveys[(surveys.responded_at != "") & (surveys.score != "")].iloc[0]
+    response = {**template.to_dict(), "survey_id": "SV-HANDOFF-1", "account_id": answered.account_id,
+                "trigger_type": answered.trigger_type, "trigger_id": answered.trigger_id,
+                "sent_at": answered.send_window_start,
+                "responded_at": (pd.Timestamp(answered.send_window_start) + pd.Timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")}
+    pd.concat([surveys, pd.DataFrame([response])]).to_csv(raw / "raw_surveys.csv", index=False)
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "The landing folder changed" not in proc.stdout  # incremental
+    audit = query(db, "select * from marts.dq_survey_handoffs")
+    assert list(audit.batch_id) == [manifest["batch_id"]] == [batch.stem]
+    row = audit.iloc[0]
+    assert row.row_count == len(handed) and row.sha256 == manifest["sha256"] == hashlib.sha256(batch.read_bytes()).hexdigest()
+    counts = handed.trigger_type.value_counts()
+    for t in ("bill", "payment", "service_order", "contact"):
+        assert row[f"{t}_rows"] == counts.get(t, 0), t
+    linked = query(db, "select trigger_type, trigger_id, status from marts.fct_survey_triggers "
+                       "where handoff_batch_id = ?", [batch.stem])
+    assert sorted(zip(linked.trigger_type, linked.trigger_id)) == sorted(zip(handed.trigger_type, handed.trigger_id))
+    status = dict(zip(zip(linked.trigger_type, linked.trigger_id), linked.status))
+    assert status[(answered.trigger_type, answered.trigger_id)] == "sent"
+    outcomes = query(db, "select sum(handed_off) as handed, sum(handed_off_responses) as responded "
+                         "from marts.fct_survey_outcomes")
+    assert (outcomes.handed[0], outcomes.responded[0]) == (len(handed), 1)
 
 
 def test_missing_file_stops_the_run_naming_the_file(tmp_path, built):

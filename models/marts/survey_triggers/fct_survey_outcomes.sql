@@ -20,6 +20,7 @@ linked as (
         triggers.trigger_type,
         cast({{ dbt.date_trunc('month', 'triggers.event_at') }} as date) as month_start,
         triggers.status,
+        triggers.handoff_batch_id is not null as is_handed_off,
         surveys.survey_id,
         (
             surveys.sent_at >= triggers.send_window_start
@@ -38,7 +39,9 @@ counted as (
         count(case when status <> 'suppressed' then 1 end) as selected,
         count(survey_id) as surveys_sent,
         count(case when is_sent_in_window then 1 end) as sent_in_window,
-        count(case when is_response then 1 end) as responses
+        count(case when is_response then 1 end) as responses,
+        count(case when is_handed_off then 1 end) as handed_off,
+        count(case when is_handed_off and is_response then 1 end) as handed_off_responses
     from linked
     group by trigger_type, month_start
 )
@@ -51,5 +54,7 @@ select
     cast(surveys_sent as {{ dbt.type_bigint() }}) as surveys_sent,
     cast(sent_in_window as {{ dbt.type_bigint() }}) as sent_in_window,
     cast(responses as {{ dbt.type_bigint() }}) as responses,
-    cast(case when surveys_sent > 0 then 1.0 * responses / surveys_sent end as {{ type_double() }}) as response_rate
+    cast(case when surveys_sent > 0 then 1.0 * responses / surveys_sent end as {{ type_double() }}) as response_rate,
+    cast(handed_off as {{ dbt.type_bigint() }}) as handed_off,
+    cast(handed_off_responses as {{ dbt.type_bigint() }}) as handed_off_responses
 from counted

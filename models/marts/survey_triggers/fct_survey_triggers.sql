@@ -1,5 +1,6 @@
 -- One row per survey candidate with its send window, status, suppression
--- reason and matching survey (spec: survey-triggers.md).
+-- reason, matching survey and the hand-off batch that held it (spec:
+-- survey-triggers.md).
 with selection as (
     select * from {{ ref('int_survey_selection') }}
 ),
@@ -17,6 +18,10 @@ surveys as (
         ) as match_rank
     from {{ ref('stg_cis__surveys') }}
     where is_in_force
+),
+
+handed_off as (
+    select * from {{ ref('stg_handoff__handed_off') }}
 ),
 
 as_of as (
@@ -39,7 +44,8 @@ select
         else 'expired'
     end as {{ dbt.type_string() }}) as status,
     cast(selection.suppression_reason as {{ dbt.type_string() }}) as suppression_reason,
-    cast(surveys.survey_id as {{ dbt.type_string() }}) as survey_id
+    cast(surveys.survey_id as {{ dbt.type_string() }}) as survey_id,
+    cast(handed_off.batch_id as {{ dbt.type_string() }}) as handoff_batch_id
 from selection
 cross join as_of
 left join surveys
@@ -47,3 +53,7 @@ left join surveys
         selection.trigger_type = surveys.trigger_type
         and selection.trigger_id = surveys.trigger_id
         and surveys.match_rank = 1
+left join handed_off
+    on
+        selection.trigger_type = handed_off.trigger_type
+        and selection.trigger_id = handed_off.trigger_id

@@ -22,6 +22,7 @@ the CSV). It holds the warehouse's run lock while it reads.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -136,8 +137,9 @@ def _count(rows: list[tuple]) -> dict[str, int]:
 
 
 def handoff(published: Path, out: Path, now: datetime | None = None, dry_run: bool = False) -> Handoff:
-    import duckdb
-
+    """Hand off the due triggers no batch holds yet (module docstring). Holds
+    the warehouse's run lock throughout: no run rewrites the files it reads,
+    and no run reads the ledger (load_handoff_ledger) while it is written."""
     from .pipeline import state_path
 
     published = Path(published).resolve()
@@ -145,54 +147,86 @@ def handoff(published: Path, out: Path, now: datetime | None = None, dry_run: bo
     if not (published.exists() and state.exists()):
         raise HandoffError(f"no published warehouse at {published} (with its working state); run `make run` first")
     real = check_private(Path(out), published)
+    if not os.access(real, os.W_OK | os.X_OK):
+        raise HandoffError(f"hand-off folder {real} is not writable by this user")
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
-    with RunLock(published), duckdb.connect() as con:  # no run rewrites either file meanwhile
+    with RunLock(published):
+        rows, as_of = _due(published, state, now)
+        if dry_run:  # counts only: the ledger is read, nothing is written
+            new = rows
+            if ledger_path(published).exists():
+                with _ledger(published, read_only=True) as con:
+                    new = _not_handed_off(rows, con)
+            return Handoff(None, _count(new), None, None, len(rows) - len(new))
+        with _ledger(published) as ledger:
+            return _write_batch(ledger, real, rows, as_of, now)
+
+
+def _due(published: Path, state: Path, now: datetime) -> tuple[list[tuple], object]:
+    import duckdb
+
+    with duckdb.connect() as con:
         con.execute(f"attach {sql_literal(published)} as pub (read_only)")
         con.execute(f"attach {sql_literal(state)} as state (read_only)")
         rows = con.execute(DUE_SQL, {"now": now}).fetchall()
         as_of = con.execute("select max(as_of_date) from pub.marts.dim_accounts").fetchone()[0]
-    if dry_run:  # counts only: the ledger is read, nothing is written
-        new = rows
-        if ledger_path(published).exists():
-            with duckdb.connect(str(ledger_path(published)), read_only=True) as con:
-                new = _not_handed_off(rows, con)
-        return Handoff(None, _count(new), None, None, len(rows) - len(new))
-    ledger = _open_ledger(ledger_path(published))
+    return rows, as_of
+
+
+@contextlib.contextmanager
+def _ledger(published: Path, read_only: bool = False):
+    """The ledger, opened (created when absent, unless read-only), or
+    HandoffError in one line when it cannot be: nothing is written then."""
+    import duckdb
+
+    path = ledger_path(published)
     try:
-        _finish_pending(real, ledger)
-        new = _not_handed_off(rows, ledger)
-        by_type = _count(new)
-        if not new:
-            return Handoff(None, by_type, None, None, len(rows) - len(new))
-        batch = f"surveys-{now:%Y%m%dT%H%M%S}Z"
-        taken = {r[0] for r in ledger.execute("select batch_id from batches").fetchall()}
-        n = 1
-        while batch in taken:
-            n += 1
-            batch = f"surveys-{now:%Y%m%dT%H%M%S}Z-{n}"
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for r in new:
-            writer.writerow(["" if v is None else (v.isoformat(sep=" ") if isinstance(v, datetime) else v) for v in r])
-        data = buf.getvalue().encode("utf-8")
-        digest = hashlib.sha256(data).hexdigest()
-        csv_path, manifest_path = real / f"{batch}.csv", real / f"{batch}.json"
-        manifest = {"batch_id": batch, "as_of_date": str(as_of), "created_at": now.isoformat(sep=" "),
-                    "row_count": len(new), "rows_by_type": by_type, "file": csv_path.name, "sha256": digest}
-        # 1. write (temporary names), 2. record, 3. rename
-        _private_write(Path(str(csv_path) + PENDING), data)
-        _private_write(Path(str(manifest_path) + PENDING), (json.dumps(manifest, indent=2) + "\n").encode())
-        ledger.execute("begin")
-        ledger.execute("insert into batches values (?, ?, ?, ?, ?, ?, ?)",
-                       [batch, now, as_of, len(new), json.dumps(by_type), digest, csv_path.name])
-        ledger.executemany("insert into handed_off values (?, ?, ?)", [[r[0], r[1], batch] for r in new])
-        ledger.execute("commit")
-        os.replace(Path(str(csv_path) + PENDING), csv_path)
-        os.replace(Path(str(manifest_path) + PENDING), manifest_path)
-        return Handoff(batch, by_type, csv_path, manifest_path, len(rows) - len(new))
+        con = duckdb.connect(str(path), read_only=True) if read_only else _open_ledger(path)
+        con.execute("select count(*) from batches").fetchone()
+        con.execute("select count(*) from handed_off").fetchone()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HandoffError(f"cannot read the hand-off ledger {path}: {first}; nothing was handed off "
+                           f"(move the file aside only if you know which batches it recorded)") from None
+    try:
+        yield con
     finally:
-        ledger.close()
+        con.close()
+
+
+def _write_batch(ledger, real: Path, rows: list[tuple], as_of, now: datetime) -> Handoff:
+    _finish_pending(real, ledger)
+    new = _not_handed_off(rows, ledger)
+    by_type = _count(new)
+    if not new:
+        return Handoff(None, by_type, None, None, len(rows) - len(new))
+    batch = f"surveys-{now:%Y%m%dT%H%M%S}Z"
+    taken = {r[0] for r in ledger.execute("select batch_id from batches").fetchall()}
+    n = 1
+    while batch in taken:
+        n += 1
+        batch = f"surveys-{now:%Y%m%dT%H%M%S}Z-{n}"
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for r in new:
+        writer.writerow(["" if v is None else (v.isoformat(sep=" ") if isinstance(v, datetime) else v) for v in r])
+    data = buf.getvalue().encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()
+    csv_path, manifest_path = real / f"{batch}.csv", real / f"{batch}.json"
+    manifest = {"batch_id": batch, "as_of_date": str(as_of), "created_at": now.isoformat(sep=" "),
+                "row_count": len(new), "rows_by_type": by_type, "file": csv_path.name, "sha256": digest}
+    # 1. write (temporary names), 2. record, 3. rename
+    _private_write(Path(str(csv_path) + PENDING), data)
+    _private_write(Path(str(manifest_path) + PENDING), (json.dumps(manifest, indent=2) + "\n").encode())
+    ledger.execute("begin")
+    ledger.execute("insert into batches values (?, ?, ?, ?, ?, ?, ?)",
+                   [batch, now, as_of, len(new), json.dumps(by_type), digest, csv_path.name])
+    ledger.executemany("insert into handed_off values (?, ?, ?)", [[r[0], r[1], batch] for r in new])
+    ledger.execute("commit")
+    os.replace(Path(str(csv_path) + PENDING), csv_path)
+    os.replace(Path(str(manifest_path) + PENDING), manifest_path)
+    return Handoff(batch, by_type, csv_path, manifest_path, len(rows) - len(new))
 
 
 def format_handoff(h: Handoff, dry_run: bool = False) -> str:

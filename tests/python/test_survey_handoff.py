@@ -197,3 +197,39 @@ def test_a_crash_after_the_record_is_finished_and_one_before_it_is_undone(wareho
 def test_a_bad_clock_value_is_one_line():
     proc = run_cli("surveys", "handoff", "--out", "/tmp", "--now", "yesterday")
     assert proc.returncode == 2 and "--now 'yesterday' is not a timestamp" in proc.stderr
+
+
+def test_a_warehouse_never_published_or_a_missing_folder_is_one_line(warehouse, tmp_path):
+    published, out = warehouse
+    never = handoff_cli(tmp_path / "nowhere" / "cx.duckdb", out)
+    assert never.returncode == 2 and "no published warehouse at" in never.stderr
+    missing = handoff_cli(published, tmp_path / "no-such-folder")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    for proc in (never, missing):
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not list(out.iterdir()) and not ho.ledger_path(published).exists()
+
+
+def test_an_unreadable_ledger_is_one_line_and_left_as_it_was(warehouse):
+    published, out = warehouse
+    ledger = ho.ledger_path(published)
+    ledger.write_bytes(b"not a DuckDB file\n" * 100)
+    before = ledger.read_bytes()
+    for extra in ((), ("--dry-run",)):
+        proc = handoff_cli(published, out, *extra)
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot read the hand-off ledger" in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert ledger.read_bytes() == before and not list(out.iterdir())
+
+
+def test_a_hand_off_while_a_run_or_another_hand_off_holds_the_warehouse_is_refused(warehouse):
+    from cx_warehouse.publish import RunLock
+
+    published, out = warehouse
+    with RunLock(published):  # what a run, or a hand-off, holds until it ends
+        proc = handoff_cli(published, out)
+    assert proc.returncode == 3 and "another run is in progress" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not list(out.iterdir()) and not ho.ledger_path(published).exists()
+    assert handoff_cli(published, out).returncode == 0  # and it succeeds once the lock is free

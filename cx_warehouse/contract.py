@@ -255,8 +255,9 @@ def delivery_problems(raw_dir: Path, path: Path, export: Export, only: bool = Tr
         return [f"{shown}: cannot be read ({first})"]
     problems = []
     for column in export.columns:
-        if column.name not in types and not column.may_be_absent:
-            problems.append(f"{shown}: {what} lacks contract column '{column.name}'")
+        if column.name not in types:
+            if not column.may_be_absent:
+                problems.append(f"{shown}: {what} lacks contract column '{column.name}'")
         elif path.suffix == ".parquet":
             bad = parquet_type_problem(column, types[column.name])
             if bad:

@@ -6,7 +6,9 @@ is `due` in the published warehouse (the audited run), whose send window has
 not ended by the clock (UTC), and that no earlier batch holds, as one CSV
 batch in DIR, with the customer's name and e-mail (in force), which only the
 working state holds, plus a manifest (batch id, as-of date, rows, sha256 of
-the CSV). It holds the warehouse's run lock while it reads.
+the CSV). It holds the warehouse's run lock from start to end: no run
+rewrites what it reads, and no run copies the ledger in (the on-run-start
+hook load_handoff_ledger) while it is written.
 
 - DIR must be private: after resolving links, neither its group nor others
   may read it, and it may not be the published warehouse's folder (or inside

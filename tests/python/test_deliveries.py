@@ -6,8 +6,8 @@ two of them in the last day's delivery: a read of day end-3, inside the
 default 7-day lookback, and one of day end-20, outside it), its deliveries in
 both formats (mixed_landing: the days of each event export alternate between
 CSV and Parquet; the last day's smart-meter reads are CSV, the last day's
-portal events and service orders Parquet; the accounts snapshot is Parquet,
-the other dimensions alternate), is built
+portal events and service orders Parquet; the accounts, customers and
+portal-users snapshots are Parquet, the other dimensions CSV), is built
 
 - in full (`make run` on a fresh warehouse), and
 - incrementally: first without the last day's deliveries and with an older
@@ -84,7 +84,7 @@ def split_last_day(full: Path, partial: Path) -> None:
 # their last day's is Parquet); the other event exports' are Parquet on odd days
 EVEN_DAYS_PARQUET = {"raw_portal_events", "raw_service_orders", "raw_bills", "raw_surveys"}
 # the single-file (snapshot) exports delivered as Parquet
-PARQUET_SNAPSHOTS = {"raw_accounts", "raw_portal_users"}
+PARQUET_SNAPSHOTS = {"raw_accounts", "raw_portal_users", "raw_customers"}
 
 
 def mixed_landing(dest: Path, **kwargs) -> dict:

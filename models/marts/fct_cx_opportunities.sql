@@ -71,7 +71,10 @@ lifted as (
         case
             when utility_denominator > 0 then gap_units / utility_denominator
         end as utility_lift,
-        sum(gap_units) over (partition by metric_name, month_start, segment_type) as type_gap_units
+        -- summed as decimals: exact, so the sum does not depend on the order the
+        -- engine adds in (a double's sum can differ in its last bit run to run)
+        sum(cast(gap_units as decimal(38, 9))) over (partition by metric_name, month_start, segment_type)
+            as type_gap_units
     from gaps
 ),
 
@@ -102,6 +105,8 @@ select
     cast(gap_units as {{ type_double() }}) as gap_units,
     cast(utility_lift as {{ type_double() }}) as utility_lift,
     cast(rank_in_metric as {{ dbt.type_bigint() }}) as rank_in_metric,
-    cast(case when type_gap_units > 0 then gap_units / type_gap_units end as {{ type_double() }}) as share_of_type_gap,
+    cast(case
+        when type_gap_units > 0 then gap_units / cast(type_gap_units as {{ type_double() }})
+    end as {{ type_double() }}) as share_of_type_gap,
     cast(is_provisional as {{ dbt.type_boolean() }}) as is_provisional
 from ranked

@@ -15,7 +15,7 @@ export GX_ANALYTICS_ENABLED := False
 
 .PHONY: help setup engines engine-services pg-start pg-stop browser run test lint dbt-build gx pytest bench docs clean lock \
 	orchestration check unit-tests lint-timed dbt-build-timed gx-after-build pytest-beside-build \
-	freshness build-billing-run build-daily build-monthly surveys-handoff
+	freshness build-billing-run build-daily build-monthly surveys-handoff dashboard-screenshot
 
 help:
 	@echo "make run [RAW_DIR=dir] [FULL_REFRESH=1] [ENGINE=duckdb|postgres|spark] [HANDOFF_DIR=dir]"
@@ -80,6 +80,11 @@ endif
 surveys-handoff: setup
 	@test -n "$(HANDOFF_DIR)" || (echo "make surveys-handoff HANDOFF_DIR=/private/folder (mode 700)"; exit 2)
 	$(BIN)/python -m cx_warehouse surveys handoff --out "$(HANDOFF_DIR)"
+
+# The dashboard picture in docs/ (after make run): the sample, drilled down to
+# age band 65+ (the page's address chooses the segment), checked clean first.
+dashboard-screenshot: setup browser
+	$(BIN)/python tests/python/_browser.py warehouse/dashboard/index.html docs/img/dashboard.png '#segment=age_band/65%2B'
 
 lint: setup
 	DUCKDB_PATH=$(CURDIR)/target/lint.duckdb DBT_TARGET_PATH=target/lint $(BIN)/sqlfluff lint models tests analyses

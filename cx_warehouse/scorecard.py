@@ -2,9 +2,14 @@
 
 For the latest complete month (the last month whose last day is on or before
 the as-of date): each metric overall with its prior-year value, change and
-target status, and the weakest segment of each metric (smallest value, or
+target status, the weakest segment of each metric (smallest value, or
 largest for average handle time, among segments with at least
-`min_denominator` records).
+`min_denominator` records), and its top opportunity (rank 1 of
+fct_cx_opportunities: the segment whose reaching target would lift the
+utility-wide value most).
+
+The formatters here are the dashboard's too: shares as percentages with one
+decimal, handle time as m:ss, contacts per account with three decimals.
 """
 from __future__ import annotations
 
@@ -19,14 +24,56 @@ METRIC_ORDER = [
 ]
 
 
-def _fmt(metric: str, value: float | None, change: bool = False) -> str:
-    if value is None:
+RATIO_METRICS = ("csat", "first_contact_resolution", "self_service_adoption", "bill_accuracy", "ebill_adoption")
+
+
+def _mss(seconds: float) -> str:
+    minutes, secs = divmod(int(round(abs(seconds))), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A metric value as people read it: 97.7%, 10:06 (m:ss), 0.104."""
+    if value is None or value != value:
         return "-"
     if metric == "average_handle_time":
-        return f"{value:+.0f}s" if change else f"{value:.0f}s"
+        return ("-" if value < 0 else "") + _mss(value)
     if metric == "inbound_contact_rate":
-        return f"{value:+.3f}/acct" if change else f"{value:.3f}/acct"
-    return f"{value * 100:+.1f}pt" if change else f"{value * 100:.1f}%"
+        return f"{value:.3f}"
+    return f"{value * 100:.1f}%"
+
+
+def format_change(metric: str, change: float | None) -> str:
+    """A difference of two values: +1.2 pt, -0:48, +0.004."""
+    if change is None or change != change:
+        return "-"
+    if metric == "average_handle_time":
+        return ("-" if change < 0 else "+") + _mss(change)
+    if metric == "inbound_contact_rate":
+        return f"{change:+.3f}"
+    return f"{change * 100:+.1f} pt"
+
+
+def format_lift(metric: str, lift: float | None) -> str:
+    """utility_lift as the change of the utility-wide value, in the metric's good direction."""
+    if lift is None or lift != lift:
+        return "-"
+    return format_change(metric, -lift if metric in ("average_handle_time", "inbound_contact_rate") else lift)
+
+
+GAP_UNITS = {
+    "csat": "responses", "first_contact_resolution": "tickets", "self_service_adoption": "transactions",
+    "bill_accuracy": "bills", "ebill_adoption": "accounts", "average_handle_time": "agent-hours",
+    "inbound_contact_rate": "contacts",
+}
+
+
+def format_gap(metric: str, gap: float | None) -> str:
+    """gap_units in its unit (agent seconds shown as hours)."""
+    if gap is None or gap != gap:
+        return "-"
+    value = gap / 3600 if metric == "average_handle_time" else gap
+    return f"{value:,.1f} {GAP_UNITS.get(metric, 'records')}"
 
 
 def target_status(value: float, direction: str, target: float, at_risk: float) -> str:
@@ -80,10 +127,20 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection, min_denominator: int = 20) ->
         """,
         [month, min_denominator],
     ).fetchall()
+    top = con.execute(
+        """
+        select metric_name, segment_type, segment_value, utility_lift, gap_units
+        from marts.fct_cx_opportunities
+        where month_start = ? and rank_in_metric = 1
+        """,
+        [month],
+    ).fetchall()
     weak = {r[0]: r for r in weakest}
+    best = {r[0]: r for r in top}
     rows = []
     for name, value, prior, change, denom, direction, target, at_risk in overall:
         w = weak.get(name)
+        o = best.get(name)
         rows.append({
             "metric": name,
             "value": value,
@@ -93,11 +150,13 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection, min_denominator: int = 20) ->
             "target": target,
             "status": target_status(value, direction, target, at_risk) if target is not None else "no target",
             "weakest": None if w is None else {"segment_type": w[1], "segment_value": w[2], "value": w[3], "records": w[4]},
+            "top_opportunity": None if o is None else {"segment_type": o[1], "segment_value": o[2], "utility_lift": o[3],
+                                                       "gap_units": o[4]},
         })
     for name in METRIC_ORDER:
         if name not in {r["metric"] for r in rows}:
             rows.append({"metric": name, "value": None, "prior_year": None, "change": None, "records": 0,
-                         "target": None, "status": "no data", "weakest": None})
+                         "target": None, "status": "no data", "weakest": None, "top_opportunity": None})
     rows.sort(key=lambda r: METRIC_ORDER.index(r["metric"]) if r["metric"] in METRIC_ORDER else 99)
     return str(as_of), str(month)[:7], rows
 
@@ -127,18 +186,27 @@ PUBLISHED_FOR_USERS = (
 )
 
 # What scorecard_rows reads, for engines whose marts are copied into DuckDB to print it.
-SCORECARD_INPUTS = (("marts", "dim_accounts"), ("marts", "fct_cx_metrics"), ("reference", "metric_targets"))
+SCORECARD_INPUTS = (("marts", "dim_accounts"), ("marts", "fct_cx_metrics"), ("marts", "fct_cx_opportunities"),
+                    ("reference", "metric_targets"))
+
+
+def format_opportunity(metric: str, o: dict | None) -> str:
+    if o is None:
+        return "-"
+    return f"{o['segment_type']}={o['segment_value']}: {format_lift(metric, o['utility_lift'])} ({format_gap(metric, o['gap_units'])})"
 
 
 def format_scorecard(as_of: str, month: str, rows: list[dict], min_denominator: int = 20) -> list[str]:
-    header = ["metric", "value", "prior year", "change", "target", "status", "records", f"weakest segment (n >= {min_denominator})"]
+    header = ["metric", "value", "prior year", "change", "target", "status", "records",
+              f"weakest segment (n >= {min_denominator})", "top opportunity (utility-wide lift)"]
     table = []
     for r in rows:
         m = r["metric"]
         w = r["weakest"]
-        weakest = "-" if w is None else f"{w['segment_type']}={w['segment_value']}: {_fmt(m, w['value'])} (n={w['records']})"
-        table.append([m, _fmt(m, r["value"]), _fmt(m, r["prior_year"]), _fmt(m, r["change"], change=True),
-                      _fmt(m, r["target"]), r["status"], str(r["records"]), weakest])
+        weakest = "-" if w is None else f"{w['segment_type']}={w['segment_value']}: {format_value(m, w['value'])} (n={w['records']})"
+        table.append([m, format_value(m, r["value"]), format_value(m, r["prior_year"]), format_change(m, r["change"]),
+                      format_value(m, r["target"]), r["status"], str(r["records"]), weakest,
+                      format_opportunity(m, r.get("top_opportunity"))])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table)] if table else [len(h) for h in header]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return [
@@ -146,4 +214,5 @@ def format_scorecard(as_of: str, month: str, rows: list[dict], min_denominator: 
         line(header),
         line(["-" * w for w in widths]),
         *[line(t) for t in table],
+        "Segments of different types overlap: their lifts do not add up (marts.fct_cx_opportunities).",
     ]

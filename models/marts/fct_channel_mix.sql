@@ -2,7 +2,9 @@
 -- month) and segment: the records of its denominator (portal transactions
 -- under their portal channel, contained IVR calls as ivr, assisted contacts
 -- under their channel), their share of the period and segment, and for
--- month rows the same channel's share one year earlier.
+-- month rows the same channel's share one year earlier. A channel's group
+-- comes from the metric itself: self-service where its interactions are in
+-- the numerator, assisted where they are only in the denominator.
 with calendar as (
     select * from {{ ref('int_calendar_days') }}
 ),
@@ -22,6 +24,7 @@ interactions as (
         segment_type,
         segment_value,
         channel,
+        case when numerator > 0 then 'self_service' else 'assisted' end as channel_group,
         denominator as interactions
     from periods
 ),
@@ -33,6 +36,7 @@ shares as (
         segment_type,
         segment_value,
         channel,
+        channel_group,
         interactions,
         sum(interactions) over (
             partition by period_grain, period_start, segment_type, segment_value
@@ -47,6 +51,7 @@ select
     cast(shares.segment_type as {{ dbt.type_string() }}) as segment_type,
     cast(shares.segment_value as {{ dbt.type_string() }}) as segment_value,
     cast(shares.channel as {{ dbt.type_string() }}) as channel,
+    cast(shares.channel_group as {{ dbt.type_string() }}) as channel_group,
     cast(shares.interactions as {{ dbt.type_bigint() }}) as interactions,
     cast(shares.total_interactions as {{ dbt.type_bigint() }}) as total_interactions,
     cast(1.0 * shares.interactions / shares.total_interactions as {{ type_double() }}) as channel_share,

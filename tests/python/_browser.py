@@ -29,11 +29,12 @@ class Rendered:
     screenshot: Path
 
 
-def render(page: Path, work: Path, budget_ms: int = 20000) -> Rendered:
+def render(page: Path, work: Path, budget_ms: int = 20000, fragment: str = "", window: str = "1400,6000") -> Rendered:
+    """`fragment` is appended to the page's address (a dashboard segment: "#segment=age_band/65%2B")."""
     exe = chromium()
     assert exe, "Chromium is not installed (make browser)"
     work.mkdir(parents=True, exist_ok=True)
-    url = page.resolve().as_uri()
+    url = page.resolve().as_uri() + fragment
     net = work / "net.json"
     proc = subprocess.run([exe, *FLAGS, f"--user-data-dir={work / 'profile'}", f"--log-net-log={net}",
                            f"--virtual-time-budget={budget_ms}", "--dump-dom", url],
@@ -47,7 +48,7 @@ def render(page: Path, work: Path, budget_ms: int = 20000) -> Rendered:
                 and e.get("params", {}).get("initiator") != "not an origin"]  # not Chromium's own
     shot = work / "screenshot.png"
     subprocess.run([exe, *FLAGS, f"--user-data-dir={work / 'profile2'}", f"--virtual-time-budget={budget_ms}",
-                    "--window-size=1400,6000", f"--screenshot={shot}", url],
+                    f"--window-size={window}", f"--screenshot={shot}", url],
                    capture_output=True, text=True, timeout=180)
     return Rendered(proc.stdout, console, requests, shot)
 
@@ -111,3 +112,17 @@ def tables(dom: str) -> dict[str, tuple[str, list[str], list[list[str]]]]:
 def count_charts(dom: str) -> int:
     """Vega's rendered SVG charts (their root group carries class 'marks')."""
     return len(re.findall(r'<svg[^>]*class="marks"', dom))
+
+
+if __name__ == "__main__":  # make dashboard-screenshot: PAGE OUT.png [FRAGMENT]
+    import sys
+    import tempfile
+
+    page, out, *fragment = sys.argv[1:]
+    with tempfile.TemporaryDirectory() as work:
+        shot = render(Path(page), Path(work), fragment="".join(fragment), window="1400,2600")
+        problems = shot.console + shot.page_requests
+        if problems:
+            raise SystemExit(f"the page is not clean: {problems}")
+        shutil.copyfile(shot.screenshot, out)
+    print(out)

@@ -5,6 +5,7 @@ manifest of planted defects; and the bad-input paths."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -217,7 +218,7 @@ def test_channel_mix_matches_an_independent_computation(built):
         pd.DataFrame({"channel": assisted.channel, "day": assisted.started_at.str[:10]}),
     ])
     interactions["month"] = interactions.day.str[:7] + "-01"
-    mix = query(db, """select period_start, channel, interactions, total_interactions, channel_share, prior_year_share
+    mix = query(db, """select period_start, channel, channel_group, interactions, total_interactions, channel_share, prior_year_share
                        from marts.fct_channel_mix where period_grain = 'month' and segment_type = 'all'""")
     mix["period_start"] = mix.period_start.dt.strftime("%Y-%m-%d")
     mix = mix.set_index(["period_start", "channel"])
@@ -228,11 +229,86 @@ def test_channel_mix_matches_an_independent_computation(built):
         assert dict(got.interactions) == counts.to_dict()
         assert (got.total_interactions == len(sub)).all()
         assert got.channel_share.to_dict() == pytest.approx((counts / len(sub)).to_dict())
+        assert dict(got.channel_group) == {c: "assisted" if c in ASSISTED else "self_service" for c in counts.index}
         assert metric(db, "self_service_adoption", month).denominator == len(sub)
     prior = mix.loc["2023-09-01"]
     for channel, r in mix.loc["2024-09-01"].iterrows():
         expected = prior.channel_share.get(channel)
         assert (pd.isna(r.prior_year_share) and expected is None) or r.prior_year_share == pytest.approx(expected)
+
+
+def test_opportunities_match_an_independent_computation_from_the_exports_and_the_targets(built):
+    """fct_cx_opportunities by account class, recomputed here from the exports (not from fct_cx_metrics) and
+    seeds/metric_targets.csv: five metrics, both directions (handle time in agent seconds, the contact rate
+    in contacts), months with and without a prior year."""
+    raw, m, db = built["raw"], built["manifest"], built["db"]
+    targets = pd.read_csv(PROJECT / "seeds" / "metric_targets.csv").set_index("metric_name")
+    accounts = kept(raw, m, "raw_accounts", ["account_id"]).set_index("account_id")
+    customers = kept(raw, m, "raw_customers", ["customer_id"]).set_index("customer_id")
+    bills = kept(raw, m, "raw_bills", ["bill_id"])
+    exc = kept(raw, m, "raw_billing_exceptions", ["exception_id"])
+    surveys = kept(raw, m, "raw_surveys", ["survey_id"])
+    contacts = kept(raw, m, "raw_contacts", ["contact_id"])
+    prefs = kept(raw, m, "raw_delivery_preferences", ["account_id", "effective_date"])
+    contact_account = contact_account_resolver(accounts, customers)
+    contacts["account"] = [contact_account(r) for r in contacts.itertuples()]
+    klass = lambda acc: accounts.account_class.get(acc, "unknown") if acc is not None else "unknown"  # noqa: E731
+    bills["accurate"] = ~bills.bill_id.isin(set(exc.bill_id.dropna())) & ~bills.bill_id.isin(set(bills.corrects_bill_id.dropna()))
+    responses = surveys[surveys.responded_at.notna() & surveys.score.notna()]
+    calls = contacts[(contacts.channel == "phone") & contacts.agent_id.notna() & (contacts.resolution_status != "abandoned")]
+    handle = sum(pd.to_numeric(calls[c]).fillna(0) for c in ["talk_seconds", "hold_seconds", "wrap_seconds"])
+
+    checked = 0
+    for month, snapshot in [("2023-08-01", "2023-08-31"), ("2024-03-01", "2024-03-31")]:
+        def in_month(col):
+            return col.str[:7] + "-01" == month
+        active = _active_on(accounts.reset_index(), snapshot)
+        in_force = prefs[prefs.effective_date <= snapshot].sort_values("effective_date").groupby("account_id").last()
+        b = bills[in_month(bills.bill_date)]
+        r = responses[in_month(responses.responded_at)]
+        c = calls[in_month(calls.started_at)]
+        k = contacts[in_month(contacts.started_at)]
+        # {metric: DataFrame(numerator, denominator) by account class}
+        per_class = {
+            "bill_accuracy": pd.DataFrame({"n": b.accurate.astype(float), "d": 1, "cls": b.account_id.map(klass)}),
+            "csat": pd.DataFrame({"n": (r.score.astype(int) >= 4).astype(float), "d": 1, "cls": r.account_id.map(klass)}),
+            "average_handle_time": pd.DataFrame({"n": handle[c.index].astype(float), "d": 1, "cls": c.account.map(klass)}),
+            "ebill_adoption": pd.DataFrame({"n": active.account_id.map(in_force.delivery_method).eq("ebill").astype(float),
+                                            "d": 1, "cls": active.account_class}),
+        }
+        per_class = {name: df.groupby("cls")[["n", "d"]].sum() for name, df in per_class.items()}
+        # the contact rate: contacts of the class's accounts over the class's active accounts
+        rate = pd.DataFrame({"n": k.account.map(klass).value_counts(), "d": active.account_class.value_counts()})
+        per_class["inbound_contact_rate"] = rate.fillna(0)
+        utility = {name: df.d.sum() for name, df in per_class.items()}
+        utility["inbound_contact_rate"] = len(active)
+        per_class["inbound_contact_rate"] = rate[rate.d > 0].fillna(0)  # no accounts, no row ('unknown')
+        mart = query(db, """select * from marts.fct_cx_opportunities where month_start = cast(? as date)
+                            and segment_type = 'account_class'""", [month])
+        for name, df in per_class.items():
+            t = targets.loc[name]
+            got = mart[mart.metric_name == name].set_index("segment_value")
+            assert sorted(got.index) == sorted(df.index), (name, month)
+            gaps = ((t.target_value * df.d - df.n) if t.direction == "higher_is_better"
+                    else (df.n - t.target_value * df.d)).clip(lower=0)
+            for cls, row in df.iterrows():
+                g = got.loc[cls]
+                assert (g.numerator, g.denominator) == pytest.approx((row.n, row.d)), (name, month, cls)
+                assert g.target_value == t.target_value and g.target_source == t.source
+                assert g.gap_units == pytest.approx(gaps[cls], abs=1e-9), (name, month, cls)
+                assert g.utility_lift == pytest.approx(gaps[cls] / utility[name], abs=1e-12), (name, month, cls)
+                assert pd.isna(g.rank_in_metric) == (gaps[cls] == 0), (name, month, cls)
+                share = gaps[cls] / gaps.sum() if gaps.sum() > 0 else None
+                assert (pd.isna(g.share_of_type_gap) and share is None) or g.share_of_type_gap == pytest.approx(share)
+                checked += 1
+            # the ranks of the classes (across every segment type) follow their lifts, largest first
+            ranked = got[got.rank_in_metric.notna()].sort_values("rank_in_metric")
+            lifts = [gaps[cls] / utility[name] for cls in ranked.index]
+            assert lifts == sorted(lifts, reverse=True), (name, month)
+    assert checked >= 25  # 5 metrics x 2 months x 2-4 classes
+    # both directions have a segment short of its target somewhere
+    assert query(db, """select count(distinct direction) as n from marts.fct_cx_opportunities
+                        where segment_type = 'account_class' and gap_units > 0""").n[0] == 2
 
 
 def test_billing_exceptions_by_run_match_an_independent_computation(built):
@@ -333,6 +409,13 @@ def test_marts_hold_no_personal_data_and_scorecard_prints(built):
                  "ebill_adoption", "inbound_contact_rate"]:
         assert name in out
     assert str(built["db"]) in out
+    # each metric's line names its top opportunity of the month (rank 1 of fct_cx_opportunities)
+    top = query(built["db"], """select metric_name, segment_type, segment_value from marts.fct_cx_opportunities
+                                where month_start = date '2024-09-01' and rank_in_metric = 1""")
+    assert len(top) >= 3
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.split() and ln.split()[0] in set(top.metric_name)}
+    for t in top.itertuples():
+        assert f"{t.segment_type}={t.segment_value}: " in lines[t.metric_name].split("(n=")[-1], t
 
 
 def test_the_run_prints_its_phases_and_progress_lines_not_dbts_log(built):
@@ -466,6 +549,27 @@ def _phone_key(value):
     return digits[-10:] if len(digits) >= 10 else None
 
 
+def contact_account_resolver(accounts: pd.DataFrame, customers: pd.DataFrame):
+    """int_contacts' account unification re-implemented: the contact's known account_id, else the one account
+    active on the contact's day of the customers with the caller's phone (last 10 digits), else None."""
+    phone_to_customers = {}
+    for cid, phone in customers.phone.items():
+        key = _phone_key(phone)
+        if key:
+            phone_to_customers.setdefault(key, set()).add(cid)
+
+    def contact_account(row):
+        if row.account_id is not None and row.account_id in accounts.index:
+            return row.account_id
+        key = _phone_key(row.caller_phone)
+        day = row.started_at[:10]
+        matches = {a for a, acc in accounts.iterrows()
+                   if key and acc.customer_id in phone_to_customers.get(key, ())
+                   and acc.opened_date <= day and (acc.closed_date is None or day < acc.closed_date)}
+        return matches.pop() if len(matches) == 1 else None
+    return contact_account
+
+
 def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
     """survey-triggers.md re-implemented row by row in Python on the same exports."""
     raw, m, db = built["raw"], built["manifest"], built["db"]
@@ -481,20 +585,7 @@ def test_survey_triggers_match_an_independent_implementation_of_the_spec(built):
         a = accounts.loc[acc]
         return a.opened_date <= day and (a.closed_date is None or day < a.closed_date)
 
-    phone_to_customers = {}
-    for cid, phone in customers.phone.items():
-        key = _phone_key(phone)
-        if key:
-            phone_to_customers.setdefault(key, set()).add(cid)
-
-    def contact_account(row):
-        if row.account_id is not None and row.account_id in accounts.index:
-            return row.account_id
-        key = _phone_key(row.caller_phone)
-        day = row.started_at[:10]
-        matches = {a for a, acc in accounts.iterrows()
-                   if key and acc.customer_id in phone_to_customers.get(key, ()) and active(a, day)}
-        return matches.pop() if len(matches) == 1 else None
+    contact_account = contact_account_resolver(accounts, customers)
 
     cands = []
     for r in bills.itertuples():
@@ -598,6 +689,56 @@ def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):
     assert query(built["db"], fingerprint).equals(before)
 
 
+def _as_read(metric: str, value) -> str:
+    """How the dashboard must show a value: shares as % with one decimal, handle time m:ss, contacts per
+    account with three decimals."""
+    if value is None or pd.isna(value):
+        return "-"
+    if metric == "average_handle_time":
+        minutes, seconds = divmod(int(round(value)), 60)
+        return f"{minutes}:{seconds:02d}"
+    return f"{value:.3f}" if metric == "inbound_contact_rate" else f"{value * 100:.1f}%"
+
+
+def _shown(dom: str) -> dict[str, list[dict]]:
+    """What each segment chart holds, as the page wrote it back ({chart id: rows})."""
+    out = {}
+    for tag in re.findall(r"<div[^>]*data-shown=[^>]*>", dom):
+        out[re.search(r'id="([^"]+)"', tag).group(1)] = json.loads(html.unescape(re.search(r'data-shown="([^"]*)"', tag).group(1)))
+    return out
+
+
+def assert_charts_show_the_segment(db: Path, dom: str, segment_type: str, segment_value: str):
+    shown = _shown(dom)
+    assert len(shown) == 10 and f'data-segment="{html.escape(segment_type)}/{html.escape(segment_value)}"' in dom
+    for rows in shown.values():
+        assert {(r["segment_type"], r["segment_value"]) for r in rows} <= {(segment_type, segment_value)}
+    none = lambda v: None if v is None or pd.isna(v) else v  # noqa: E731
+    seg = [segment_type, segment_value]
+    metrics = query(db, """select metric_name, cast(period_start as varchar) as p, metric_value, prior_year_value, denominator
+                           from marts.fct_cx_metrics where period_grain = 'month' and segment_type = ? and segment_value = ?""", seg)
+    for name in ["csat", "first_contact_resolution", "self_service_adoption", "bill_accuracy", "average_handle_time",
+                 "ebill_adoption", "inbound_contact_rate"]:
+        expected = {r.p: (r.metric_value, none(r.prior_year_value), r.denominator)
+                    for r in metrics[metrics.metric_name == name].itertuples()}
+        got = {r["period_start"][:10]: (r["metric_value"], r["prior_year_value"], r["denominator"])
+               for r in shown[f"trend_{name}"]}
+        assert got == expected and len(got) == len(shown[f"trend_{name}"]), name
+    weeks = query(db, """select cast(week_start as varchar) as w, csat_13w, denominator_13w from marts.fct_csat_rolling_13w
+                         where segment_type = ? and segment_value = ?""", seg)
+    assert {r["week_start"][:10]: (r["csat_13w"], r["denominator_13w"]) for r in shown["csat_13w"]} == {
+        r.w: (r.csat_13w, r.denominator_13w) for r in weeks.itertuples()}
+    mix = query(db, """select cast(period_start as varchar) as p, channel, channel_group, interactions, channel_share,
+                              prior_year_share from marts.fct_channel_mix
+                       where period_grain = 'month' and segment_type = ? and segment_value = ?""", seg)
+    expected = {(r.p, r.channel): (r.channel_group, r.interactions, r.channel_share, none(r.prior_year_share))
+                for r in mix.itertuples()}
+    assert len(expected) > 0
+    for chart in ("channel_mix", "channel_groups"):
+        assert {(r["period_start"][:10], r["channel"]): (r["channel_group"], r["interactions"], r["channel_share"],
+                                                          r["prior_year_share"]) for r in shown[chart]} == expected, chart
+
+
 def test_dashboard_opens_offline_renders_every_chart_and_shows_the_marts_numbers(built, tmp_path):
     line = [ln for ln in built["stdout"].splitlines() if ln.startswith("Dashboard: ")]
     assert line, built["stdout"][-2000:]
@@ -608,27 +749,83 @@ def test_dashboard_opens_offline_renders_every_chart_and_shows_the_marts_numbers
     markup = re.sub(r"<script>.*?</script>", "", source, flags=re.S)  # the inlined bundle's own strings aside
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)\s*=", markup, re.I)
     assert markup.count("<script>") == 0 and source.count("<script>") == 2
-    r = render(page, tmp_path / "browser")
+    r = render(page, tmp_path / "browser", window="1400,2600")
     assert r.console == [], r.console
     assert r.page_requests == [], r.page_requests
     expected_charts = source.count('<div class="chart" id=')
-    assert expected_charts >= 12 and count_charts(r.dom) == expected_charts
+    assert expected_charts >= 15 and count_charts(r.dom) == expected_charts
     assert f'data-rendered="{expected_charts}"' in r.dom
     assert r.screenshot.is_file() and r.screenshot.stat().st_size > 50_000
+    db = built["db"]
+    assert_charts_show_the_segment(db, r.dom, "all", "all")  # the default
     shown = tables(r.dom)
+
+    # the scorecard: values as people read them, a status badge and the target, the top opportunity
     month = [c for c in shown if c.startswith("Latest complete month ")][0].split()[-1]
     source_, header, rows = shown[f"Latest complete month {month}"]
-    marts = query(built["db"], """select metric_name, metric_value from marts.fct_cx_metrics
-                                  where period_grain = 'month' and segment_type = 'all' and period_start = cast(? as date)""",
-                  [month]).set_index("metric_name").metric_value
+    marts = query(db, """select m.metric_name, m.metric_value, m.prior_year_value, t.direction, t.target_value, t.at_risk_value
+                         from marts.fct_cx_metrics m join reference.metric_targets t using (metric_name)
+                         where period_grain = 'month' and segment_type = 'all' and period_start = cast(? as date)""",
+                  [month]).set_index("metric_name")
+    top = query(db, """select metric_name, segment_type, segment_value from marts.fct_cx_opportunities
+                       where month_start = cast(? as date) and rank_in_metric = 1""", [month]).set_index("metric_name")
     assert source_ == "marts.fct_cx_metrics" and len(rows) == len(marts) == 7
-    for row in rows:
-        assert float(row[1]) == pytest.approx(marts[row[0]], rel=1e-3), row
+    assert header[:6] == ["metric", "value", "prior year", "change", "status", "target (source)"]
+    for name, value, prior, _, status, target, opportunity in rows:
+        mt = marts.loc[name]
+        assert (value, prior) == (_as_read(name, mt.metric_value), _as_read(name, mt.prior_year_value)), name
+        assert target.startswith(_as_read(name, mt.target_value) + " "), (name, target)
+        better = (lambda a, b: a <= b) if mt.direction == "lower_is_better" else (lambda a, b: a >= b)
+        assert status == ("on target" if better(mt.metric_value, mt.target_value) else
+                          "watch" if better(mt.metric_value, mt.at_risk_value) else "at risk"), name
+        assert opportunity.startswith(f"{top.segment_type[name]}={top.segment_value[name]}: ") if name in top.index \
+            else opportunity == "-", (name, opportunity)
+    assert re.search(r'<span class="badge (on-target|watch|at-risk)">', r.dom)
+
+    # where to act first: the latest complete month's three first opportunities of every metric
+    source_, header, rows = shown[f"Where to act first, {month[:7]}"]
+    opp = query(db, """select metric_name, rank_in_metric, segment_type, segment_value, metric_value, gap_units,
+                              utility_lift, target_source
+                       from marts.fct_cx_opportunities where month_start = cast(? as date) and rank_in_metric <= 3""",
+                [month])
+    assert source_ == "marts.fct_cx_opportunities" and header[:3] == ["metric", "rank", "segment"]
+    ranked = [r for r in rows if r[1]]
+    assert len(ranked) == len(opp) > 0
+    labels = {"csat": "CSAT", "first_contact_resolution": "First-contact resolution",
+              "self_service_adoption": "Self-service adoption", "bill_accuracy": "Bill accuracy",
+              "average_handle_time": "Average handle time (m:ss)", "ebill_adoption": "E-bill adoption",
+              "inbound_contact_rate": "Inbound contacts per account"}
+    for o in opp.itertuples():
+        row = [r for r in ranked if r[1] == str(o.rank_in_metric) and r[0] == labels[o.metric_name]
+               and r[2] == f"{o.segment_type} = {o.segment_value}"]
+        assert len(row) == 1, o
+        value, gap, lift, source_label = row[0][3], row[0][5], row[0][6], row[0][8]
+        assert value.startswith(_as_read(o.metric_name, o.metric_value)), (o, value)
+        hours = o.metric_name == "average_handle_time"
+        assert gap.startswith(f"{o.gap_units / 3600 if hours else o.gap_units:,.1f} "), (o, gap)
+        expected_lift = -o.utility_lift if o.metric_name in ("average_handle_time", "inbound_contact_rate") else o.utility_lift
+        assert lift == ("-" if expected_lift < 0 else "+") + _as_read(o.metric_name, abs(expected_lift)).replace(
+            "%", " pt"), (o, lift)
+        assert source_label == o.target_source.split(":")[0]
+    assert "their lifts do not add up" in r.dom
+
     source_, header, rows = shown["Rows per export"]
-    rec = query(built["db"], "select * from marts.dq_row_reconciliation").set_index("source_file")
+    rec = query(db, "select * from marts.dq_row_reconciliation").set_index("source_file")
     assert len(rows) == 14
     for row in rows:
         assert [int(v) for v in row[1:]] == [int(rec.loc[row[0], c]) for c in header[1:]], row
+
+
+def test_the_dashboard_drills_down_to_a_segment_chosen_in_its_address(built, tmp_path):
+    """`#segment=age_band/65+` (as the two lists set it): every segment chart holds that segment's rows."""
+    page = built["db"].parent / "dashboard" / "index.html"
+    r = render(page, tmp_path / "browser", fragment="#segment=age_band/65%2B", window="1400,2600")
+    assert r.console == [] and r.page_requests == [], (r.console, r.page_requests)
+    assert_charts_show_the_segment(built["db"], r.dom, "age_band", "65+")
+    assert '<span id="segment-shown">age_band = 65+</span>' in r.dom
+    # a segment the marts do not hold falls back to all accounts
+    r = render(page, tmp_path / "browser2", fragment="#segment=age_band/nobody", window="1400,800")
+    assert r.console == [] and 'data-segment="all/all"' in r.dom
 
 
 @pytest.mark.skipif(chromium() is None, reason="needs Chromium (make browser)")

@@ -137,3 +137,24 @@ def test_mf_validate_configs_passes_against_the_warehouse(sample_db):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     assert out.count("ERRORS: 0") >= 6 and "Successfully validated metrics against data warehouse" in out, out[-3000:]
+
+
+def test_the_where_to_act_first_saved_query_equals_fct_cx_opportunities(sample_db, tmp_path):
+    """The ranked opportunities through the semantic layer: every ranked (metric, month, segment) of the mart,
+    no other, with its rank, lift and gap."""
+    out = tmp_path / "where_to_act_first.csv"
+    proc = subprocess.run([str(BIN / "mf"), "query", "--saved-query", "where_to_act_first", "--csv", str(out)],
+                          cwd=PROJECT, env=_env(sample_db), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and out.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    df = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    got = {(r.cx_opportunity__metric_name, str(r.metric_time__month)[:10], r.cx_opportunity__segment_type,
+            str(r.cx_opportunity__segment_value)): (int(r.cx_opportunity__rank_in_metric), r.opportunity_utility_lift,
+                                                    r.opportunity_gap_units) for r in df.itertuples()}
+    mart = query(sample_db, """select metric_name, cast(month_start as varchar) as m, segment_type, segment_value,
+                                      rank_in_metric, utility_lift, gap_units
+                               from marts.fct_cx_opportunities where rank_in_metric is not null""")
+    expected = {(r.metric_name, r.m, r.segment_type, r.segment_value): (r.rank_in_metric, r.utility_lift, r.gap_units)
+                for r in mart.itertuples()}
+    assert len(got) == len(df) and set(got) == set(expected) and len(expected) > 100
+    for key, (rank, lift, gap) in expected.items():
+        assert got[key][0] == rank and abs(got[key][1] - lift) <= 1e-9 and abs(got[key][2] - gap) <= 1e-9, key

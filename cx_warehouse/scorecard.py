@@ -32,26 +32,21 @@ def _mss(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-def format_value(metric: str, value: float | None) -> str:
-    """A metric value as people read it: 97.7%, 10:06 (m:ss), 0.104."""
+def format_value(metric: str, value: float | None, signed: bool = False) -> str:
+    """A metric value as people read it: 97.7%, 10:06 (m:ss), 0.104; signed, a difference of two values:
+    +1.2 pt, -0:48, +0.004."""
     if value is None or value != value:
         return "-"
+    sign = ("+" if value >= 0 else "-") if signed else ("-" if value < 0 else "")
     if metric == "average_handle_time":
-        return ("-" if value < 0 else "") + _mss(value)
+        return sign + _mss(value)
     if metric == "inbound_contact_rate":
-        return f"{value:.3f}"
-    return f"{value * 100:.1f}%"
+        return f"{sign}{abs(value):.3f}"
+    return f"{sign}{abs(value) * 100:.1f}" + (" pt" if signed else "%")
 
 
 def format_change(metric: str, change: float | None) -> str:
-    """A difference of two values: +1.2 pt, -0:48, +0.004."""
-    if change is None or change != change:
-        return "-"
-    if metric == "average_handle_time":
-        return ("-" if change < 0 else "+") + _mss(change)
-    if metric == "inbound_contact_rate":
-        return f"{change:+.3f}"
-    return f"{change * 100:+.1f} pt"
+    return format_value(metric, change, signed=True)
 
 
 def format_lift(metric: str, lift: float | None) -> str:

@@ -17,9 +17,15 @@ A run whose tests or gate fail publishes nothing (the data-health tables
 excepted: the published dq_test_* tables get the failed run's results, the
 marts stay as they were). Its deliveries are still "new" for the next run,
 which builds them again.
+
+A run none of whose inputs changed since the last published run (the same
+deliveries by name and fingerprint, settings, project code and survey
+hand-off ledger: `run_inputs`) builds, gates and publishes nothing: the
+published marts already are its result (docs/publishing.md).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -180,11 +186,11 @@ def published_deliveries(published: Path) -> set[tuple[str, str, str]]:
         con.close()
 
 
-def delivery_plan(raw_dir: Path, published: Path) -> list[dict]:
+def delivery_plan(raw_dir: Path, published: Path, landing: list[dict] | None = None) -> list[dict]:
     """Per export: deliveries new since the last publish, and those already published."""
     done = published_deliveries(published)
     plan: dict[str, dict] = {}
-    for d in landing_deliveries(raw_dir):
+    for d in landing if landing is not None else landing_deliveries(raw_dir):
         row = plan.setdefault(d["source_file"], {"export": d["source_file"], "new": [], "already": 0})
         if (d["source_file"], d["source_delivery"], d["delivery_fingerprint"]) in done:
             row["already"] += 1
@@ -221,6 +227,61 @@ def _write_state_meta(state: Path, meta: dict) -> None:
     tmp = _state_meta_path(state).with_suffix(".tmp")
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, _state_meta_path(state))
+
+
+# ---------------------------------------------------------------------------
+# The inputs of a run: unchanged since the last publish -> nothing to build
+# ---------------------------------------------------------------------------
+# What dbt and the pipeline read besides the landing folder and the settings:
+# the project's code (tests/python aside) and the engine's versions.
+CODE_DIRS = ("models", "macros", "seeds", "tests", "analyses", "cx_warehouse")
+CODE_FILES = ("dbt_project.yml", "selectors.yml", "profiles.yml")
+
+
+def code_fingerprint() -> str:
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    files = [PROJECT_DIR / f for f in CODE_FILES]
+    for d in CODE_DIRS:
+        files += [p for p in (PROJECT_DIR / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  and p.relative_to(PROJECT_DIR).parts[:2] != ("tests", "python")]
+    for path in sorted(files):
+        if path.is_file():
+            h.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(" ".join(f"{pkg}={version(pkg)}" for pkg in ("dbt-core", "dbt-duckdb", "duckdb")).encode())
+    return h.hexdigest()
+
+
+def _ledger_signature(ledger: Path) -> list | None:
+    """The hand-off ledger's batches (it only grows): count, newest and rows."""
+    if not ledger.exists():
+        return None
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(ledger), read_only=True)
+    except duckdb.Error:
+        return ["unreadable"]  # never equal to a readable one: the build reports it
+    try:
+        return [str(v) for v in con.execute("select count(*), max(batch_id), sum(row_count) from batches").fetchone()]
+    except duckdb.Error:
+        return ["no batches table"]
+    finally:
+        con.close()
+
+
+def run_inputs(raw_dir: Path, published: Path, landing: list[dict], extra_vars: dict | None,
+               selector: str | None, run_gx: bool) -> str:
+    """One fingerprint of everything a run's published result depends on."""
+    doc = {
+        "raw_dir": str(raw_dir),
+        "deliveries": sorted((d["source_file"], d["source_delivery"], d["delivery_fingerprint"] or "") for d in landing),
+        "vars": extra_vars or {}, "selector": selector, "gate": run_gx,
+        "handoff_ledger": _ledger_signature(handoff_ledger(published)),
+        "code": code_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------
@@ -362,11 +423,23 @@ def build_and_publish(
                 print(f"The landing folder changed ({before} -> {raw_dir}): full rebuild.")
             full_refresh = True
         with phase("intake", out) as report:
-            plan = delivery_plan(raw_dir, published)
+            landing = landing_deliveries(raw_dir)
+            plan = delivery_plan(raw_dir, published, landing)
             report["text"] = (f"{sum(len(p['new']) for p in plan)} new deliveries, "
                               f"{sum(p['already'] for p in plan)} already loaded")
         if not quiet:
             print(format_plan(plan))
+
+        inputs = run_inputs(raw_dir, published, landing, extra_vars, selector, run_gx)
+        meta = _read_state_meta(state)
+        if (not full_refresh and state.exists() and published.exists() and not any(p["new"] for p in plan)
+                and meta.get("published_inputs") == inputs):
+            if not quiet:
+                print("Nothing changed since the last published run (the same deliveries, settings, code and "
+                      "survey hand-off ledger): nothing built, the published marts stand.")
+            return RunResult(True, published, "unchanged", timings, plan, None)
+        if "published_inputs" in meta:  # from here on the state no longer holds just the published run's result
+            _write_state_meta(state, {k: v for k, v in meta.items() if k != "published_inputs"})
 
         args, test_scope = build_command(state, full_refresh, selector, extra_vars)
         # the run's own results only: a run that stops before dbt writes them has run no test
@@ -416,4 +489,5 @@ def build_and_publish(
             publish(state, published)
             report["text"] = f"{published}"
         timings["publish_s"] = time.perf_counter() - t0
+        _write_state_meta(state, {"raw_dir": str(raw_dir), "published_inputs": inputs})
     return RunResult(True, published, "published", timings, plan, health)

@@ -178,9 +178,11 @@ class TestDeliveryChain:
     def test_each_working_state_records_the_landing_folder_it_was_built_from(self, chain):
         from cx_warehouse.pipeline import _read_state_meta
 
-        assert _read_state_meta(state_path(chain["full_db"])) == {"raw_dir": str(chain["full"].resolve())}
-        # written by the successful retry (the failed attempt left the same folder there)
-        assert _read_state_meta(state_path(chain["inc_db"])) == {"raw_dir": str(chain["partial"].resolve())}
+        assert _read_state_meta(state_path(chain["full_db"]))["raw_dir"] == str(chain["full"].resolve())
+        # written by the successful retry (the failed attempt left the same folder there), with the
+        # fingerprint of the inputs it published (pipeline.run_inputs)
+        meta = _read_state_meta(state_path(chain["inc_db"]))
+        assert meta["raw_dir"] == str(chain["partial"].resolve()) and len(meta["published_inputs"]) == 64
 
 
     def test_the_manifest_stamps_each_file_when_first_listed(self, chain):
@@ -256,12 +258,15 @@ class TestDeliveryChain:
 
 
     def test_an_unchanged_snapshot_is_skipped(self, chain):
-        # nothing new: the third run loads no delivery and the snapshot models read no file
+        # the retry loaded the re-sent accounts snapshot; its staging model read no file of the
+        # unchanged customers snapshot
+        compiled = (dbt_target_for(chain["inc_db"].name, VARS[1]) / "compiled" / "cx_warehouse" / "models" / "staging" / "cis"
+                    / "stg_cis__customers.sql").read_text()
+        assert "where 1 = 0" in compiled and "read_csv(" not in compiled and "read_parquet(" not in compiled
+        # nothing new at all: the third run loads no delivery and builds nothing
         third = run_ok(chain["partial"], chain["inc_db"], "--skip-gx")
         assert all(plan_line(third.stdout, e)[1] == "0" for e in ("raw_accounts", "raw_ami_daily_reads"))
-        compiled = (dbt_target_for(chain["inc_db"].name, VARS[1]) / "compiled" / "cx_warehouse" / "models" / "staging" / "cis"
-                    / "stg_cis__accounts.sql").read_text()
-        assert "where 1 = 0" in compiled and "read_csv(" not in compiled and "read_parquet(" not in compiled
+        assert "Nothing changed since the last published run" in third.stdout and "\nbuild: " not in third.stdout
         assert all(n == 0 for n in mart_differences(chain["full_db"], chain["inc_db"]).values())
 
 

@@ -670,6 +670,62 @@ def test_a_failed_rebuild_after_the_landing_folder_changed_is_retried_in_full(tm
     assert pipeline._read_state_meta(state) == {"raw_dir": "/elsewhere"}
 
 
+def test_a_run_whose_inputs_did_not_change_builds_nothing_and_any_change_builds(tmp_path, monkeypatch):
+    """No dbt here: a published warehouse holding the landing folder's deliveries, built from the same
+    inputs, is left as it is; a new setting, a hand-off batch, changed code or a failed build in between
+    each make the next run build."""
+    from cx_warehouse import pipeline
+
+    db = tmp_path / "wh" / "cx.duckdb"
+    db.parent.mkdir()
+    state = pipeline.state_path(db)
+    duckdb.connect(str(state)).close()
+    landing = pipeline.landing_deliveries(SAMPLE.resolve())
+    con = duckdb.connect(str(db))
+    con.execute("create schema marts")
+    con.execute("create table marts.dq_load_deliveries (source_file varchar, source_delivery varchar, "
+                "delivery_fingerprint varchar)")
+    con.executemany("insert into marts.dq_load_deliveries values (?, ?, ?)",
+                    [[d["source_file"], d["source_delivery"], d["delivery_fingerprint"]] for d in landing])
+    con.close()
+    calls = []
+    monkeypatch.setattr(pipeline, "run_dbt", lambda args, path, quiet=False, **where: calls.append(args) or 1)
+    monkeypatch.setattr(pipeline, "publish", lambda *a, **k: None)
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+
+    def published_from(**change):
+        inputs = {"extra_vars": None, "selector": None, "run_gx": False, **change}
+        pipeline._write_state_meta(state, {"raw_dir": str(SAMPLE.resolve()), "published_inputs": pipeline.run_inputs(
+            SAMPLE.resolve(), db, landing, inputs["extra_vars"], inputs["selector"], inputs["run_gx"])})
+
+    def run(**kw):
+        return pipeline.build_and_publish(SAMPLE, db, run_gx=False, quiet=True, **kw)
+
+    published_from()
+    result = run()
+    assert result.published and result.message == "unchanged" and calls == []
+    # a setting differs: dbt builds (and fails here), and the state no longer vouches for the published run
+    assert not run(extra_vars={"lookback_days": 3}).published and len(calls) == 1
+    assert "published_inputs" not in pipeline._read_state_meta(state)
+    assert not run().published and len(calls) == 2  # the same inputs as published, but the state was touched
+    published_from()
+    assert not run(selector="daily").published and len(calls) == 3
+    assert not run(full_refresh=True).published and len(calls) == 4
+    # a batch handed off since: the ledger is an input (fct_survey_triggers.handoff_batch_id)
+    published_from()
+    ledger = pipeline.handoff_ledger(db)
+    con = duckdb.connect(str(ledger))
+    con.execute("create table batches (batch_id varchar, row_count bigint)")
+    con.execute("insert into batches values ('surveys-20250101T000000Z', 3)")
+    con.close()
+    assert not run().published and len(calls) == 5
+    # changed code
+    published_from()
+    assert run().message == "unchanged" and len(calls) == 5
+    monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "another version")
+    assert not run().published and len(calls) == 6
+
+
 def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):
     # every survey score stops parsing: staging rejects the rows; with the rejection
     # tolerance relaxed the build passes (the tolerance itself: test_contract_rules.py),

@@ -40,8 +40,7 @@ LABELS = {
     "average_handle_time": "Average handle time (m:ss)", "ebill_adoption": "E-bill adoption",
     "inbound_contact_rate": "Inbound contacts per account",
 }
-# Vega-Lite axis formats matching format_value: shares in %, seconds as m:ss, rates with 3 decimals
-AXIS_FORMAT = {"average_handle_time": None, "inbound_contact_rate": ".3f"}
+# the axis labels of handle time as m:ss (format_value's form; shares in %, rates with 3 decimals)
 MSS_AXIS = "floor(datum.value / 60) + ':' + (datum.value % 60 < 10 ? '0' : '') + floor(datum.value % 60)"
 OPPORTUNITIES_PER_METRIC = 3
 
@@ -147,14 +146,12 @@ def scorecard_section(con, month: str | None) -> str:
                   cells, "marts.fct_cx_metrics", f"Latest complete month {month}", css="scorecard")
 
 
-def _mss_axis(title: str) -> alt.Axis:
-    return alt.Axis(title=title, labelExpr=MSS_AXIS)
-
-
 def _y(metric: str, field: str, title: str) -> alt.Y:
     if metric == "average_handle_time":
-        return alt.Y(field, title=title, axis=_mss_axis(title))
-    return alt.Y(field, title=title, axis=alt.Axis(format=AXIS_FORMAT.get(metric, ".0%")))
+        axis = alt.Axis(title=title, labelExpr=MSS_AXIS)
+    else:
+        axis = alt.Axis(title=title, format=".3f" if metric == "inbound_contact_rate" else ".0%")
+    return alt.Y(field, title=title, axis=axis)
 
 
 def segment_charts() -> list[tuple[str, str, dict, alt.Chart]]:

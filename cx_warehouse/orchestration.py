@@ -36,7 +36,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from .contract import PROJECT_DIR
 from .pipeline import (_write_state_meta, build_command, dbt_env, dbt_executable, delivery_plan, folder_changed,
-                       handoff_ledger_env, run_health, state_path, warehouse_path)
+                       forget_published_inputs, handoff_ledger_env, run_health, state_path, warehouse_path)
 from .publish import RunLock, publish
 
 POOL = "cx_warehouse_writer"
@@ -135,6 +135,7 @@ def cx_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
     env = {"DUCKDB_PATH": str(state), "CX_RAW_DIR": str(raw), "CX_TEST_SCOPE": test_scope,
            **handoff_ledger_env(state)}
     with RunLock(warehouse.published), _environment(env):
+        forget_published_inputs(state)  # `make run` must not take this state for its last publish's
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
         if not invocation.is_successful():

@@ -271,6 +271,13 @@ def _ledger_signature(ledger: Path) -> list | None:
         con.close()
 
 
+def forget_published_inputs(state: Path) -> None:
+    """Before any build into the state: from then on it no longer holds just the published run's result."""
+    meta = _read_state_meta(state)
+    if "published_inputs" in meta:
+        _write_state_meta(state, {k: v for k, v in meta.items() if k != "published_inputs"})
+
+
 def run_inputs(raw_dir: Path, published: Path, landing: list[dict], extra_vars: dict | None,
                selector: str | None, run_gx: bool) -> str:
     """One fingerprint of everything a run's published result depends on."""
@@ -438,8 +445,7 @@ def build_and_publish(
                 print("Nothing changed since the last published run (the same deliveries, settings, code and "
                       "survey hand-off ledger): nothing built, the published marts stand.")
             return RunResult(True, published, "unchanged", timings, plan, None)
-        if "published_inputs" in meta:  # from here on the state no longer holds just the published run's result
-            _write_state_meta(state, {k: v for k, v in meta.items() if k != "published_inputs"})
+        forget_published_inputs(state)
 
         args, test_scope = build_command(state, full_refresh, selector, extra_vars)
         # the run's own results only: a run that stops before dbt writes them has run no test

@@ -97,7 +97,7 @@ def opportunities_section(con, month: str | None) -> str:
         return "<p>No complete month yet.</p>"
     opp = _q(con, f"""
         select metric_name, rank_in_metric, segment_type, segment_value, metric_value, target_value, gap_units,
-               utility_lift, share_of_type_gap, target_source, is_provisional
+               utility_lift, direction, share_of_type_gap, target_source, is_provisional
         from marts.fct_cx_opportunities
         where month_start = cast(? as date) and rank_in_metric <= {OPPORTUNITIES_PER_METRIC}
         order by rank_in_metric""", [month])
@@ -112,7 +112,7 @@ def opportunities_section(con, month: str | None) -> str:
                 html.escape(f"{r.segment_type} = {r.segment_value}"),
                 html.escape(format_value(name, r.metric_value)) + (" (provisional)" if r.is_provisional else ""),
                 html.escape(format_value(name, r.target_value)), html.escape(format_gap(name, r.gap_units)),
-                f"<strong>{html.escape(format_lift(name, r.utility_lift))}</strong>",
+                f"<strong>{html.escape(format_lift(name, r.utility_lift, r.direction))}</strong>",
                 html.escape(f"{r.share_of_type_gap * 100:.0f}%") if pd.notna(r.share_of_type_gap) else "",
                 _source_label(r.target_source), "yes" if r.is_provisional else "",
             ])

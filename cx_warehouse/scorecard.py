@@ -24,9 +24,6 @@ METRIC_ORDER = [
 ]
 
 
-RATIO_METRICS = ("csat", "first_contact_resolution", "self_service_adoption", "bill_accuracy", "ebill_adoption")
-
-
 def _mss(seconds: float) -> str:
     minutes, secs = divmod(int(round(abs(seconds))), 60)
     return f"{minutes}:{secs:02d}"
@@ -49,11 +46,12 @@ def format_change(metric: str, change: float | None) -> str:
     return format_value(metric, change, signed=True)
 
 
-def format_lift(metric: str, lift: float | None) -> str:
-    """utility_lift as the change of the utility-wide value, in the metric's good direction."""
+def format_lift(metric: str, lift: float | None, direction: str) -> str:
+    """utility_lift as the change of the utility-wide value: up where higher is better, down where lower is
+    (direction as in metric_targets)."""
     if lift is None or lift != lift:
         return "-"
-    return format_change(metric, -lift if metric in ("average_handle_time", "inbound_contact_rate") else lift)
+    return format_change(metric, -lift if direction == "lower_is_better" else lift)
 
 
 GAP_UNITS = {
@@ -124,7 +122,7 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection, min_denominator: int = 20) ->
     ).fetchall()
     top = con.execute(
         """
-        select metric_name, segment_type, segment_value, utility_lift, gap_units
+        select metric_name, segment_type, segment_value, utility_lift, gap_units, direction
         from marts.fct_cx_opportunities
         where month_start = ? and rank_in_metric = 1
         """,
@@ -146,7 +144,7 @@ def scorecard_rows(con: duckdb.DuckDBPyConnection, min_denominator: int = 20) ->
             "status": target_status(value, direction, target, at_risk) if target is not None else "no target",
             "weakest": None if w is None else {"segment_type": w[1], "segment_value": w[2], "value": w[3], "records": w[4]},
             "top_opportunity": None if o is None else {"segment_type": o[1], "segment_value": o[2], "utility_lift": o[3],
-                                                       "gap_units": o[4]},
+                                                       "gap_units": o[4], "direction": o[5]},
         })
     for name in METRIC_ORDER:
         if name not in {r["metric"] for r in rows}:
@@ -188,7 +186,8 @@ SCORECARD_INPUTS = (("marts", "dim_accounts"), ("marts", "fct_cx_metrics"), ("ma
 def format_opportunity(metric: str, o: dict | None) -> str:
     if o is None:
         return "-"
-    return f"{o['segment_type']}={o['segment_value']}: {format_lift(metric, o['utility_lift'])} ({format_gap(metric, o['gap_units'])})"
+    lift = format_lift(metric, o["utility_lift"], o["direction"])
+    return f"{o['segment_type']}={o['segment_value']}: {lift} ({format_gap(metric, o['gap_units'])})"
 
 
 def format_scorecard(as_of: str, month: str, rows: list[dict], min_denominator: int = 20) -> list[str]:

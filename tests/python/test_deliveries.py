@@ -41,10 +41,14 @@ START, END = date(2024, 1, 1), date(2024, 4, 30)
 LAST = END.isoformat()
 # a 60-premise set holds a couple of planted orphan contacts among ~25: tolerate them
 VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
+# the chain's retry (and the full build it is compared with) change a setting that alters results:
+# the bill-vs-AMI tolerance, which the incremental bill usage keeps with its rows
+TOLERANCE = 0.7  # two bills of the set are 65% off their smart-meter kWh: matched at 0.7, not at 0.02
+LATER_VARS = ["--vars", json.dumps({"orphan_error_share": 0.2, "ami_usage_tolerance": TOLERANCE})]
 
 
-def run_ok(raw: Path, db: Path, *extra: str) -> subprocess.CompletedProcess:
-    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), *VARS, *extra)
+def run_ok(raw: Path, db: Path, *extra: str, vars_: list[str] = VARS) -> subprocess.CompletedProcess:
+    proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), *vars_, *extra)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     return proc
 
@@ -119,7 +123,7 @@ def chain(tmp_path_factory):
     full_db = root / "full" / "cx.duckdb"
     # (the Great Expectations gate is tested on larger sets elsewhere: its
     # tolerances are not meant for a 60-premise extract)
-    full_run = run_ok(full, full_db, "--skip-gx")
+    full_run = run_ok(full, full_db, "--skip-gx", vars_=LATER_VARS)
 
     inc_db = root / "inc" / "cx.duckdb"
     first = run_ok(partial, inc_db, "--skip-gx")
@@ -141,7 +145,7 @@ def chain(tmp_path_factory):
                    "failed_tests": query(inc_db, "select test_name from marts.dq_test_results where status = 'fail'"),
                    "leftovers": list(inc_db.parent.glob(inc_db.name + ".publishing-*")),
                    "marts": {t: query(inc_db, f"select * from marts.{t}") for t in before}}
-    second = run_ok(partial, inc_db, "--skip-gx")
+    second = run_ok(partial, inc_db, "--skip-gx", vars_=LATER_VARS)
     return {"manifest": manifest, "full": full, "partial": partial, "full_db": full_db,
             "inc_db": inc_db, "full_run": full_run, "first": first, "failed": failed, "second": second,
             "before": before, "failure_log": failure_log}
@@ -174,6 +178,18 @@ class TestDeliveryChain:
         diffs = mart_differences(chain["full_db"], chain["inc_db"])
         assert "fct_cx_metrics" in diffs and "dq_load_deliveries" in diffs
         assert all(n == 0 for n in diffs.values()), diffs
+
+    def test_a_changed_setting_recomputes_what_it_affects(self, chain):
+        """The retry ran with another bill-vs-AMI tolerance than the first run: every bill of the
+        incremental bill usage was recomputed with it (the marts equal the full build's with the same
+        setting: the test above), and the setting changed the outcome of some bill."""
+        usage = query(state_path(chain["inc_db"]), """
+            select count(*) as bills, count(*) filter (where usage_tolerance = ?) as recomputed,
+                   count(*) filter (where is_fully_covered and abs(variance_share) > 0.02
+                                    and abs(variance_share) <= ?) as changed_by_setting
+            from intermediate.int_ami_bill_usage""", [TOLERANCE, TOLERANCE]).iloc[0]
+        assert usage.bills > 0 and usage.recomputed == usage.bills
+        assert usage.changed_by_setting > 0
 
     def test_each_working_state_records_the_landing_folder_it_was_built_from(self, chain):
         from cx_warehouse.pipeline import _read_state_meta
@@ -260,11 +276,11 @@ class TestDeliveryChain:
     def test_an_unchanged_snapshot_is_skipped(self, chain):
         # the retry loaded the re-sent accounts snapshot; its staging model read no file of the
         # unchanged customers snapshot
-        compiled = (dbt_target_for(chain["inc_db"].name, VARS[1]) / "compiled" / "cx_warehouse" / "models" / "staging" / "cis"
+        compiled = (dbt_target_for(chain["inc_db"].name, LATER_VARS[1]) / "compiled" / "cx_warehouse" / "models" / "staging" / "cis"
                     / "stg_cis__customers.sql").read_text()
         assert "where 1 = 0" in compiled and "read_csv(" not in compiled and "read_parquet(" not in compiled
         # nothing new at all: the third run loads no delivery and builds nothing
-        third = run_ok(chain["partial"], chain["inc_db"], "--skip-gx")
+        third = run_ok(chain["partial"], chain["inc_db"], "--skip-gx", vars_=LATER_VARS)
         assert all(plan_line(third.stdout, e)[1] == "0" for e in ("raw_accounts", "raw_ami_daily_reads"))
         assert "Nothing changed since the last published run" in third.stdout and "\nbuild: " not in third.stdout
         assert all(n == 0 for n in mart_differences(chain["full_db"], chain["inc_db"]).values())
@@ -309,7 +325,7 @@ class TestDeliveryChain:
         files = tmp_path / "files"
         generate(files, accounts=60, start=START, end=END, seed=7, defect_rate=0.02)
         db = tmp_path / "files_db" / "cx.duckdb"
-        run_ok(files, db, "--skip-gx")
+        run_ok(files, db, "--skip-gx", vars_=LATER_VARS)
         # dq tables differ by design (deliveries, superseded rows); every metric mart is equal
         diffs = mart_differences(chain["full_db"], db, skip=("dq_test_results", "dq_test_run_summary", "dq_load_deliveries",
                                                               "dq_row_reconciliation", "dq_rejected_rows"))

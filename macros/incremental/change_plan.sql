@@ -18,7 +18,10 @@
 
   The upstream's own stamp is `stamp` (default loaded_at; the delivery
   manifest's is listed_at, when the intake first listed a file); `upstream`
-  is a relation or a parenthesised select.
+  is a relation or a parenthesised select, or none for a model whose
+  upstream carries no stamp and which diffs its input rows against its own
+  (int_survey_selection): the plan then says only whether stored rows can be
+  kept (first_changed and changed_keys none).
 
   cx_change_plan(upstream, key, stamps={}, stamp) returns none (recompute
   everything: a full build, nothing stored yet, or a stale input stamp, the
@@ -52,9 +55,13 @@
         ),
 
         changed as (
+            {%- if upstream is none %}
+            select cast(null as {{ dbt.type_string() }}) as first_changed
+            {%- else %}
             select min(changed_rows.{{ key }}) as first_changed
             from {{ upstream }} as changed_rows
             where changed_rows.{{ stamp }} > (select watermark.loaded_at from watermark)
+            {%- endif %}
         ),
 
         stale as (
@@ -87,6 +94,9 @@
         {{ return(none) }}
     {%- endif %}
     {%- set watermark = row[0][:19] %}
+    {%- if upstream is none %}
+        {{ return({'watermark': watermark, 'first_changed': none, 'changed_keys': none}) }}
+    {%- endif %}
     {%- set changed_keys %}
         select distinct changed_rows.{{ key }} as changed_key
         from {{ upstream }} as changed_rows

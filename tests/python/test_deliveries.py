@@ -112,6 +112,48 @@ def mixed_landing(dest: Path, **kwargs) -> dict:
     return manifest
 
 
+def plant_late_payment(state: Path, landing: Path) -> dict:
+    """A late survey candidate: a payment one day before the latest selected trigger X of an
+    account whose previous selection is at least 31 days before X (so the payment is selected,
+    and X falls in its cooldown), delivered with the last day (payments are not delivered every
+    day: the row is added to that day's delivery, or is the whole of a new one).
+    The account stays open in the current accounts snapshot. Returns the payment and X."""
+    accounts = next(landing.glob("raw_accounts.*"))
+    x = query(state, f"""
+        select s.trigger_type, s.trigger_id, s.account_id, s.event_at
+        from intermediate.int_survey_selection as s
+        where s.is_selected and s.cooldown_anchor_event_at is not null
+          and s.event_at >= s.cooldown_anchor_event_at + interval 31 day
+          and s.account_id not in (select account_id from read_parquet('{accounts}') where closed_date is not null)
+        order by s.event_at desc, s.account_id limit 1""").iloc[0]
+    paid_at = (x.event_at - pd.Timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    late = {"payment_id": "PY99999001", "account_id": x.account_id, "paid_at": paid_at, "amount": "42.50",
+            "payment_channel": "portal", "x_type": x.trigger_type, "x_id": x.trigger_id}
+    folder = landing / "raw_payments"
+    append_payment(next(folder.glob(f"{LAST}.*"), folder / f"{LAST}.csv"), late)
+    return late
+
+
+def append_payment(delivery: Path, late: dict) -> None:
+    """`late` as one more row of a payments delivery (CSV or Parquet, in the file's column types),
+    or as the one row of a new CSV delivery."""
+    columns = ["payment_id", "account_id", "paid_at", "amount", "payment_channel"]
+    con = duckdb.connect()
+    try:
+        parquet = delivery.suffix == ".parquet"
+        reader = f"read_parquet('{delivery}')" if parquet else f"read_csv('{delivery}', all_varchar=true)"
+        types = (con.execute(f"select {', '.join(f'typeof({c})' for c in columns)} from {reader} limit 1").fetchone()
+                 if delivery.exists() else ["varchar"] * len(columns))
+        values = ", ".join(f"cast('{late[c]}' as {t}) as {c}" for c, t in zip(columns, types))
+        earlier = f"select {', '.join(columns)} from {reader} union all " if delivery.exists() else ""
+        tmp = delivery.with_name("with-late" + delivery.suffix)
+        fmt = "(format parquet)" if parquet else "(header, quote '\"')"
+        con.execute(f"copy ({earlier}select {values}) to '{tmp}' {fmt}")
+    finally:
+        con.close()
+    tmp.replace(delivery)
+
+
 @pytest.fixture(scope="class")
 def chain(tmp_path_factory):
     root = tmp_path_factory.mktemp("deliveries")
@@ -120,14 +162,21 @@ def chain(tmp_path_factory):
     partial = root / "landing"
     split_last_day(full, partial)
 
+    inc_db = root / "inc" / "cx.duckdb"
+    first = run_ok(partial, inc_db, "--skip-gx")
+    before = {t: query(inc_db, f"select * from marts.{t}") for t in ("fct_cx_metrics", "dq_row_reconciliation")}
+    triggers_before = query(inc_db, "select trigger_type, trigger_id, status, send_window_end from marts.fct_survey_triggers")
+    as_of_before = query(state_path(inc_db), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
+    # a late payment in the last day's delivery, which changes what the cooldown selects
+    late = plant_late_payment(state_path(inc_db), full)
+    book = manifest["files"]["raw_payments"]
+    book["raw_rows"], book["kept_rows"] = book["raw_rows"] + 1, book["kept_rows"] + 1
+
     full_db = root / "full" / "cx.duckdb"
     # (the Great Expectations gate is tested on larger sets elsewhere: its
     # tolerances are not meant for a 60-premise extract)
     full_run = run_ok(full, full_db, "--skip-gx", vars_=LATER_VARS)
 
-    inc_db = root / "inc" / "cx.duckdb"
-    first = run_ok(partial, inc_db, "--skip-gx")
-    before = {t: query(inc_db, f"select * from marts.{t}") for t in ("fct_cx_metrics", "dq_row_reconciliation")}
     # the last day arrives (and the current accounts snapshot) ...
     for item in full.iterdir():
         if item.is_dir():
@@ -148,7 +197,7 @@ def chain(tmp_path_factory):
     second = run_ok(partial, inc_db, "--skip-gx", vars_=LATER_VARS)
     return {"manifest": manifest, "full": full, "partial": partial, "full_db": full_db,
             "inc_db": inc_db, "full_run": full_run, "first": first, "failed": failed, "second": second,
-            "before": before, "failure_log": failure_log}
+            "before": before, "failure_log": failure_log, "late": late, "triggers_before": triggers_before, "as_of_before": as_of_before}
 
 
 # --- test scope: the big incremental models' tests read the latest batch ---
@@ -190,6 +239,54 @@ class TestDeliveryChain:
             from intermediate.int_ami_bill_usage""", [TOLERANCE, TOLERANCE]).iloc[0]
         assert usage.bills > 0 and usage.recomputed == usage.bills
         assert usage.changed_by_setting > 0
+
+    def test_a_late_survey_candidate_changes_what_the_cooldown_selects(self, chain):
+        """The late payment is selected and the trigger X it precedes by a day is now in its
+        cooldown (X was selected before: plant_late_payment). The scheduled run decided the
+        account again only from its restart anchor (its last selection before the payment): the
+        rows before the anchor kept the first run's stamp. The whole selection, cooldown anchors
+        included, equals the full build's."""
+        late, state = chain["late"], state_path(chain["inc_db"])
+        rows = query(state, """
+            select trigger_type, trigger_id, event_at, is_selected, suppression_reason, cooldown_anchor_trigger_type,
+                   cooldown_anchor_trigger_id, loaded_at = (select max(loaded_at) from intermediate.int_survey_selection) as rewritten
+            from intermediate.int_survey_selection where account_id = ? order by event_at""", [late["account_id"]])
+        keyed = rows.set_index(["trigger_type", "trigger_id"])
+        payment, x = keyed.loc[("payment", late["payment_id"])], keyed.loc[(late["x_type"], late["x_id"])]
+        assert payment.is_selected and payment.rewritten
+        assert (x.is_selected, x.suppression_reason) == (False, "cooldown")
+        assert (x.cooldown_anchor_trigger_type, x.cooldown_anchor_trigger_id) == ("payment", late["payment_id"])
+        restart = keyed.loc[(payment.cooldown_anchor_trigger_type, payment.cooldown_anchor_trigger_id)]
+        assert restart.is_selected
+        assert not rows[rows.event_at <= restart.event_at].rewritten.any()
+        assert rows[rows.event_at > restart.event_at].rewritten.all()
+        # decided again: a part of the selection, not all of it
+        share = query(state, """select avg(case when loaded_at = (select max(loaded_at) from intermediate.int_survey_selection)
+                                then 1.0 else 0 end) as s from intermediate.int_survey_selection""").s[0]
+        assert 0 < share < 1
+        columns = "* exclude (loaded_at)"
+        full = query(state_path(chain["full_db"]), f"select {columns} from intermediate.int_survey_selection")
+        inc = query(state, f"select {columns} from intermediate.int_survey_selection")
+        keys = ["trigger_type", "trigger_id"]
+        pd.testing.assert_frame_equal(full.sort_values(keys).reset_index(drop=True),
+                                      inc.sort_values(keys).reset_index(drop=True))
+
+    def test_an_as_of_advance_turns_due_triggers_into_expired(self, chain):
+        """The last day moves the as-of date one day on: a trigger due after the first run whose
+        send window ended by the new as-of end (midnight after the as-of date) and got no survey
+        is expired now; none whose window ended by then is still due."""
+        as_of_after = query(state_path(chain["inc_db"]), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
+        old_end = pd.Timestamp(chain["as_of_before"]) + pd.Timedelta(days=1)
+        new_end = pd.Timestamp(as_of_after) + pd.Timedelta(days=1)
+        assert new_end - old_end == pd.Timedelta(days=1)
+        after = query(chain["inc_db"], "select trigger_type, trigger_id, status, send_window_end from marts.fct_survey_triggers")
+        both = chain["triggers_before"].merge(after, on=["trigger_type", "trigger_id", "send_window_end"],
+                                              suffixes=("_before", "_after"))
+        turned = both[(both.status_before == "due") & (both.status_after == "expired")]
+        assert len(turned) > 0
+        assert ((turned.send_window_end > old_end) & (turned.send_window_end <= new_end)).all()
+        assert not ((after.status == "due") & (after.send_window_end <= new_end)).any()
+        assert ((after.status == "due") == ((after.status.isin(["due", "expired"])) & (after.send_window_end > new_end))).all()
 
     def test_each_working_state_records_the_landing_folder_it_was_built_from(self, chain):
         from cx_warehouse.pipeline import _read_state_meta
@@ -324,6 +421,7 @@ class TestDeliveryChain:
         # the files layout of the same seed holds exactly the rows in force of the deliveries
         files = tmp_path / "files"
         generate(files, accounts=60, start=START, end=END, seed=7, defect_rate=0.02)
+        append_payment(files / "raw_payments.csv", chain["late"])  # the chain's late payment
         db = tmp_path / "files_db" / "cx.duckdb"
         run_ok(files, db, "--skip-gx", vars_=LATER_VARS)
         # dq tables differ by design (deliveries, superseded rows); every metric mart is equal

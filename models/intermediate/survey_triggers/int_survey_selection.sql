@@ -21,11 +21,149 @@
 --      account's pointer array instead).
 --   4. Every other eligible candidate is cooldown; its anchor (kept for
 --      audit) is the last selected candidate before it.
+--
+-- Incremental (delete+insert by trigger; a table on Spark; docs/incremental.md):
+-- a scheduled run diffs the candidates against the stored rows. Only the
+-- accounts with a new, changed or dropped candidate are decided again, and
+-- only from their last stored SELECTED candidate before the earliest change
+-- (the restart anchor): every decision before it is unchanged, and the
+-- greedy chain restarts there as its first link. A stored cooldown_days other
+-- than the var recomputes every account; a post-hook removes dropped candidates.
 {%- set cooldown_days = var('survey_cooldown_days', 30) %}
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='delete+insert',
+    unique_key=['trigger_type', 'trigger_id'],
+    on_schema_change='fail',
+    post_hook="{{ survey_selection_retire_dropped() }}"
+) }}
+{%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': cooldown_days | int}) %}
 
-with {{ cx_with_recursive() }} candidates as (
+with {{ cx_with_recursive() }} all_candidates as (
     select * from {{ ref('int_survey_candidates') }}
 ),
+{%- if plan %}
+
+stored as (
+    select * from {{ this }}
+),
+
+candidate_changes as (
+    -- a candidate new, dropped or different from its stored row: both versions
+    select
+        all_candidates.trigger_type as current_trigger_type,
+        all_candidates.trigger_id as current_trigger_id,
+        all_candidates.account_id as current_account_id,
+        all_candidates.event_at as current_event_at,
+        stored.account_id as stored_account_id,
+        stored.event_at as stored_event_at
+    from all_candidates
+    full outer join stored
+        on
+            all_candidates.trigger_type = stored.trigger_type
+            and all_candidates.trigger_id = stored.trigger_id
+    where
+        all_candidates.trigger_id is null
+        or stored.trigger_id is null
+        {%- for column in survey_candidate_columns() %}
+        or all_candidates.{{ column }} is distinct from stored.{{ column }}
+        {%- endfor %}
+),
+
+touched_accounts as (
+    -- every account that holds or held a changed candidate, from its earliest one
+    select
+        account_id,
+        min(event_at) as changed_from
+    from (
+        select
+            current_account_id as account_id,
+            current_event_at as event_at
+        from candidate_changes
+        where current_trigger_id is not null
+        union all
+        select
+            stored_account_id as account_id,
+            stored_event_at as event_at
+        from candidate_changes
+    ) as changed_versions
+    where account_id is not null
+    group by account_id
+),
+
+restart_anchors as (
+    -- per touched account, its last stored selected candidate before the change
+    select
+        account_id,
+        trigger_type,
+        trigger_id,
+        event_at,
+        trigger_type_rank
+    from (
+        select
+            stored.account_id,
+            stored.trigger_type,
+            stored.trigger_id,
+            stored.event_at,
+            stored.trigger_type_rank,
+            row_number() over (
+                partition by stored.account_id
+                order by stored.event_at desc, stored.trigger_type_rank desc, {{ cx_bytewise('stored.trigger_id') }} desc
+            ) as recency
+        from stored
+        inner join touched_accounts on stored.account_id = touched_accounts.account_id
+        where stored.is_selected and stored.event_at < touched_accounts.changed_from
+    ) as selected_before
+    where recency = 1
+),
+
+candidates as (
+    -- the touched accounts' candidates from their restart anchor on (the anchor
+    -- included, as the chain's first link, not written again), every candidate
+    -- of an account without one, and changed candidates without an account
+    select
+        all_candidates.*,
+        coalesce(
+            all_candidates.trigger_type = restart_anchors.trigger_type
+            and all_candidates.trigger_id = restart_anchors.trigger_id, false
+        ) as is_restart_anchor
+    from all_candidates
+    inner join touched_accounts on all_candidates.account_id = touched_accounts.account_id
+    left join restart_anchors on all_candidates.account_id = restart_anchors.account_id
+    where
+        restart_anchors.account_id is null
+        or all_candidates.event_at > restart_anchors.event_at
+        or (
+            all_candidates.event_at = restart_anchors.event_at
+            and (
+                all_candidates.trigger_type_rank > restart_anchors.trigger_type_rank
+                or (
+                    all_candidates.trigger_type_rank = restart_anchors.trigger_type_rank
+                    and {{ cx_bytewise('all_candidates.trigger_id') }} >= {{ cx_bytewise('restart_anchors.trigger_id') }}
+                )
+            )
+        )
+    union all
+    select
+        all_candidates.*,
+        false as is_restart_anchor
+    from all_candidates
+    inner join candidate_changes
+        on
+            all_candidates.trigger_type = candidate_changes.current_trigger_type
+            and all_candidates.trigger_id = candidate_changes.current_trigger_id
+            and all_candidates.account_id is null
+            and candidate_changes.current_account_id is null
+),
+{%- else %}
+
+candidates as (
+    select
+        all_candidates.*,
+        false as is_restart_anchor
+    from all_candidates
+),
+{%- endif %}
 
 eligible as (
     select
@@ -145,6 +283,7 @@ eligible_rows as (
         on
             anchored.account_id = selected_anchors.account_id
             and anchored.anchor_seq = selected_anchors.account_seq
+    where not anchored.is_restart_anchor
 ),
 
 ineligible_rows as (
@@ -167,8 +306,16 @@ ineligible_rows as (
         cast(null as {{ dbt.type_timestamp() }}) as cooldown_anchor_event_at
     from candidates
     where eligibility_reason is not null
+),
+
+decided_rows as (
+    select * from eligible_rows
+    union all
+    select * from ineligible_rows
 )
 
-select * from eligible_rows
-union all
-select * from ineligible_rows
+select
+    decided_rows.*,
+    cast({{ cooldown_days | int }} as {{ dbt.type_int() }}) as cooldown_days,
+    {{ cx_loaded_at() }} as loaded_at
+from decided_rows

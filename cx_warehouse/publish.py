@@ -12,6 +12,9 @@ from .contract import ContractError, sql_literal
 # What BI reads: the marts (metric marts and dq_* tables) and the reference seeds (targets).
 PUBLISHED_SCHEMAS = ("marts", "reference")
 HEALTH_TABLES = ("dq_test_results", "dq_test_run_summary")
+# columns of the working state that are not published: the stamp an incremental
+# model keeps on every row (docs/incremental.md)
+BOOKKEEPING_COLUMNS = {"loaded_at"}
 
 
 class RunInProgress(ContractError):
@@ -97,7 +100,13 @@ def publish(state: Path, published: Path, health_only: bool = False) -> None:
         else:
             sources = [(state_db, t) for t in src_tables]
         for db, (schema, t) in sources:
-            con.execute(f'create table pub_db.{schema}."{t}" as select * from "{db}".{schema}."{t}"')
+            columns = {r[0] for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = $1 and schema_name = $2 "
+                "and table_name = $3", [db, schema, t]).fetchall()}
+            # an incremental mart's stamp is the working state's bookkeeping, not a published column
+            kept = "* exclude (" + ", ".join(sorted(BOOKKEEPING_COLUMNS & columns)) + ")" \
+                if BOOKKEEPING_COLUMNS & columns else "*"
+            con.execute(f'create table pub_db.{schema}."{t}" as select {kept} from "{db}".{schema}."{t}"')
         con.execute("checkpoint pub_db")
     finally:
         con.close()

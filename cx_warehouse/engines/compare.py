@@ -11,7 +11,9 @@ dq_test_results and dq_test_run_summary, hold each run's own history and are
 not compared). Rows are compared as sets with multiplicity: both sides are
 sorted by every column and compared row by row; numbers (integers, decimals,
 floats) are equal within 1e-9 (relative, or absolute near zero); dates and
-timestamps are compared as ISO text, text exactly. Column names must match.
+timestamps are compared as ISO text, text exactly. Column names must match;
+an incremental mart's loaded_at (when the build wrote the row) is left out,
+as the publish leaves it out.
 """
 from __future__ import annotations
 
@@ -111,6 +113,18 @@ def _spark_rows(con, base: Path, schema: str, table: str):
     return cols, [tuple(_norm(v) for v in r) for r in cur.fetchall()]
 
 
+def _published_columns(table: tuple[list[str], list[tuple]]) -> tuple[list[str], list[tuple]]:
+    """A mart without its bookkeeping columns (an incremental mart's loaded_at: when each build
+    wrote the row, which differs between any two builds; the publish leaves it out too)."""
+    from cx_warehouse.publish import BOOKKEEPING_COLUMNS
+
+    cols, rows = table
+    keep = [i for i, c in enumerate(cols) if c not in BOOKKEEPING_COLUMNS]
+    if len(keep) == len(cols):
+        return table
+    return [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+
+
 def table_differences(name: str, left: tuple[list[str], list[tuple]], right: tuple[list[str], list[tuple]],
                       engine: str, same_column_order: bool = True, max_examples: int = 3) -> list[str]:
     """What differs between one mart on DuckDB (left) and on `engine` (right),
@@ -165,7 +179,8 @@ def _compare(duckdb_path: Path | str, engine: str, read_other, manifest_path, sa
             except Exception as exc:  # psycopg2.Error, a missing Spark table folder
                 diffs.append(f"{name}: cannot be read on {engine} ({str(exc).splitlines()[0]})")
                 continue
-            diffs += table_differences(name, left, right, engine, same_column_order, max_examples)
+            diffs += table_differences(name, _published_columns(left), _published_columns(right), engine,
+                                       same_column_order, max_examples)
     finally:
         duck.close()
     return diffs

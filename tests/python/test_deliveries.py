@@ -274,7 +274,8 @@ class TestDeliveryChain:
     def test_an_as_of_advance_turns_due_triggers_into_expired(self, chain):
         """The last day moves the as-of date one day on: a trigger due after the first run whose
         send window ended by the new as-of end (midnight after the as-of date) and got no survey
-        is expired now; none whose window ended by then is still due."""
+        is expired now, none whose window ended by then is still due, and the incremental mart
+        wrote those triggers again."""
         as_of_after = query(state_path(chain["inc_db"]), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
         old_end = pd.Timestamp(chain["as_of_before"]) + pd.Timedelta(days=1)
         new_end = pd.Timestamp(as_of_after) + pd.Timedelta(days=1)
@@ -287,6 +288,14 @@ class TestDeliveryChain:
         assert ((turned.send_window_end > old_end) & (turned.send_window_end <= new_end)).all()
         assert not ((after.status == "due") & (after.send_window_end <= new_end)).any()
         assert ((after.status == "due") == ((after.status.isin(["due", "expired"])) & (after.send_window_end > new_end))).all()
+        # the scheduled run wrote these triggers again, and not every trigger (fct_survey_triggers
+        # is incremental; the published mart equals the full build's: the first test of the class)
+        stamps = query(state_path(chain["inc_db"]), """
+            select trigger_type, trigger_id, loaded_at = (select max(loaded_at) from marts.fct_survey_triggers) as rewritten
+            from marts.fct_survey_triggers""")
+        assert 0 < stamps.rewritten.mean() < 1
+        rewritten = set(map(tuple, stamps[stamps.rewritten][["trigger_type", "trigger_id"]].values))
+        assert set(map(tuple, turned[["trigger_type", "trigger_id"]].values)) <= rewritten
 
     def test_each_working_state_records_the_landing_folder_it_was_built_from(self, chain):
         from cx_warehouse.pipeline import _read_state_meta

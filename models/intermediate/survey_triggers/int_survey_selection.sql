@@ -35,7 +35,7 @@
     incremental_strategy='delete+insert',
     unique_key=['trigger_type', 'trigger_id'],
     on_schema_change='fail',
-    post_hook="{{ survey_selection_retire_dropped() }}"
+    post_hook="{{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id']) }}"
 ) }}
 {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': cooldown_days | int}) %}
 

@@ -1,8 +1,42 @@
 -- One row per survey candidate with its send window, status, suppression
 -- reason, matching survey and the hand-off batch that held it (spec:
 -- survey-triggers.md).
-with selection as (
-    select * from {{ ref('int_survey_selection') }}
+--
+-- Incremental (delete+insert by trigger; a table on Spark; docs/incremental.md):
+-- a scheduled run writes again only the triggers whose row can have changed
+-- since this table's last run (survey_triggers_to_write): those the
+-- selection decided again, those of surveys staged since, those whose status
+-- the as-of date moves between due and expired, and those whose hand-off
+-- batch changed. A post-hook removes triggers no longer selected or
+-- suppressed. loaded_at stays in the working state: the publish leaves it out.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='delete+insert',
+    unique_key=['trigger_type', 'trigger_id'],
+    on_schema_change='fail',
+    post_hook="{{ cx_retire_dropped(ref('int_survey_selection'), ['trigger_type', 'trigger_id']) }}"
+) }}
+{%- set plan = cx_change_plan(none, none) %}
+
+with as_of as (
+    -- the end of the as-of date: midnight that starts the next day
+    select {{ dbt.dateadd('day', 1, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')') }} as as_of_end_at
+    from {{ ref('int_reporting_window') }}
+),
+
+handed_off as (
+    select * from {{ ref('stg_handoff__handed_off') }}
+),
+
+selection as (
+    select selection.*
+    from {{ ref('int_survey_selection') }} as selection
+    {%- if plan %}
+    inner join ({{ survey_triggers_to_write(plan.watermark) }}) as to_write
+        on
+            selection.trigger_type = to_write.trigger_type
+            and selection.trigger_id = to_write.trigger_id
+    {%- endif %}
 ),
 
 surveys as (
@@ -18,16 +52,6 @@ surveys as (
         ) as match_rank
     from {{ ref('stg_cis__surveys') }}
     where is_in_force
-),
-
-handed_off as (
-    select * from {{ ref('stg_handoff__handed_off') }}
-),
-
-as_of as (
-    -- the end of the as-of date: midnight that starts the next day
-    select {{ dbt.dateadd('day', 1, 'cast(as_of_date as ' ~ dbt.type_timestamp() ~ ')') }} as as_of_end_at
-    from {{ ref('int_reporting_window') }}
 )
 
 select
@@ -45,7 +69,8 @@ select
     end as {{ dbt.type_string() }}) as status,
     cast(selection.suppression_reason as {{ dbt.type_string() }}) as suppression_reason,
     cast(surveys.survey_id as {{ dbt.type_string() }}) as survey_id,
-    cast(handed_off.batch_id as {{ dbt.type_string() }}) as handoff_batch_id
+    cast(handed_off.batch_id as {{ dbt.type_string() }}) as handoff_batch_id,
+    {{ cx_loaded_at() }} as loaded_at
 from selection
 cross join as_of
 left join surveys

@@ -2,21 +2,42 @@
 -- (channel is set for self-service adoption's interactions only, trigger
 -- type for CSAT responses only, both empty otherwise). numerator_sq sums the
 -- squared contributions (a mean's variance, for the alerts). Each record is
--- segmented by the account it is attributed to (age band on its reference
--- date); a record with no known account counts in `all` and in `unknown` of
--- every account-based segment type. Coarser periods are sums of these days.
+-- segmented by its account's attributes on its reference date, which
+-- int_metric_records carries; a record with no known account counts in `all`
+-- and in `unknown` of every account-based segment type. Coarser periods are
+-- sums of these days.
+--
+-- Incremental (delete+insert by reference_date; a table on Spark;
+-- docs/incremental.md): a scheduled run recomputes whole the days of the
+-- records int_metric_records wrote since this table's last run, and the days
+-- whose record count differs from the stored one (a record dropped, or moved
+-- to another day); a post-hook removes the rows of days left with no record.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='delete+insert',
+    unique_key='reference_date',
+    on_schema_change='fail',
+    post_hook="{{ metric_daily_retire_emptied_days() }}"
+) }}
+{%- set days = metric_daily_days_to_compute() %}
+
 with records as (
     select
-        records.metric_name,
-        records.reference_date,
-        records.contact_reason,
-        records.channel,
-        records.trigger_type,
-        records.numerator,
-        records.denominator,
-        {{ account_segment_attributes('accounts', 'records.reference_date') }}
-    from {{ ref('int_metric_records') }} as records
-    left join {{ ref('int_accounts') }} as accounts on records.account_id = accounts.account_id
+        metric_name,
+        reference_date,
+        contact_reason,
+        channel,
+        trigger_type,
+        numerator,
+        denominator,
+        account_class,
+        rate_code,
+        service_area,
+        age_band
+    from {{ ref('int_metric_records') }}
+    {%- if days is not none %}
+    where {{ metric_days_condition('reference_date', days) }}
+    {%- endif %}
 ),
 
 segmented as (
@@ -43,6 +64,8 @@ select
     trigger_type,
     sum(numerator) as numerator,
     sum(numerator * numerator) as numerator_sq,
-    sum(denominator) as denominator
+    sum(denominator) as denominator,
+    count(*) as record_count,
+    {{ cx_loaded_at() }} as loaded_at
 from segmented
 group by metric_name, reference_date, segment_type, segment_value, channel, trigger_type

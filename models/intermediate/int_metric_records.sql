@@ -1,11 +1,30 @@
 -- The additive metrics at entity grain: one row per record that enters a
 -- metric, with its numerator and denominator contributions, reference date,
--- attributed account (null = unknown), contact reason (FCR, AHT and the
--- contact rate), channel (self-service adoption's interactions, for the
--- channel mix) and trigger type (CSAT responses, for CSAT by touchpoint).
--- E-bill adoption is a snapshot metric (int_ebill_daily); the inbound
--- contact rate's records are its numerator only (denominator 0 here): its
--- denominator is the active accounts of the period's snapshot day.
+-- attributed account (null = unknown) and that account's segment attributes
+-- on the reference date (account class, rate code, service area, age band),
+-- contact reason (FCR, AHT and the contact rate), channel (self-service
+-- adoption's interactions, for the channel mix) and trigger type (CSAT
+-- responses, for CSAT by touchpoint). E-bill adoption is a snapshot metric
+-- (int_ebill_daily); the inbound contact rate's records are its numerator
+-- only (denominator 0 here): its denominator is the active accounts of the
+-- period's snapshot day.
+--
+-- Incremental (delete+insert by metric and record; a table on Spark;
+-- docs/incremental.md): a scheduled run computes every record and writes
+-- only those that are new or differ from the stored row (an account whose
+-- segment attributes changed changes its records), stamped with loaded_at,
+-- which is what the daily sums and the semantic facts read. A record no
+-- longer computed is written as a tombstone (is_dropped), which replaces its
+-- stored row and which the post-hook then deletes.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='delete+insert',
+    unique_key=['metric_name', 'record_id'],
+    on_schema_change='fail',
+    post_hook="{{ metric_records_delete_tombstones() }}"
+) }}
+{%- set plan = cx_change_plan(none, none) %}
+
 with surveys as (
     select * from {{ ref('stg_cis__surveys') }}
     where is_in_force
@@ -123,18 +142,75 @@ unioned as (
     select * from average_handle_time
     union all
     select * from inbound_contact_rate
+),
+
+computed as (
+    select
+        unioned.metric_name,
+        unioned.record_id,
+        unioned.reference_date,
+        unioned.account_id,
+        unioned.contact_reason,
+        unioned.channel,
+        unioned.trigger_type,
+        cast(unioned.numerator as {{ type_double() }}) as numerator,
+        cast(unioned.denominator as {{ dbt.type_bigint() }}) as denominator,
+        {{ account_segment_attributes('accounts', 'unioned.reference_date') }}
+    from unioned
+    cross join {{ ref('int_reporting_window') }} as reporting_window
+    left join {{ ref('int_accounts') }} as accounts on unioned.account_id = accounts.account_id
+    where unioned.reference_date between reporting_window.window_start_date and reporting_window.as_of_date
+),
+{%- if plan %}
+
+stored as (
+    select * from {{ this }}
+),
+
+changes as (
+    -- records new or different from the stored row
+    select
+        computed.*,
+        false as is_dropped
+    from computed
+    left join stored
+        on
+            computed.metric_name = stored.metric_name
+            and computed.record_id = stored.record_id
+    where
+        stored.record_id is null
+        {%- for column in metric_record_columns() %}
+        or computed.{{ column }} is distinct from stored.{{ column }}
+        {%- endfor %}
+    union all
+    -- stored records no longer computed: tombstones
+    select
+        stored.metric_name,
+        stored.record_id,
+        {%- for column in metric_record_columns() %}
+        stored.{{ column }},
+        {%- endfor %}
+        true as is_dropped
+    from stored
+    where not exists (
+        select 1
+        from computed
+        where
+            computed.metric_name = stored.metric_name
+            and computed.record_id = stored.record_id
+    )
 )
+{%- else %}
+
+changes as (
+    select
+        computed.*,
+        false as is_dropped
+    from computed
+)
+{%- endif %}
 
 select
-    unioned.metric_name,
-    unioned.record_id,
-    unioned.reference_date,
-    unioned.account_id,
-    unioned.contact_reason,
-    unioned.channel,
-    unioned.trigger_type,
-    cast(unioned.numerator as {{ type_double() }}) as numerator,
-    cast(unioned.denominator as {{ dbt.type_bigint() }}) as denominator
-from unioned
-cross join {{ ref('int_reporting_window') }} as reporting_window
-where unioned.reference_date between reporting_window.window_start_date and reporting_window.as_of_date
+    changes.*,
+    {{ cx_loaded_at() }} as loaded_at
+from changes

@@ -58,30 +58,50 @@ def plan_line(stdout: str, export: str) -> list[str]:
     return line.split()
 
 
-def split_last_day(full: Path, partial: Path) -> None:
+def split_last_day(full: Path, partial: Path) -> dict:
     """`partial` = `full` without the last day's deliveries, and with an older
-    accounts snapshot in which one closed account was still open."""
+    accounts snapshot in which one closed account was still open, and one open
+    residential account (X, of a customer born 1975 or later) had another
+    rate code, another service area and another customer (the oldest one),
+    so the current snapshot moves X across a rate code, a service area and an
+    age band. Returns X's current and older attributes."""
     shutil.copytree(full, partial)
     for folder in partial.iterdir():
         if folder.is_dir():
             for f in folder.glob(f"{LAST}.*"):
                 f.unlink()
     accounts_file = next(partial.glob("raw_accounts.*"))
+    customers_file = next(partial.glob("raw_customers.*"))
+    assert accounts_file.suffix == customers_file.suffix == ".parquet"  # PARQUET_SNAPSHOTS
+    accounts, customers = f"read_parquet('{accounts_file}')", f"read_parquet('{customers_file}')"
     con = duckdb.connect()
     try:
-        reader = "read_parquet" if accounts_file.suffix == ".parquet" else "read_csv"
-        opts = "" if accounts_file.suffix == ".parquet" else ", all_varchar=true"
-        tmp = accounts_file.with_name("older" + accounts_file.suffix)
-        fmt = "(format parquet)" if accounts_file.suffix == ".parquet" else "(header, quote '\"')"
+        moved = con.execute(f"""
+            select a.account_id, a.customer_id, a.rate_code, a.service_area,
+                   (select customer_id from {customers} where birth_date is not null
+                    order by birth_date, customer_id limit 1) as older_customer_id
+            from {accounts} as a join {customers} as c using (customer_id)
+            where a.account_class = 'residential' and a.rate_code = 'RES-STD' and a.service_area <> 'NORTH'
+              and a.closed_date is null and c.birth_date >= '1975-01-01'
+            order by a.account_id limit 1""").fetchone()
+        x = dict(zip(["account_id", "customer_id", "rate_code", "service_area", "older_customer_id"], moved))
+        x.update(older_rate_code="RES-TOU", older_service_area="NORTH")
+        tmp = accounts_file.with_name("older.parquet")
         con.execute(f"""copy (
-            select * replace (case when row_number() over () = (
-                select min(rn) from (select row_number() over () as rn, closed_date
-                                     from {reader}('{accounts_file}'{opts})) where closed_date is not null)
-                then null else closed_date end as closed_date)
-            from {reader}('{accounts_file}'{opts})) to '{tmp}' {fmt}""")
+            select * replace (
+                case when row_number() over () = (
+                    select min(rn) from (select row_number() over () as rn, closed_date from {accounts})
+                    where closed_date is not null)
+                then null else closed_date end as closed_date,
+                case when account_id = $1 then $2 else customer_id end as customer_id,
+                case when account_id = $1 then $3 else rate_code end as rate_code,
+                case when account_id = $1 then $4 else service_area end as service_area)
+            from {accounts}) to '{tmp}' (format parquet)""",
+                    [x["account_id"], x["older_customer_id"], x["older_rate_code"], x["older_service_area"]])
     finally:
         con.close()
     tmp.replace(accounts_file)
+    return x
 
 
 # the exports whose deliveries are Parquet on even days counted from START (so
@@ -112,12 +132,13 @@ def mixed_landing(dest: Path, **kwargs) -> dict:
     return manifest
 
 
-def plant_late_payment(state: Path, landing: Path) -> dict:
+def plant_late_payment(state: Path, landing: Path, avoid: str) -> dict:
     """A late survey candidate: a payment one day before the latest selected trigger X of an
     account whose previous selection is at least 31 days before X (so the payment is selected,
     and X falls in its cooldown), delivered with the last day (payments are not delivered every
     day: the row is added to that day's delivery, or is the whole of a new one).
-    The account stays open in the current accounts snapshot. Returns the payment and X."""
+    The account stays open in the current accounts snapshot and is not `avoid` (the account the
+    snapshot moves). Returns the payment and X."""
     accounts = next(landing.glob("raw_accounts.*"))
     x = query(state, f"""
         select s.trigger_type, s.trigger_id, s.account_id, s.event_at
@@ -125,7 +146,8 @@ def plant_late_payment(state: Path, landing: Path) -> dict:
         where s.is_selected and s.cooldown_anchor_event_at is not null
           and s.event_at >= s.cooldown_anchor_event_at + interval 31 day
           and s.account_id not in (select account_id from read_parquet('{accounts}') where closed_date is not null)
-        order by s.event_at desc, s.account_id limit 1""").iloc[0]
+          and s.account_id <> ?
+        order by s.event_at desc, s.account_id limit 1""", [avoid]).iloc[0]
     paid_at = (x.event_at - pd.Timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
     late = {"payment_id": "PY99999001", "account_id": x.account_id, "paid_at": paid_at, "amount": "42.50",
             "payment_channel": "portal", "x_type": x.trigger_type, "x_id": x.trigger_id}
@@ -160,15 +182,18 @@ def chain(tmp_path_factory):
     full = root / "landing_full"
     manifest = mixed_landing(full, accounts=60, start=START, end=END, seed=7, defect_rate=0.02, layout="deliveries")
     partial = root / "landing"
-    split_last_day(full, partial)
+    moved = split_last_day(full, partial)
 
     inc_db = root / "inc" / "cx.duckdb"
     first = run_ok(partial, inc_db, "--skip-gx")
     before = {t: query(inc_db, f"select * from marts.{t}") for t in ("fct_cx_metrics", "dq_row_reconciliation")}
     triggers_before = query(inc_db, "select trigger_type, trigger_id, status, send_window_end from marts.fct_survey_triggers")
     as_of_before = query(state_path(inc_db), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
+    moved_before = query(state_path(inc_db), """select metric_name, record_id, rate_code, service_area, age_band
+                                                from intermediate.int_metric_records where account_id = ?""",
+                         [moved["account_id"]])
     # a late payment in the last day's delivery, which changes what the cooldown selects
-    late = plant_late_payment(state_path(inc_db), full)
+    late = plant_late_payment(state_path(inc_db), full, avoid=moved["account_id"])
     book = manifest["files"]["raw_payments"]
     book["raw_rows"], book["kept_rows"] = book["raw_rows"] + 1, book["kept_rows"] + 1
 
@@ -197,7 +222,8 @@ def chain(tmp_path_factory):
     second = run_ok(partial, inc_db, "--skip-gx", vars_=LATER_VARS)
     return {"manifest": manifest, "full": full, "partial": partial, "full_db": full_db,
             "inc_db": inc_db, "full_run": full_run, "first": first, "failed": failed, "second": second,
-            "before": before, "failure_log": failure_log, "late": late, "triggers_before": triggers_before, "as_of_before": as_of_before}
+            "before": before, "failure_log": failure_log, "late": late, "triggers_before": triggers_before, "as_of_before": as_of_before,
+            "moved": moved, "moved_before": moved_before}
 
 
 # --- test scope: the big incremental models' tests read the latest batch ---
@@ -296,6 +322,31 @@ class TestDeliveryChain:
         assert 0 < stamps.rewritten.mean() < 1
         rewritten = set(map(tuple, stamps[stamps.rewritten][["trigger_type", "trigger_id"]].values))
         assert set(map(tuple, turned[["trigger_type", "trigger_id"]].values)) <= rewritten
+
+    def test_an_account_moved_across_segments_moves_its_records(self, chain):
+        """The current accounts snapshot moves account X to another rate code, service area and
+        customer (split_last_day): the scheduled run wrote X's records again with the new
+        attributes, age band included, and not every record; the segment marts equal the full
+        build's (the first test of the class)."""
+        x, state = chain["moved"], state_path(chain["inc_db"])
+        before = chain["moved_before"]
+        assert len(before) > 0
+        assert set(before.rate_code) == {x["older_rate_code"]} and set(before.service_area) == {x["older_service_area"]}
+        after = query(state, """
+            select metric_name, record_id, rate_code, service_area, age_band,
+                   loaded_at = (select max(loaded_at) from intermediate.int_metric_records) as rewritten
+            from intermediate.int_metric_records where account_id = ?""", [x["account_id"]])
+        assert set(after.rate_code) == {x["rate_code"]} and set(after.service_area) == {x["service_area"]}
+        both = before.merge(after, on=["metric_name", "record_id"], suffixes=("_before", "_after"))
+        assert len(both) == len(before) and both.rewritten.all()
+        assert (both.age_band_before != both.age_band_after).any()
+        share = query(state, """select avg(case when loaded_at = (select max(loaded_at) from intermediate.int_metric_records)
+                                then 1.0 else 0 end) as s from intermediate.int_metric_records""").s[0]
+        assert 0 < share < 1
+        # the facts and the daily sums followed: X's facts carry the new attributes
+        facts = query(chain["inc_db"], "select distinct rate_code, service_area from marts.fct_metric_records "
+                                       "where record_id in (select unnest(?))", [list(after.record_id)])
+        assert set(map(tuple, facts.values)) == {(x["rate_code"], x["service_area"])}
 
     def test_each_working_state_records_the_landing_folder_it_was_built_from(self, chain):
         from cx_warehouse.pipeline import _read_state_meta

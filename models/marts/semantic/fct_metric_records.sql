@@ -2,15 +2,29 @@
 -- additive metrics (survey response, ticket, self-service interaction, bill,
 -- agent-handled call, contact), with the segment attributes of its account
 -- on its reference date ('unknown' for a record with no known account, age
--- band n/a for non-residential accounts) and one numerator / denominator
--- column pair per metric, 0 on other metrics' records, so that every
--- MetricFlow measure is an unfiltered sum.
+-- band n/a for non-residential accounts; int_metric_records carries them) and
+-- one numerator / denominator column pair per metric, 0 on other metrics'
+-- records, so that every MetricFlow measure is an unfiltered sum.
+--
+-- Incremental (delete+insert by record_key; a table on Spark;
+-- docs/incremental.md): a scheduled run writes the records int_metric_records
+-- wrote since this table's last run; a post-hook removes the records it no
+-- longer holds. loaded_at stays in the working state: the publish leaves it out.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='delete+insert',
+    unique_key='record_key',
+    on_schema_change='fail',
+    post_hook="{{ cx_retire_dropped(ref('int_metric_records'), ['metric_name', 'record_id']) }}"
+) }}
+{%- set plan = cx_change_plan(none, none) %}
+
 with records as (
-    select
-        records.*,
-        {{ account_segment_attributes('accounts', 'records.reference_date') }}
-    from {{ ref('int_metric_records') }} as records
-    left join {{ ref('int_accounts') }} as accounts on records.account_id = accounts.account_id
+    select *
+    from {{ ref('int_metric_records') }}
+    {%- if plan %}
+    where loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+    {%- endif %}
 )
 
 {%- set metric_columns = [
@@ -34,5 +48,6 @@ select
     cast(case when records.metric_name = '{{ metric }}' then records.numerator else 0 end as {{ type_double() }}) as {{ prefix }}_numerator,
     cast(case when records.metric_name = '{{ metric }}' then records.denominator else 0 end as {{ dbt.type_bigint() }}) as {{ prefix }}_denominator,
     {%- endfor %}
-    cast(coalesce(records.trigger_type, 'n/a') as {{ dbt.type_string() }}) as trigger_type
+    cast(coalesce(records.trigger_type, 'n/a') as {{ dbt.type_string() }}) as trigger_type,
+    {{ cx_loaded_at() }} as loaded_at
 from records

@@ -2,6 +2,19 @@
 -- what became of its rows: raw = kept (in force) + duplicates + rejected
 -- + superseded (replaced by a later delivery of the same key). Counted once
 -- per delivery when staging writes it (int_delivery_outcomes).
+--
+-- Incremental by delivery, as int_delivery_outcomes (a table on Spark): a scheduled run
+-- appends the rows int_delivery_outcomes wrote since this table's last run, and the
+-- post-hook retires the older rows of the deliveries staging wrote since
+-- (docs/incremental.md). loaded_at stays in the working state: the publish
+-- leaves it out.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    post_hook="{{ cx_retire_recounted_deliveries() }}"
+) }}
+{%- set plan = cx_delivery_plan() %}
 select
     source_file,
     source_delivery,
@@ -11,5 +24,7 @@ select
     duplicate_rows,
     rejected_rows,
     malformed_rows,
-    superseded_rows
+    superseded_rows,
+    {{ cx_loaded_at() }} as loaded_at
 from {{ ref('int_delivery_outcomes') }}
+{{ cx_delivery_rows_filter(plan) }}

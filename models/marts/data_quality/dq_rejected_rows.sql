@@ -2,6 +2,19 @@
 -- and its raw values, so an operator can fix the export. Exact duplicates of
 -- a rejected row appear once (raw_copies counts them). Read once per
 -- delivery when staging writes it (int_rejected_rows).
+--
+-- Incremental by delivery, as int_rejected_rows (a table on Spark): a scheduled run
+-- appends the rows int_rejected_rows wrote since this table's last run, and the
+-- post-hook retires the older rows of the deliveries staging wrote since
+-- (docs/incremental.md). loaded_at stays in the working state: the publish
+-- leaves it out.
+{{ config(
+    materialized=('table' if target.type == 'spark' else 'incremental'),
+    incremental_strategy='append',
+    on_schema_change='fail',
+    post_hook="{{ cx_retire_recounted_deliveries() }}"
+) }}
+{%- set plan = cx_delivery_plan() %}
 select
     source_file,
     source_delivery,
@@ -10,5 +23,7 @@ select
     primary_key_value,
     reject_reason,
     raw_row,
-    raw_copies
+    raw_copies,
+    {{ cx_loaded_at() }} as loaded_at
 from {{ ref('int_rejected_rows') }}
+{{ cx_delivery_rows_filter(plan) }}

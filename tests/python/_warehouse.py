@@ -49,7 +49,11 @@ def published_tables(db: Path) -> list[str]:
 
 
 def mart_differences(a: Path, b: Path, skip=("dq_test_results", "dq_test_run_summary")) -> dict[str, int]:
-    """Rows in one published mart and not in the other (both ways), per mart of `a`."""
+    """Rows in one published mart and not in the other (both ways), per mart of `a`. Either side
+    may be a dbt build's warehouse rather than a published file: an incremental mart's stamp
+    (BOOKKEEPING_COLUMNS, which the publish leaves out) is not compared."""
+    from cx_warehouse.publish import BOOKKEEPING_COLUMNS
+
     con = duckdb.connect()
     try:
         con.execute(f"attach '{a}' as a (read_only)")
@@ -58,9 +62,13 @@ def mart_differences(a: Path, b: Path, skip=("dq_test_results", "dq_test_run_sum
         for t in published_tables(a):
             if t in skip:
                 continue
-            n = con.execute(f"select count(*) from (select * from a.marts.{t} except all select * from b.marts.{t})"
-                            f" union all select count(*) from (select * from b.marts.{t} except all "
-                            f"select * from a.marts.{t})").fetchall()
+            columns = [r[0] for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = 'a' and schema_name = 'marts' "
+                "and table_name = ? order by column_index", [t]).fetchall() if r[0] not in BOOKKEEPING_COLUMNS]
+            cols = ", ".join(f'"{c}"' for c in columns)
+            n = con.execute(f"select count(*) from (select {cols} from a.marts.{t} except all select {cols} from b.marts.{t})"
+                            f" union all select count(*) from (select {cols} from b.marts.{t} except all "
+                            f"select {cols} from a.marts.{t})").fetchall()
             out[t] = n[0][0] + n[1][0]
         return out
     finally:

@@ -58,12 +58,15 @@ def test_sources_are_read_only_in_staging_and_staging_does_not_read_staging(mani
 
 def test_published_marts_enforce_contracts_and_hold_no_personal_data(manifest):
     marts = {u: n for u, n in models(manifest).items()
-             if n["original_file_path"].startswith("models/marts/") and n["config"]["materialized"] == "table"}
+             if n["original_file_path"].startswith("models/marts/")
+             and n["config"]["materialized"] in ("table", "incremental")}
     assert {"fct_cx_metrics", "fct_csat_rolling_13w", "fct_bill_accuracy_by_billing_run", "dim_accounts",
             "fct_survey_triggers", "fct_survey_outcomes", "fct_ami_usage_match"} <= {n["name"] for n in marts.values()}
     for uid, node in marts.items():
         assert node["config"]["contract"]["enforced"], f"{uid} has no enforced contract"
         assert all(c.get("data_type") for c in node["columns"].values()), f"{uid} lacks data types"
+        if node["config"]["materialized"] == "incremental":  # its stamp is declared, and not published
+            assert "loaded_at" in node["columns"], f"{uid} does not declare loaded_at"
         assert not PERSONAL & set(node["columns"]), f"{uid} exposes personal data"
 
 

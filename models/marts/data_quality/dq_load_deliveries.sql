@@ -16,9 +16,9 @@
 ) }}
 {%- set plan = cx_delivery_plan() %}
 select
-    source_file,
-    source_delivery,
-    delivery_fingerprint,
+    cast(source_file as {{ type_varchar() }}) as source_file,
+    cast(source_delivery as {{ type_varchar() }}) as source_delivery,
+    cast(delivery_fingerprint as {{ type_varchar() }}) as delivery_fingerprint,
     raw_rows,
     kept_rows,
     duplicate_rows,

@@ -16,13 +16,13 @@
 ) }}
 {%- set plan = cx_delivery_plan() %}
 select
-    source_file,
-    source_delivery,
+    cast(source_file as {{ type_varchar() }}) as source_file,
+    cast(source_delivery as {{ type_varchar() }}) as source_delivery,
     source_line,
-    rejected_row_id,
-    primary_key_value,
-    reject_reason,
-    raw_row,
+    cast(rejected_row_id as {{ type_varchar() }}) as rejected_row_id,
+    cast(primary_key_value as {{ type_varchar() }}) as primary_key_value,
+    cast(reject_reason as {{ type_varchar() }}) as reject_reason,
+    cast(raw_row as {{ type_varchar() }}) as raw_row,
     raw_copies,
     {{ cx_loaded_at() }} as loaded_at
 from {{ ref('int_rejected_rows') }}

@@ -33,21 +33,21 @@ with records as (
 ] %}
 
 select
-    cast({{ dbt.concat(['records.metric_name', "':'", 'records.record_id']) }} as {{ dbt.type_string() }}) as record_key,
-    cast(records.metric_name as {{ dbt.type_string() }}) as metric_name,
-    cast(records.record_id as {{ dbt.type_string() }}) as record_id,
+    cast({{ dbt.concat(['records.metric_name', "':'", 'records.record_id']) }} as {{ type_varchar() }}) as record_key,
+    cast(records.metric_name as {{ type_varchar() }}) as metric_name,
+    cast(records.record_id as {{ type_varchar() }}) as record_id,
     cast(records.reference_date as date) as reference_date,
-    {{ segment_key('records') }} as segment_key,
-    cast(coalesce(records.account_class, 'unknown') as {{ dbt.type_string() }}) as account_class,
-    cast(coalesce(records.rate_code, 'unknown') as {{ dbt.type_string() }}) as rate_code,
-    cast(coalesce(records.service_area, 'unknown') as {{ dbt.type_string() }}) as service_area,
-    cast(coalesce(records.age_band, 'unknown') as {{ dbt.type_string() }}) as age_band,
-    cast(coalesce(records.contact_reason, 'n/a') as {{ dbt.type_string() }}) as contact_reason,
-    cast(coalesce(records.channel, 'n/a') as {{ dbt.type_string() }}) as channel,
+    cast({{ segment_key('records') }} as {{ type_varchar() }}) as segment_key,
+    cast(coalesce(records.account_class, 'unknown') as {{ type_varchar() }}) as account_class,
+    cast(coalesce(records.rate_code, 'unknown') as {{ type_varchar() }}) as rate_code,
+    cast(coalesce(records.service_area, 'unknown') as {{ type_varchar() }}) as service_area,
+    cast(coalesce(records.age_band, 'unknown') as {{ type_varchar() }}) as age_band,
+    cast(coalesce(records.contact_reason, 'n/a') as {{ type_varchar() }}) as contact_reason,
+    cast(coalesce(records.channel, 'n/a') as {{ type_varchar() }}) as channel,
     {%- for metric, prefix in metric_columns %}
     cast(case when records.metric_name = '{{ metric }}' then records.numerator else 0 end as {{ type_double() }}) as {{ prefix }}_numerator,
     cast(case when records.metric_name = '{{ metric }}' then records.denominator else 0 end as {{ dbt.type_bigint() }}) as {{ prefix }}_denominator,
     {%- endfor %}
-    cast(coalesce(records.trigger_type, 'n/a') as {{ dbt.type_string() }}) as trigger_type,
+    cast(coalesce(records.trigger_type, 'n/a') as {{ type_varchar() }}) as trigger_type,
     {{ cx_loaded_at() }} as loaded_at
 from records

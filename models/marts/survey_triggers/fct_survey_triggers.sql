@@ -55,9 +55,9 @@ surveys as (
 )
 
 select
-    cast(selection.trigger_type as {{ dbt.type_string() }}) as trigger_type,
-    cast(selection.trigger_id as {{ dbt.type_string() }}) as trigger_id,
-    cast(selection.account_id as {{ dbt.type_string() }}) as account_id,
+    cast(selection.trigger_type as {{ type_varchar() }}) as trigger_type,
+    cast(selection.trigger_id as {{ type_varchar() }}) as trigger_id,
+    cast(selection.account_id as {{ type_varchar() }}) as account_id,
     cast(selection.event_at as {{ dbt.type_timestamp() }}) as event_at,
     cast(selection.send_window_start as {{ dbt.type_timestamp() }}) as send_window_start,
     cast(selection.send_window_end as {{ dbt.type_timestamp() }}) as send_window_end,
@@ -66,10 +66,10 @@ select
         when surveys.survey_id is not null then 'sent'
         when selection.send_window_end > as_of.as_of_end_at then 'due'
         else 'expired'
-    end as {{ dbt.type_string() }}) as status,
-    cast(selection.suppression_reason as {{ dbt.type_string() }}) as suppression_reason,
-    cast(surveys.survey_id as {{ dbt.type_string() }}) as survey_id,
-    cast(handed_off.batch_id as {{ dbt.type_string() }}) as handoff_batch_id,
+    end as {{ type_varchar() }}) as status,
+    cast(selection.suppression_reason as {{ type_varchar() }}) as suppression_reason,
+    cast(surveys.survey_id as {{ type_varchar() }}) as survey_id,
+    cast(handed_off.batch_id as {{ type_varchar() }}) as handoff_batch_id,
     {{ cx_loaded_at() }} as loaded_at
 from selection
 cross join as_of

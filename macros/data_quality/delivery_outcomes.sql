@@ -50,17 +50,21 @@ where {{ conditions | join(' and ') }}
 {#- Post-hook: the rows of the deliveries this run recounted, as stored
     before, leave (their new rows carry this run's stamp); with no plan,
     every older row. A model of one export's rows has no source_file column:
-    its deliveries are matched by name alone. -#}
-{% macro cx_retire_recounted_deliveries(exports=none) %}
+    its deliveries are matched by name alone. A mart that follows an intake
+    model (dq_load_deliveries, dq_rejected_rows) passes `recounted`, the
+    delivery outcomes, which hold a stamped row for every delivery intake
+    recounted: it then depends on that model, not on the 14 staging models. -#}
+{% macro cx_retire_recounted_deliveries(exports=none, recounted=none) %}
     {%- if execute and is_incremental() %}
-        {%- set plan = cx_delivery_plan(exports) %}
+        {%- set plan = cx_change_plan(none, none) if recounted is not none else cx_delivery_plan(exports) %}
+        {%- set written_rows = recounted if recounted is not none else cx_staged_deliveries(exports) %}
         delete from {{ this }} as stored
         where
             stored.loaded_at < {{ cx_loaded_at() }}
             {%- if plan %}
             and exists (
                 select 1
-                from {{ cx_staged_deliveries(exports) }} as written
+                from {{ written_rows }} as written
                 where
                     written.loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
                     {%- if not exports or exports | length > 1 %}

@@ -45,6 +45,8 @@ VARS = ["--vars", json.dumps({"orphan_error_share": 0.2})]
 # the bill-vs-AMI tolerance, which the incremental bill usage keeps with its rows
 TOLERANCE = 0.7  # two bills of the set are 65% off their smart-meter kWh: matched at 0.7, not at 0.02
 LATER_VARS = ["--vars", json.dumps({"orphan_error_share": 0.2, "ami_usage_tolerance": TOLERANCE})]
+FIRST_AS_OF = date(2024, 4, 20)
+FIRST_VARS = ["--vars", json.dumps({"orphan_error_share": 0.2, "as_of_date": FIRST_AS_OF.isoformat()})]
 
 
 def run_ok(raw: Path, db: Path, *extra: str, vars_: list[str] = VARS) -> subprocess.CompletedProcess:
@@ -185,7 +187,9 @@ def chain(tmp_path_factory):
     moved = split_last_day(full, partial)
 
     inc_db = root / "inc" / "cx.duckdb"
-    first = run_ok(partial, inc_db, "--skip-gx")
+    # the first run reports as of ten days before its data ends (var as_of_date): the triggers of
+    # those days are due, and the retry's as-of date (the data's own) expires or keeps them
+    first = run_ok(partial, inc_db, "--skip-gx", vars_=FIRST_VARS)
     before = {t: query(inc_db, f"select * from marts.{t}") for t in ("fct_cx_metrics", "dq_row_reconciliation")}
     triggers_before = query(inc_db, "select trigger_type, trigger_id, status, send_window_end from marts.fct_survey_triggers")
     as_of_before = query(state_path(inc_db), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
@@ -298,14 +302,14 @@ class TestDeliveryChain:
                                       inc.sort_values(keys).reset_index(drop=True))
 
     def test_an_as_of_advance_turns_due_triggers_into_expired(self, chain):
-        """The last day moves the as-of date one day on: a trigger due after the first run whose
-        send window ended by the new as-of end (midnight after the as-of date) and got no survey
-        is expired now, none whose window ended by then is still due, and the incremental mart
-        wrote those triggers again."""
+        """The as-of date moves from FIRST_AS_OF (the first run's var) to the data's last day: a
+        trigger due after the first run whose send window ended by the new as-of end (midnight
+        after the as-of date) and got no survey is expired now, none whose window ended by then is
+        still due, and the incremental mart wrote those triggers again."""
         as_of_after = query(state_path(chain["inc_db"]), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
+        assert (chain["as_of_before"], as_of_after) == (FIRST_AS_OF, END)
         old_end = pd.Timestamp(chain["as_of_before"]) + pd.Timedelta(days=1)
         new_end = pd.Timestamp(as_of_after) + pd.Timedelta(days=1)
-        assert new_end - old_end == pd.Timedelta(days=1)
         after = query(chain["inc_db"], "select trigger_type, trigger_id, status, send_window_end from marts.fct_survey_triggers")
         both = chain["triggers_before"].merge(after, on=["trigger_type", "trigger_id", "send_window_end"],
                                               suffixes=("_before", "_after"))

@@ -5,16 +5,16 @@
 --
 -- Incremental by delivery, as int_rejected_rows (a table on Spark): a scheduled run
 -- appends the rows int_rejected_rows wrote since this table's last run, and the
--- post-hook retires the older rows of the deliveries staging wrote since
--- (docs/incremental.md). loaded_at stays in the working state: the publish
+-- post-hook retires the older rows of the deliveries intake recounted since
+-- (every one has a row in int_delivery_outcomes; docs/incremental.md). loaded_at stays in the working state: the publish
 -- leaves it out.
 {{ config(
     materialized=('table' if target.type == 'spark' else 'incremental'),
     incremental_strategy='append',
     on_schema_change='fail',
-    post_hook="{{ cx_retire_recounted_deliveries() }}"
+    post_hook="{{ cx_retire_recounted_deliveries(recounted=ref('int_delivery_outcomes')) }}"
 ) }}
-{%- set plan = cx_delivery_plan() %}
+{%- set plan = cx_change_plan(none, none) %}
 select
     cast(source_file as {{ type_varchar() }}) as source_file,
     cast(source_delivery as {{ type_varchar() }}) as source_delivery,

@@ -307,7 +307,7 @@ class TestDeliveryChain:
         after the as-of date) and got no survey is expired now, none whose window ended by then is
         still due, and the incremental mart wrote those triggers again."""
         as_of_after = query(state_path(chain["inc_db"]), "select as_of_date from intermediate.int_reporting_window").as_of_date[0]
-        assert (chain["as_of_before"], as_of_after) == (FIRST_AS_OF, END)
+        assert (pd.Timestamp(chain["as_of_before"]), pd.Timestamp(as_of_after)) == (pd.Timestamp(FIRST_AS_OF), pd.Timestamp(END))
         old_end = pd.Timestamp(chain["as_of_before"]) + pd.Timedelta(days=1)
         new_end = pd.Timestamp(as_of_after) + pd.Timedelta(days=1)
         after = query(chain["inc_db"], "select trigger_type, trigger_id, status, send_window_end from marts.fct_survey_triggers")

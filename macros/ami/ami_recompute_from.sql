@@ -101,9 +101,6 @@
     left join {{ this }} as stored on kept.bill_id = stored.bill_id
     where
         kept.service_period_end >= cast('{{ plan.from_date }}' as date)
-        or stored.bill_id is null
-        {%- for c in bill_columns[1:] %}
-        or kept.{{ c }} is distinct from stored.{{ c }}
-        {%- endfor %}
+        or {{ cx_row_differs('kept', 'stored', 'bill_id', bill_columns[1:]) }}
     {%- endif %}
 {% endmacro %}

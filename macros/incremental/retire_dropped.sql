@@ -17,3 +17,16 @@
         )
     {%- endif %}
 {% endmacro %}
+
+
+{#- The condition under which a computed row must be written again by a
+    model that diffs its input against its own stored rows (left-joined as
+    `stored` by key; int_survey_selection, int_metric_records,
+    int_ami_bill_usage): no stored row (`stored`.`key` is null), or any of
+    `columns` differs (`is distinct from`, so null = null). -#}
+{% macro cx_row_differs(computed, stored, key, columns) -%}
+    {{ stored }}.{{ key }} is null
+    {%- for column in columns %}
+    or {{ computed }}.{{ column }} is distinct from {{ stored }}.{{ column }}
+    {%- endfor %}
+{%- endmacro %}

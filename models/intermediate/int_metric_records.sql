@@ -177,11 +177,7 @@ changes as (
         on
             computed.metric_name = stored.metric_name
             and computed.record_id = stored.record_id
-    where
-        stored.record_id is null
-        {%- for column in metric_record_columns() %}
-        or computed.{{ column }} is distinct from stored.{{ column }}
-        {%- endfor %}
+    where {{ cx_row_differs('computed', 'stored', 'record_id', metric_record_columns()) }}
     union all
     -- stored records no longer computed: tombstones
     select

@@ -64,10 +64,7 @@ candidate_changes as (
             and all_candidates.trigger_id = stored.trigger_id
     where
         all_candidates.trigger_id is null
-        or stored.trigger_id is null
-        {%- for column in survey_candidate_columns() %}
-        or all_candidates.{{ column }} is distinct from stored.{{ column }}
-        {%- endfor %}
+        or {{ cx_row_differs('all_candidates', 'stored', 'trigger_id', survey_candidate_columns()) }}
 ),
 
 touched_accounts as (

@@ -93,11 +93,14 @@ def measured(cmd: list[str], env: dict | None = None, quiet: bool = True,
 
 
 def duckdb_settings() -> dict[str, str]:
-    """The limits profiles.yml gives dbt, for the floors and the replay."""
+    """The limits profiles.yml gives dbt, for the floors and the replay (the spill
+    folder made if missing: DuckDB does not create its parents)."""
+    temp_directory = os.environ.get("CX_DUCKDB_TEMP_DIR", str(PROJECT_DIR / "warehouse" / "duckdb_tmp"))
+    Path(temp_directory).mkdir(parents=True, exist_ok=True)
     return {
         "memory_limit": os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "10GB"),
         "threads": os.environ.get("CX_DUCKDB_THREADS", "2"),
-        "temp_directory": os.environ.get("CX_DUCKDB_TEMP_DIR", str(PROJECT_DIR / "warehouse" / "duckdb_tmp")),
+        "temp_directory": temp_directory,
     }
 
 

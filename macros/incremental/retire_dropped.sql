@@ -30,3 +30,12 @@
     or {{ computed }}.{{ column }} is distinct from {{ stored }}.{{ column }}
     {%- endfor %}
 {%- endmacro %}
+
+
+{#- The materialization of a model kept incrementally with deletes (by key,
+    or with a post-hook that retires rows): incremental on DuckDB and
+    PostgreSQL, a table on Spark, where only append and partition overwrite
+    exist without Delta (docs/incremental.md, "Engines"). -#}
+{% macro cx_incremental_materialization() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}

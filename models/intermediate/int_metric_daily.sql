@@ -13,7 +13,7 @@
 -- whose record count differs from the stored one (a record dropped, or moved
 -- to another day); a post-hook removes the rows of days left with no record.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='reference_date',
     on_schema_change='fail',

@@ -17,7 +17,7 @@
 -- longer computed is written as a tombstone (is_dropped), which replaces its
 -- stored row and which the post-hook then deletes.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['metric_name', 'record_id'],
     on_schema_change='fail',

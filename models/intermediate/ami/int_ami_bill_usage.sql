@@ -20,7 +20,7 @@
 -- It reads only the attributed reads from the earliest service start of those
 -- bills on; a post-hook removes the bills no longer kept.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='bill_id',
     on_schema_change='fail',

@@ -14,7 +14,7 @@
 -- before the stored gap that holds day R - 1, else (R - 1 before the coverage)
 -- the coverage's start sentinel.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     post_hook="{{ ami_gaps_retire_recomputed() }}"

@@ -6,7 +6,7 @@
 -- retires the re-read deliveries' older rows; a table on Spark): a scheduled
 -- run reads only the reads' deliveries staging wrote since its last run.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     post_hook="{{ cx_retire_recounted_deliveries(['raw_ami_daily_reads']) }}"

@@ -31,7 +31,7 @@
 -- than the var recomputes every account; a post-hook removes dropped candidates.
 {%- set cooldown_days = var('survey_cooldown_days', 30) %}
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['trigger_type', 'trigger_id'],
     on_schema_change='fail',

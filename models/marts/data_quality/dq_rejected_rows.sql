@@ -9,7 +9,7 @@
 -- (every one has a row in int_delivery_outcomes; docs/incremental.md). loaded_at stays in the working state: the publish
 -- leaves it out.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='append',
     on_schema_change='fail',
     post_hook="{{ cx_retire_recounted_deliveries(recounted=ref('int_delivery_outcomes')) }}"

@@ -11,7 +11,7 @@
 -- wrote since this table's last run; a post-hook removes the records it no
 -- longer holds. loaded_at stays in the working state: the publish leaves it out.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key='record_key',
     on_schema_change='fail',

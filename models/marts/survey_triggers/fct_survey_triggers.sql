@@ -10,7 +10,7 @@
 -- batch changed. A post-hook removes triggers no longer selected or
 -- suppressed. loaded_at stays in the working state: the publish leaves it out.
 {{ config(
-    materialized=('table' if target.type == 'spark' else 'incremental'),
+    materialized=cx_incremental_materialization(),
     incremental_strategy='delete+insert',
     unique_key=['trigger_type', 'trigger_id'],
     on_schema_change='fail',

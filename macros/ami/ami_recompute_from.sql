@@ -75,17 +75,6 @@
 {% endmacro %}
 
 
-{#- Post-hook of int_ami_bill_usage: a bill no longer kept (superseded away)
-    leaves the comparison. The bills recomputed replace their rows through the
-    unique key. -#}
-{% macro ami_bill_usage_retire_dropped() %}
-    {%- if execute and is_incremental() %}
-        delete from {{ this }}
-        where bill_id not in (select kept.bill_id from {{ ref('int_bills') }} as kept)
-    {%- endif %}
-{% endmacro %}
-
-
 {#- The bills int_ami_bill_usage computes: every kept bill, or with a plan
     (a scheduled run) those whose service period ends on or after day R, those
     not stored yet and those whose bill row changed since it was stored. -#}

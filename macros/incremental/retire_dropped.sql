@@ -1,6 +1,7 @@
 {#- Post-hook of an incremental model kept by key (delete+insert) whose rows
     follow another relation's keys one to one (int_survey_selection follows
-    int_survey_candidates, fct_survey_triggers follows int_survey_selection):
+    int_survey_candidates, fct_survey_triggers int_survey_selection,
+    fct_metric_records int_metric_records, int_ami_bill_usage int_bills):
     a stored row whose key is no longer in `kept` is deleted. The rows the run
     wrote replace theirs through the unique key. Renders nothing on a full
     build. -#}

@@ -24,7 +24,7 @@
     incremental_strategy='delete+insert',
     unique_key='bill_id',
     on_schema_change='fail',
-    post_hook="{{ ami_bill_usage_retire_dropped() }}"
+    post_hook="{{ cx_retire_dropped(ref('int_bills'), ['bill_id']) }}"
 ) }}
 {#- rows stored under another tolerance: every bill is compared again -#}
 {%- set plan = ami_recompute_from(stamps={'usage_tolerance': 'cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ')'}) %}

@@ -37,7 +37,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from .contract import PROJECT_DIR
 from .pipeline import (_write_state_meta, build_command, dbt_env, dbt_executable, delivery_plan, folder_changed,
                        forget_published_inputs, handoff_ledger_env, run_health, state_path, warehouse_path)
-from .publish import RunLock, publish
+from .publish import RunLock, publish, summarise
 
 POOL = "cx_warehouse_writer"
 TARGET = PROJECT_DIR / "target" / "dagster"  # the code location's own parse, apart from `make run`'s
@@ -139,7 +139,7 @@ def cx_dbt(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: Wareh
         invocation = dbt.cli(args, context=context, raise_on_error=False)
         yield from invocation.stream()
         if not invocation.is_successful():
-            publish(state, warehouse.published, health_only=True)
+            publish(state, warehouse.published, health_only=True, manifest=MANIFEST)
             health = run_health(state)
             raise Failure(description=f"dbt build failed: {sum(h['status'] != 'warn' for h in health.problems)} "
                                       "error(s); the published marts were left unchanged")
@@ -164,10 +164,10 @@ def gate(warehouse: Warehouse) -> MaterializeResult:
 
 @asset(deps=[gate], pool=POOL)
 def published_warehouse(warehouse: Warehouse) -> MaterializeResult:
-    """The marts copied into a new file renamed over the published one."""
+    """The marts that changed written into a copy of the published file, renamed over it."""
     with RunLock(warehouse.published):
-        publish(warehouse.state, warehouse.published)
-    return MaterializeResult(metadata={"path": str(warehouse.published)})
+        actions = publish(warehouse.state, warehouse.published, manifest=MANIFEST)
+    return MaterializeResult(metadata={"path": str(warehouse.published), "marts": summarise(actions)})
 
 
 @asset(deps=[published_warehouse], pool=POOL)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .contract import PROJECT_DIR, ContractError, export_files, fingerprints, load_contract, preflight
-from .publish import RunInProgress, RunLock, clean_stale_publish_files, publish
+from .publish import RunInProgress, RunLock, clean_stale_publish_files, publish, summarise
 
 __all__ = ["build_and_publish", "RunInProgress", "RunLock", "publish", "state_path", "warehouse_path"]
 
@@ -464,7 +464,7 @@ def build_and_publish(
         if not quiet:
             print(format_health(health))
         if rc != 0:
-            publish(state, published, health_only=True)
+            publish(state, published, health_only=True, manifest=dbt_target_dir() / "manifest.json")
             return RunResult(False, published, f"dbt build failed (exit {rc}); the published marts were left unchanged",
                              timings, plan, health)
         # the state now holds this folder's deliveries: a build that failed (after a
@@ -492,8 +492,8 @@ def build_and_publish(
 
         t0 = time.perf_counter()
         with phase("publish", out) as report:
-            publish(state, published)
-            report["text"] = f"{published}"
+            actions = publish(state, published, manifest=dbt_target_dir() / "manifest.json")
+            report["text"] = f"{published} (marts: {summarise(actions)})"
         timings["publish_s"] = time.perf_counter() - t0
         _write_state_meta(state, {"raw_dir": str(raw_dir), "published_inputs": inputs})
     return RunResult(True, published, "published", timings, plan, health)

@@ -4,7 +4,9 @@ warehouse from overlapping (docs/publishing.md)."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import shutil
 from pathlib import Path
 
 from .contract import ContractError, sql_literal
@@ -15,6 +17,9 @@ HEALTH_TABLES = ("dq_test_results", "dq_test_run_summary")
 # columns of the working state that are not published: the stamp an incremental
 # model keeps on every row (docs/incremental.md)
 BOOKKEEPING_COLUMNS = {"loaded_at"}
+# the publish log in the published file: per mart, what the last publish saw
+# and did (docs/publishing.md)
+LOG_SCHEMA, LOG_TABLE = "publish_log", "published_marts"
 
 
 class RunInProgress(ContractError):
@@ -66,10 +71,87 @@ def _published_objects(con, db: str) -> list[tuple[str, str]]:
         "order by 1, 2", [db]).fetchall() if r[0] in PUBLISHED_SCHEMAS]
 
 
-def publish(state: Path, published: Path, health_only: bool = False) -> None:
-    """Copy schema marts of the state into a new file and rename it over the
-    published one. health_only: keep the published marts, refresh only the
-    data-health tables (a failed run's test results)."""
+def manifest_keys(manifest: Path | None) -> dict[str, list[str]]:
+    """The unique key of each incremental model (dbt's manifest, `unique_key`):
+    by it a published mart's changed rows replace the old ones. Without a
+    manifest there are no keys, and a changed mart is copied whole."""
+    try:
+        nodes = json.loads(Path(manifest).read_text())["nodes"].values() if manifest else []
+    except (OSError, ValueError, KeyError):
+        return {}
+    keys = {}
+    for node in nodes:
+        config = node.get("config") or {}
+        key = config.get("unique_key")
+        if node.get("resource_type") == "model" and key and config.get("materialized") == "incremental":
+            keys[node["name"]] = [key] if isinstance(key, str) else list(key)
+    return keys
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Mart:
+    """One published object: its columns in the state and the published copy,
+    and the SQL that reads it from the state without the bookkeeping."""
+
+    def __init__(self, con, state_db: str, schema: str, name: str):
+        self.schema, self.name = schema, name
+        self.src = f"{_ident(state_db)}.{schema}.{_ident(name)}"
+        self.dst = f"pub_db.{schema}.{_ident(name)}"
+        cols = self._columns(con, state_db)
+        self.stamped = "loaded_at" in {c for c, _ in cols}
+        self.columns = [(c, t) for c, t in cols if c not in BOOKKEEPING_COLUMNS]
+        self.published_columns = self._columns(con, "pub_db")
+        self.select = ", ".join(_ident(c) for c, _ in self.columns)
+
+    def _columns(self, con, db: str) -> list[tuple[str, str]]:
+        return [tuple(r) for r in con.execute(
+            "select column_name, data_type from duckdb_columns() where database_name = $1 and schema_name = $2 "
+            "and table_name = $3 order by column_index", [db, self.schema, self.name]).fetchall()]
+
+
+def _copy_whole(con, m: _Mart) -> None:
+    con.execute(f"drop table if exists {m.dst}")
+    con.execute(f"drop view if exists {m.dst}")
+    con.execute(f"create table {m.dst} as select {m.select} from {m.src}")
+
+
+def _patch(con, m: _Mart, key: list[str], watermark, changed: int) -> int | None:
+    """Replace the published rows of the keys written since the watermark, drop
+    the keys the state no longer holds; the rows deleted, or None when the
+    published copy does not end equal in size to the state (then it is copied whole)."""
+    keys = ", ".join(_ident(k) for k in key)
+    since = f"select {keys} from {m.src} where loaded_at > $1"
+    deleted = 0
+    if changed:
+        deleted += con.execute(f"delete from {m.dst} where ({keys}) in ({since})", [watermark]).fetchone()[0]
+        con.execute(f"insert into {m.dst} ({m.select}) select {m.select} from {m.src} where loaded_at > $1",
+                    [watermark])
+    target = con.execute(f"select count(*) from {m.src}").fetchone()[0]
+    if con.execute(f"select count(*) from {m.dst}").fetchone()[0] != target:
+        # keys the state retired since the last publish (rare: a delete leaves no stamp)
+        deleted += con.execute(f"delete from {m.dst} where ({keys}) not in (select {keys} from {m.src})").fetchone()[0]
+        if con.execute(f"select count(*) from {m.dst}").fetchone()[0] != target:
+            return None
+    return deleted
+
+
+# A patched mart keeps the blocks of the rows it replaced until the table is
+# copied whole again: past this share of its rows, it is.
+REWRITE_SHARE = 0.25
+
+
+def publish(state: Path, published: Path, health_only: bool = False, manifest: Path | None = None) -> dict[str, str]:
+    """Publish the working state's marts into a new file renamed over the
+    published one (docs/publishing.md), writing only what changed: the new file
+    starts as a byte copy of the published one; a mart whose rows are the ones
+    last published is kept; an incremental mart with a unique key (from dbt's
+    `manifest`) gets the rows its model wrote since; any other changed mart is
+    copied whole. health_only: keep the published marts, refresh only the
+    data-health tables (a failed run's test results). Returns what was done
+    to each mart (kept, patched, copied)."""
     import duckdb
 
     tmp = published.with_name(f"{published.name}.publishing-{os.getpid()}")
@@ -77,7 +159,12 @@ def publish(state: Path, published: Path, health_only: bool = False) -> None:
         p.unlink(missing_ok=True)
     old_exists = published.exists()
     if health_only and not old_exists:
-        return
+        return {}
+    if old_exists:
+        shutil.copyfile(published, tmp)  # a kernel-side copy (sendfile): the bytes, not the rows
+        if Path(str(published) + ".wal").exists():
+            shutil.copyfile(str(published) + ".wal", str(tmp) + ".wal")
+    keys = manifest_keys(manifest)
     # Views in the state name their own catalog (the state file's name), so the
     # state is attached under that name for them to resolve.
     probe = duckdb.connect(str(state), read_only=True)
@@ -85,34 +172,74 @@ def publish(state: Path, published: Path, health_only: bool = False) -> None:
         state_db = probe.execute("select current_database()").fetchone()[0]
     finally:
         probe.close()
+    actions: dict[str, str] = {}
     con = duckdb.connect()
     try:
-        con.execute(f"attach {sql_literal(state)} as \"{state_db}\" (read_only)")
+        con.execute(f"attach {sql_literal(state)} as {_ident(state_db)} (read_only)")
         con.execute(f"attach {sql_literal(tmp)} as pub_db")
-        if old_exists:
-            con.execute(f"attach {sql_literal(published)} as old_db (read_only)")
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema pub_db.{schema}")
-        src_tables = _published_objects(con, state_db)
-        if health_only:
-            keep = [t for t in _published_objects(con, "old_db") if t[1] not in HEALTH_TABLES]
-            sources = [("old_db", t) for t in keep] + [(state_db, t) for t in src_tables if t[1] in HEALTH_TABLES]
-        else:
-            sources = [(state_db, t) for t in src_tables]
-        for db, (schema, t) in sources:
-            columns = {r[0] for r in con.execute(
-                "select column_name from duckdb_columns() where database_name = $1 and schema_name = $2 "
-                "and table_name = $3", [db, schema, t]).fetchall()}
-            # an incremental mart's stamp is the working state's bookkeeping, not a published column
-            kept = "* exclude (" + ", ".join(sorted(BOOKKEEPING_COLUMNS & columns)) + ")" \
-                if BOOKKEEPING_COLUMNS & columns else "*"
-            con.execute(f'create table pub_db.{schema}."{t}" as select {kept} from "{db}".{schema}."{t}"')
+        for schema in (*PUBLISHED_SCHEMAS, LOG_SCHEMA):
+            con.execute(f"create schema if not exists pub_db.{schema}")
+        con.execute(f"""create table if not exists pub_db.{LOG_SCHEMA}.{LOG_TABLE} (
+            schema_name varchar, table_name varchar, row_count bigint, checksum hugeint,
+            watermark timestamp, deleted_since_copy bigint, changed_at timestamp, action varchar)""")
+        log = {(r[0], r[1]): r[2:] for r in con.execute(
+            f"select schema_name, table_name, row_count, checksum, watermark, deleted_since_copy "
+            f"from pub_db.{LOG_SCHEMA}.{LOG_TABLE}").fetchall()}
+        objects = [t for t in _published_objects(con, state_db) if not health_only or t[1] in HEALTH_TABLES]
+        if not health_only:
+            for schema, name in set(_published_objects(con, "pub_db")) - set(objects):
+                con.execute(f"drop table if exists pub_db.{schema}.{_ident(name)}")
+                con.execute(f"drop view if exists pub_db.{schema}.{_ident(name)}")
+                con.execute(f"delete from pub_db.{LOG_SCHEMA}.{LOG_TABLE} where schema_name = $1 and table_name = $2",
+                            [schema, name])
+        for schema, name in objects:
+            m = _Mart(con, state_db, schema, name)
+            rows, checksum, watermark, deleted = log.get((schema, name), (None, None, None, None))
+            same_shape = m.published_columns == m.columns
+            if m.stamped:
+                # an incremental mart: every row its model writes carries the run's stamp,
+                # a delete changes the count, so (count, newest stamp) tells a change
+                now_rows, now_mark, changed = con.execute(
+                    f"select count(*), max(loaded_at), count(*) filter (where loaded_at > $1) from {m.src}",
+                    [watermark]).fetchone()
+                now_sum = None
+            else:
+                now_rows, now_sum = con.execute(
+                    f"select count(*), coalesce(sum(hash({m.select})), 0) from {m.src}").fetchone()
+                now_mark, changed = None, None
+            if same_shape and rows == now_rows and (checksum == now_sum if not m.stamped else
+                                                   watermark is not None and watermark == now_mark):
+                actions[name] = "kept"
+                continue
+            action, deleted_now = "copied", 0
+            key = keys.get(name)
+            if (same_shape and m.stamped and key and watermark is not None
+                    and (deleted or 0) + changed <= REWRITE_SHARE * max(now_rows, 1)):
+                deleted_now = _patch(con, m, key, watermark, changed)
+                action = "patched" if deleted_now is not None else "copied"
+            if action == "copied":
+                _copy_whole(con, m)
+                deleted_now = 0
+            con.execute(f"delete from pub_db.{LOG_SCHEMA}.{LOG_TABLE} where schema_name = $1 and table_name = $2",
+                        [schema, name])
+            con.execute(f"insert into pub_db.{LOG_SCHEMA}.{LOG_TABLE} values ($1, $2, $3, $4, $5, $6, "
+                        f"current_timestamp::timestamp, $7)",
+                        [schema, name, now_rows, now_sum, now_mark,
+                         (deleted or 0) + deleted_now if action == "patched" else 0, action])
+            actions[name] = action
         con.execute("checkpoint pub_db")
     finally:
         con.close()
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
     os.replace(tmp, published)
     Path(str(published) + ".wal").unlink(missing_ok=True)
+    return actions
+
+
+def summarise(actions: dict[str, str]) -> str:
+    """`3 marts patched, 2 copied, 21 kept` (what a publish wrote)."""
+    counts = {a: sum(v == a for v in actions.values()) for a in ("patched", "copied", "kept")}
+    return ", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing"
 
 
 def clean_stale_publish_files(published: Path) -> None:

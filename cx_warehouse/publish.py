@@ -1,6 +1,7 @@
-"""Publish: copy what BI reads from the working state into a new file and
-rename it over the published one; and the lock that keeps runs on one
-warehouse from overlapping (docs/publishing.md)."""
+"""Publish: write what BI reads and what changed from the working state into
+a copy of the published file and rename it over the published one; and the
+lock that keeps runs on one warehouse from overlapping (docs/publishing.md,
+"What a publish writes")."""
 from __future__ import annotations
 
 import fcntl
@@ -138,6 +139,78 @@ def _patch(con, m: _Mart, key: list[str], watermark, changed: int) -> int | None
     return deleted
 
 
+def _judge(con, m: _Mart, logged: tuple | None) -> tuple:
+    """Whether the published copy of a mart still holds the state's rows, by the
+    publish log's entry: (kept, rows, checksum, newest stamp, rows stamped since
+    the logged stamp). An incremental mart: every row its model writes carries
+    the run's stamp and a delete changes the count, so (count, newest stamp)
+    tells a change. Any other: (count, checksum of the rows)."""
+    rows, checksum, watermark, _ = logged or (None, None, None, None)
+    if m.stamped:
+        now_rows, now_mark, changed = con.execute(
+            f"select count(*), max(loaded_at), count(*) filter (where loaded_at > $1) from {m.src}",
+            [watermark]).fetchone()
+        now_sum = None
+        same = watermark is not None and watermark == now_mark
+    else:
+        now_rows, now_sum = con.execute(f"select count(*), coalesce(sum(hash({m.select})), 0) from {m.src}").fetchone()
+        now_mark, changed = None, None
+        same = checksum == now_sum
+    kept = same and rows == now_rows and m.published_columns == m.columns
+    return kept, now_rows, now_sum, now_mark, changed
+
+
+def _attach(con, state: Path) -> str:
+    """Attach the state read-only under its own catalog name (its views name
+    it, so they resolve); returns that name."""
+    import duckdb
+
+    probe = duckdb.connect(str(state), read_only=True)
+    try:
+        state_db = probe.execute("select current_database()").fetchone()[0]
+    finally:
+        probe.close()
+    con.execute(f"attach {sql_literal(state)} as {_ident(state_db)} (read_only)")
+    return state_db
+
+
+def _read_log(con) -> dict[tuple[str, str], tuple]:
+    return {(r[0], r[1]): r[2:] for r in con.execute(
+        f"select schema_name, table_name, row_count, checksum, watermark, deleted_since_copy "
+        f"from pub_db.{LOG_SCHEMA}.{LOG_TABLE}").fetchall()}
+
+
+def changed_since_publish(state: Path, published: Path) -> dict[str, str | None]:
+    """The marts of the state whose rows are not the ones last published, each
+    with the SQL condition selecting its rows written since (an incremental mart
+    with a logged stamp: `loaded_at > ...`), or None for the whole mart. What
+    the gate checks on a scheduled run (docs/data-quality.md); read only."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        state_db = _attach(con, state)
+        objects = _published_objects(con, state_db)
+        log: dict = {}
+        if published.exists():
+            con.execute(f"attach {sql_literal(published)} as pub_db (read_only)")
+            if con.execute("select count(*) from duckdb_tables() where database_name = 'pub_db' "
+                           "and schema_name = $1 and table_name = $2", [LOG_SCHEMA, LOG_TABLE]).fetchone()[0]:
+                log = _read_log(con)
+        else:
+            con.execute("attach ':memory:' as pub_db")
+        out: dict[str, str | None] = {}
+        for schema, name in objects:
+            m = _Mart(con, state_db, schema, name)
+            kept, *_ = _judge(con, m, log.get((schema, name)))
+            if not kept:
+                watermark = (log.get((schema, name)) or (None, None, None, None))[2]
+                out[name] = f"loaded_at > timestamp '{watermark}'" if m.stamped and watermark is not None else None
+        return out
+    finally:
+        con.close()
+
+
 # A patched mart keeps the blocks of the rows it replaced until the table is
 # copied whole again: past this share of its rows, it is.
 REWRITE_SHARE = 0.25
@@ -165,26 +238,17 @@ def publish(state: Path, published: Path, health_only: bool = False, manifest: P
         if Path(str(published) + ".wal").exists():
             shutil.copyfile(str(published) + ".wal", str(tmp) + ".wal")
     keys = manifest_keys(manifest)
-    # Views in the state name their own catalog (the state file's name), so the
-    # state is attached under that name for them to resolve.
-    probe = duckdb.connect(str(state), read_only=True)
-    try:
-        state_db = probe.execute("select current_database()").fetchone()[0]
-    finally:
-        probe.close()
     actions: dict[str, str] = {}
     con = duckdb.connect()
     try:
-        con.execute(f"attach {sql_literal(state)} as {_ident(state_db)} (read_only)")
+        state_db = _attach(con, state)
         con.execute(f"attach {sql_literal(tmp)} as pub_db")
         for schema in (*PUBLISHED_SCHEMAS, LOG_SCHEMA):
             con.execute(f"create schema if not exists pub_db.{schema}")
         con.execute(f"""create table if not exists pub_db.{LOG_SCHEMA}.{LOG_TABLE} (
             schema_name varchar, table_name varchar, row_count bigint, checksum hugeint,
             watermark timestamp, deleted_since_copy bigint, changed_at timestamp, action varchar)""")
-        log = {(r[0], r[1]): r[2:] for r in con.execute(
-            f"select schema_name, table_name, row_count, checksum, watermark, deleted_since_copy "
-            f"from pub_db.{LOG_SCHEMA}.{LOG_TABLE}").fetchall()}
+        log = _read_log(con)
         objects = [t for t in _published_objects(con, state_db) if not health_only or t[1] in HEALTH_TABLES]
         if not health_only:
             for schema, name in set(_published_objects(con, "pub_db")) - set(objects):
@@ -194,23 +258,12 @@ def publish(state: Path, published: Path, health_only: bool = False, manifest: P
                             [schema, name])
         for schema, name in objects:
             m = _Mart(con, state_db, schema, name)
-            rows, checksum, watermark, deleted = log.get((schema, name), (None, None, None, None))
-            same_shape = m.published_columns == m.columns
-            if m.stamped:
-                # an incremental mart: every row its model writes carries the run's stamp,
-                # a delete changes the count, so (count, newest stamp) tells a change
-                now_rows, now_mark, changed = con.execute(
-                    f"select count(*), max(loaded_at), count(*) filter (where loaded_at > $1) from {m.src}",
-                    [watermark]).fetchone()
-                now_sum = None
-            else:
-                now_rows, now_sum = con.execute(
-                    f"select count(*), coalesce(sum(hash({m.select})), 0) from {m.src}").fetchone()
-                now_mark, changed = None, None
-            if same_shape and rows == now_rows and (checksum == now_sum if not m.stamped else
-                                                   watermark is not None and watermark == now_mark):
+            *_, watermark, deleted = log.get((schema, name), (None, None, None, None))
+            kept, now_rows, now_sum, now_mark, changed = _judge(con, m, log.get((schema, name)))
+            if kept:
                 actions[name] = "kept"
                 continue
+            same_shape = m.published_columns == m.columns
             action, deleted_now = "copied", 0
             key = keys.get(name)
             if (same_shape and m.stamped and key and watermark is not None

@@ -32,7 +32,7 @@ def _state(path: Path) -> Path:
                    10 as raw_rows, timestamp '{T1}' as loaded_at
             from range(1, 3)""")
         # a table rebuilt by every run
-        con.execute("create table marts.fct_cx_metrics as select 'csat' as metric_name, 0.8 as value")
+        con.execute("create table marts.fct_channel_mix as select 'csat' as metric_name, 0.8 as value")
         con.execute("create table reference.metric_targets as select 'csat' as metric_name, 0.85 as target")
         con.execute("create table staging.stg_private as select 'not published' as name")
     return path
@@ -86,7 +86,7 @@ def files(tmp_path):
 def test_a_first_publish_copies_every_mart_and_leaves_the_bookkeeping_out(files):
     actions = publish(files["state"], files["published"], manifest=files["manifest"])
     assert actions == {"fct_survey_triggers": "copied", "dq_load_deliveries": "copied",
-                       "fct_cx_metrics": "copied", "metric_targets": "copied"}
+                       "fct_channel_mix": "copied", "metric_targets": "copied"}
     assert set(_differences(files["state"], files["published"]).values()) == {0}
     with duckdb.connect(str(files["published"]), read_only=True) as con:
         columns = {r[0] for r in con.execute("select column_name from duckdb_columns() where schema_name = 'marts'").fetchall()}
@@ -116,10 +116,10 @@ def test_a_day_patches_the_keyed_mart_copies_the_changed_ones_and_keeps_the_rest
              "delete from marts.fct_survey_triggers where trigger_id = 'T050'",
              f"insert into marts.dq_load_deliveries values ('raw_contacts', '2025-03-03.csv', 12, '{T2}')",
              # same row count, another value: only the content tells
-             "update marts.fct_cx_metrics set value = 0.9")
+             "update marts.fct_channel_mix set value = 0.9")
     actions = publish(state, published, manifest=files["manifest"])
     assert actions == {"fct_survey_triggers": "patched", "dq_load_deliveries": "copied",
-                       "fct_cx_metrics": "copied", "metric_targets": "kept"}
+                       "fct_channel_mix": "copied", "metric_targets": "kept"}
     assert set(_differences(state, published).values()) == {0}
     with duckdb.connect(str(published), read_only=True) as con:
         log = dict(con.execute(f"select table_name, deleted_since_copy from {LOG_SCHEMA}.{LOG_TABLE}").fetchall())
@@ -159,13 +159,44 @@ def test_a_health_only_publish_keeps_the_marts_and_a_changed_column_copies_whole
     state, published = files["state"], files["published"]
     _execute(state, "create table marts.dq_test_run_summary as select 'pass' as status")
     publish(state, published, manifest=files["manifest"])
-    _execute(state, "update marts.fct_cx_metrics set value = 0.5", "update marts.dq_test_run_summary set status = 'fail'")
+    _execute(state, "update marts.fct_channel_mix set value = 0.5", "update marts.dq_test_run_summary set status = 'fail'")
     assert publish(state, published, health_only=True, manifest=files["manifest"]) == {"dq_test_run_summary": "copied"}
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("select value, (select status from marts.dq_test_run_summary) "
-                           "from marts.fct_cx_metrics").fetchone() == (Decimal("0.8"), "fail")
+                           "from marts.fct_channel_mix").fetchone() == (Decimal("0.8"), "fail")
     # a mart whose columns changed (a new version of the model) is copied whole, even keyed
     _execute(state, "alter table marts.fct_survey_triggers add column channel varchar")
     actions = publish(state, published, manifest=files["manifest"])
-    assert actions["fct_survey_triggers"] == "copied" and actions["fct_cx_metrics"] == "copied"
+    assert actions["fct_survey_triggers"] == "copied" and actions["fct_channel_mix"] == "copied"
     assert set(_differences(state, published).values()) == {0}
+
+
+def test_a_scheduled_gate_reads_the_marts_and_rows_changed_since_the_publish(files, tmp_path):
+    from cx_warehouse.gx_checks import run_checkpoint
+    from cx_warehouse.publish import changed_since_publish
+
+    state, published = files["state"], files["published"]
+    assert set(changed_since_publish(state, published)) == {"fct_survey_triggers", "dq_load_deliveries",
+                                                            "fct_channel_mix", "metric_targets"}  # never published
+    publish(state, published, manifest=files["manifest"])
+    assert changed_since_publish(state, published) == {}
+    # the day: a trigger stamped since, whose status holds an e-mail address
+    _execute(state, f"insert into marts.fct_survey_triggers values ('payment', 'T100', 'x@example.com', '{T2}')")
+    changed = changed_since_publish(state, published)
+    assert changed == {"fct_survey_triggers": f"loaded_at > timestamp '{T1}'"}
+    outcome = run_checkpoint(state, None, tmp_path / "gx", suites="marts", only_marts=changed)
+    assert not outcome.success
+    assert {(o.table, o.check) for o in outcome.failures} == {("fct_survey_triggers", "text values")}
+
+    # rows written before the last publish are not read again: a value changed behind the
+    # stamps' back (no model does that) passes the scoped gate and fails the whole one
+    _execute(state, "delete from marts.fct_survey_triggers where trigger_id = 'T100'",
+             "update marts.fct_survey_triggers set status = 'y@example.com' where trigger_id = 'T007'")
+    publish(state, published, manifest=files["manifest"])
+    _execute(state, f"insert into marts.fct_survey_triggers values ('payment', 'T101', 'due', '{T3}')",
+             "update marts.fct_channel_mix set value = 0.9")
+    changed = changed_since_publish(state, published)
+    assert set(changed) == {"fct_survey_triggers", "fct_channel_mix"} and changed["fct_channel_mix"] is None
+    assert run_checkpoint(state, None, tmp_path / "gx", suites="marts", only_marts=changed).success
+    whole = run_checkpoint(state, None, tmp_path / "gx", suites="marts")
+    assert [(o.table, o.check) for o in whole.failures] == [("fct_survey_triggers", "text values")]

@@ -272,23 +272,47 @@ def _ledger_signature(ledger: Path) -> list | None:
 
 
 def forget_published_inputs(state: Path) -> None:
-    """Before any build into the state: from then on it no longer holds just the published run's result."""
+    """Before any build into the state: from then on it no longer holds just the
+    published run's result, nor what the last `make run` built it with."""
     meta = _read_state_meta(state)
-    if "published_inputs" in meta:
-        _write_state_meta(state, {k: v for k, v in meta.items() if k != "published_inputs"})
+    if {"published_inputs", "built_settings"} & set(meta):
+        _write_state_meta(state, {k: v for k, v in meta.items() if k not in ("published_inputs", "built_settings")})
+
+
+def run_settings(raw_dir: Path, published: Path, extra_vars: dict | None, selector: str | None,
+                 run_gx: bool) -> str:
+    """One fingerprint of what a run's result depends on besides the deliveries:
+    the folder, the settings, the hand-off ledger and the code."""
+    doc = {
+        "raw_dir": str(raw_dir), "vars": extra_vars or {}, "selector": selector, "gate": run_gx,
+        "handoff_ledger": _ledger_signature(handoff_ledger(published)),
+        "code": code_fingerprint(),
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def run_inputs(raw_dir: Path, published: Path, landing: list[dict], extra_vars: dict | None,
                selector: str | None, run_gx: bool) -> str:
     """One fingerprint of everything a run's published result depends on."""
     doc = {
-        "raw_dir": str(raw_dir),
+        "settings": run_settings(raw_dir, published, extra_vars, selector, run_gx),
         "deliveries": sorted((d["source_file"], d["source_delivery"], d["delivery_fingerprint"] or "") for d in landing),
-        "vars": extra_vars or {}, "selector": selector, "gate": run_gx,
-        "handoff_ledger": _ledger_signature(handoff_ledger(published)),
-        "code": code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def changed_exports(plan: list[dict], landing: list[dict], published: Path) -> list[str]:
+    """The exports with a delivery new, re-sent or gone since the last publish."""
+    here = {(d["source_file"], d["source_delivery"]) for d in landing}
+    gone = {e for e, d, _ in published_deliveries(published) if (e, d) not in here}
+    return sorted({p["export"] for p in plan if p["new"]} | gone)
+
+
+def node_selection(exports: list[str]) -> list[str]:
+    """`dbt build` arguments that run only the nodes downstream of the given
+    exports (their staging models read their sources) and of the test-result
+    log, with the tests of those nodes (docs/scheduling.md, "What a day runs")."""
+    return ["--select", *[f"source:cis.{e}+" for e in exports], "source:dq_runtime.test_results+"]
 
 
 # ---------------------------------------------------------------------------
@@ -445,9 +469,22 @@ def build_and_publish(
                 print("Nothing changed since the last published run (the same deliveries, settings, code and "
                       "survey hand-off ledger): nothing built, the published marts stand.")
             return RunResult(True, published, "unchanged", timings, plan, None)
+        settings = run_settings(raw_dir, published, extra_vars, selector, run_gx)
         forget_published_inputs(state)
 
         args, test_scope = build_command(state, full_refresh, selector, extra_vars)
+        # A node none of whose inputs changed is not run: when the state was last built by
+        # `make run` with the same settings and code, only the exports whose deliveries
+        # changed since the last publish have anything new for their downstream nodes.
+        exports = changed_exports(plan, landing, published) if (
+            test_scope == "batch" and not selector and published.exists()
+            and meta.get("built_settings") == settings) else []
+        if exports:
+            args += node_selection(exports)
+            if not quiet:
+                print(f"build: {len(exports)} of {len(plan)} exports changed since the last publish "
+                      f"({', '.join(exports)}); only the models and tests downstream of them run")
+        _write_state_meta(state, {**_read_state_meta(state), "built_settings": settings})
         # the run's own results only: a run that stops before dbt writes them has run no test
         (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
@@ -470,7 +507,7 @@ def build_and_publish(
         # the state now holds this folder's deliveries: a build that failed (after a
         # folder change, half rebuilt) leaves the old folder here, so the next run
         # rebuilds in full again
-        _write_state_meta(state, {"raw_dir": str(raw_dir)})
+        _write_state_meta(state, {"raw_dir": str(raw_dir), "built_settings": settings})
 
         if run_gx:
             from .gx_checks import format_summary, run_checkpoint
@@ -499,5 +536,5 @@ def build_and_publish(
             actions = publish(state, published, manifest=dbt_target_dir() / "manifest.json")
             report["text"] = f"{published} (marts: {summarise(actions)})"
         timings["publish_s"] = time.perf_counter() - t0
-        _write_state_meta(state, {"raw_dir": str(raw_dir), "published_inputs": inputs})
+        _write_state_meta(state, {"raw_dir": str(raw_dir), "published_inputs": inputs, "built_settings": settings})
     return RunResult(True, published, "published", timings, plan, health)

@@ -42,9 +42,10 @@ def day(offset: int) -> date:
     return END - timedelta(days=offset)
 
 
-def run_ok(raw: Path, db: Path) -> None:
+def run_ok(raw: Path, db: Path):
     proc = run_cli("run", "--raw-dir", str(raw), "--duckdb", str(db), "--skip-gx", *VARS)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    return proc
 
 
 def carve(landing: Path) -> dict[str, str]:
@@ -108,9 +109,9 @@ def steady(tmp_path_factory):
     run_ok(partial, inc_db)
     for f in full.glob(f"*/{END}.*"):
         shutil.copy2(f, partial / f.parent.name / f.name)
-    run_ok(partial, inc_db)
+    day = run_ok(partial, inc_db)
     return {"roles": roles, "full": state_path(full_db), "inc": state_path(inc_db),
-            "full_db": full_db, "inc_db": inc_db}
+            "full_db": full_db, "inc_db": inc_db, "day": day}
 
 
 def differences(a: Path, b: Path, table: str) -> int:
@@ -235,3 +236,27 @@ def test_a_parquet_export_without_a_column_that_may_be_absent_loads_it_empty(ste
     customers = query(steady["full"], "select count(*) as n, count(survey_opt_out) as opted "
                                       "from staging.stg_cis__customers")
     assert customers.n[0] > 0 and customers.opted[0] == 0
+
+
+# the dimension exports arrive as one file each, unchanged by the last day
+UNCHANGED = ("raw_accounts", "raw_customers", "raw_delivery_preferences", "raw_meter_installs", "raw_portal_users")
+
+
+def test_the_day_runs_only_the_nodes_downstream_of_the_exports_it_changed(steady):
+    # the second run into the state, with the same settings: only the exports with a
+    # delivery of the last day have anything new (the published marts still equal a
+    # full rebuild: test_the_published_marts_equal_a_full_rebuild)
+    out = steady["day"].stdout
+    assert "exports changed since the last publish" in out, out[-3000:]
+    changed = out.split("exports changed since the last publish (", 1)[1].split(")", 1)[0].split(", ")
+    assert "raw_ami_daily_reads" in changed and "raw_contacts" in changed
+    assert not set(UNCHANGED) & set(changed)
+    tested = query(steady["inc"], """
+        select invocation_id, count(*) filter (where tested_node in ({})) as unchanged_exports,
+               count(*) filter (where tested_node like '%stg_cis__contacts') as contacts, count(*) as tests
+        from dq_runtime.test_results group by invocation_id order by min(run_started_at)""".format(
+        ", ".join(f"'model.cx_warehouse.stg_cis__{e[4:]}'" for e in UNCHANGED)))
+    first, day = tested.iloc[0], tested.iloc[-1]
+    assert len(tested) == 2 and first.unchanged_exports > 0 and first.contacts > 0
+    # the unchanged exports' staging models and their tests did not run; the day's did
+    assert day.unchanged_exports == 0 and day.contacts > 0 and day.tests < first.tests

@@ -724,6 +724,19 @@ def test_a_run_whose_inputs_did_not_change_builds_nothing_and_any_change_builds(
     assert run().message == "unchanged" and len(calls) == 5
     monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "another version")
     assert not run().published and len(calls) == 6
+    assert "--select" not in calls[-1]  # the state was last built with other code: every node
+    # built with these settings since, nothing new: every node (a build that follows no publish)
+    assert not run().published and "--select" not in calls[-1]
+    # one export's delivery new since the publish: only what is downstream of it runs
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from marts.dq_load_deliveries where source_file = 'raw_contacts'")
+    assert not run().published and len(calls) == 8
+    assert calls[-1][calls[-1].index("--select"):] == ["--select", "source:cis.raw_contacts+",
+                                                       "source:dq_runtime.test_results+"]
+    # ... unless a setting differs from the last build's, or the run is a full one
+    assert not run(extra_vars={"lookback_days": 3}).published and "--select" not in calls[-1]
+    assert not run(extra_vars={"lookback_days": 3}).published and "--select" in calls[-1]
+    assert not run(extra_vars={"lookback_days": 3}, full_refresh=True).published and "--select" not in calls[-1]
 
 
 def test_data_failing_the_gx_checkpoint_is_not_published(tmp_path, built):

@@ -73,19 +73,31 @@ def _published_objects(con, db: str) -> list[tuple[str, str]]:
 
 
 def manifest_keys(manifest: Path | None) -> dict[str, list[str]]:
-    """The unique key of each incremental model (dbt's manifest, `unique_key`):
-    by it a published mart's changed rows replace the old ones. Without a
-    manifest there are no keys, and a changed mart is copied whole."""
+    """The key of each incremental model, from dbt's manifest: its `unique_key`,
+    else the columns of its `unique` or `unique_combination_of_columns` data
+    test (a mart appended by delivery, such as dq_rejected_rows). By it a
+    published mart's changed rows replace the old ones. Without a manifest
+    there are no keys, and a changed mart is copied whole."""
     try:
-        nodes = json.loads(Path(manifest).read_text())["nodes"].values() if manifest else []
+        nodes = json.loads(Path(manifest).read_text())["nodes"] if manifest else {}
     except (OSError, ValueError, KeyError):
         return {}
-    keys = {}
-    for node in nodes:
-        config = node.get("config") or {}
-        key = config.get("unique_key")
-        if node.get("resource_type") == "model" and key and config.get("materialized") == "incremental":
+    incremental = {uid: n for uid, n in nodes.items()
+                   if n.get("resource_type") == "model" and (n.get("config") or {}).get("materialized") == "incremental"}
+    keys: dict[str, list[str]] = {}
+    for node in incremental.values():
+        key = node["config"].get("unique_key")
+        if key:
             keys[node["name"]] = [key] if isinstance(key, str) else list(key)
+    for test in nodes.values():
+        model = incremental.get(test.get("attached_node") or "")
+        meta = test.get("test_metadata") or {}
+        if test.get("resource_type") != "test" or model is None or model["name"] in keys:
+            continue
+        if meta.get("name") == "unique" and test.get("column_name"):
+            keys[model["name"]] = [test["column_name"]]
+        elif meta.get("name") == "unique_combination_of_columns" and (meta.get("kwargs") or {}).get("combination"):
+            keys[model["name"]] = list(meta["kwargs"]["combination"])
     return keys
 
 

@@ -200,3 +200,29 @@ def test_a_scheduled_gate_reads_the_marts_and_rows_changed_since_the_publish(fil
     assert run_checkpoint(state, None, tmp_path / "gx", suites="marts", only_marts=changed).success
     whole = run_checkpoint(state, None, tmp_path / "gx", suites="marts")
     assert [(o.table, o.check) for o in whole.failures] == [("fct_survey_triggers", "text values")]
+
+
+def test_the_key_of_an_incremental_mart_is_its_unique_key_else_its_unique_test(tmp_path):
+    from cx_warehouse.publish import manifest_keys
+
+    def model(name, materialized, unique_key=None):
+        return {"unique_id": f"model.p.{name}", "resource_type": "model", "name": name,
+                "config": {"materialized": materialized, "unique_key": unique_key}}
+
+    def test(model_name, name, column=None, combination=None):
+        return {"unique_id": f"test.p.{name}_{model_name}", "resource_type": "test", "name": name,
+                "attached_node": f"model.p.{model_name}", "column_name": column,
+                "test_metadata": {"name": name, "kwargs": {"combination": combination} if combination else {}}}
+
+    nodes = [model("triggers", "incremental", ["trigger_type", "trigger_id"]), model("records", "incremental", "record_key"),
+             model("rejected", "incremental"), test("rejected", "not_null", column="source_file"),
+             test("rejected", "unique", column="rejected_row_id"),
+             model("deliveries", "incremental"),
+             test("deliveries", "unique_combination_of_columns", combination=["source_file", "source_delivery"]),
+             model("metrics", "table"), test("metrics", "unique", column="metric_key"),
+             model("log", "incremental")]
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"nodes": {n["unique_id"]: n for n in nodes}}))
+    assert manifest_keys(path) == {"triggers": ["trigger_type", "trigger_id"], "records": ["record_key"],
+                                   "rejected": ["rejected_row_id"], "deliveries": ["source_file", "source_delivery"]}
+    assert manifest_keys(tmp_path / "missing.json") == {} and manifest_keys(None) == {}

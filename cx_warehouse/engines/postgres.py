@@ -4,9 +4,12 @@ local server for tests and CI.
 On DuckDB the exports are read in place (macros/loading/cis_deliveries.sql).
 A PostgreSQL server cannot read the files of the machine dbt runs on, so on
 PostgreSQL the exports are *loaded* first, the way PostgreSQL users load
-files: each delivery is parsed here and streamed into the server with
+files: the deliveries are read by DuckDB's own intake (``dbt run-operation
+cis_export_for_loading`` on a DuckDB file of the loader's: the readers DuckDB's
+staging uses) into Parquet files, which are streamed into the server with
 ``COPY ... FROM STDIN`` (psycopg2 ``copy_expert``). Then ``dbt build
---target postgres`` reads the loaded tables.
+--target postgres`` reads the loaded tables. One set of reading rules on
+every engine: nothing of DuckDB's CSV reader is re-implemented here.
 
 What the load writes (schema ``cis``):
 
@@ -24,13 +27,13 @@ What the load writes (schema ``cis``):
 - ``cis.raw_stray_quotes``: text values holding a quote in an unquoted field
   (``Str"ay``), by delivery, key and column (``postgres__cis_stray_quotes``).
 
-CSV is read strictly by each file's own header (docs/contract/cis-exports.md):
-quoted commas, doubled quotes, quoted line breaks, CRLF and a byte-order mark
-load exactly; columns are taken by name (extra columns are ignored). A NUL
-byte (which PostgreSQL text cannot hold) is stored as U+FFFF, which
+What the intake reads (docs/contract/cis-exports.md): CSV strictly by each
+file's own header (quoted commas, doubled quotes, quoted line breaks, CRLF
+and a byte-order mark load exactly; columns taken by name, extra ones
+ignored), malformed records with DuckDB's lines and reasons, stray quotes,
+Parquet cast to text (``cast(... as varchar)``). A NUL byte (which
+PostgreSQL text cannot hold) is stored as U+FFFF, which
 ``postgres__cis_contains_nul`` recognises, so the row is rejected as on DuckDB.
-Parquet files are read with the duckdb package, so typed columns become the
-text DuckDB's own intake gives them (``cast(... as varchar)``).
 
 Loading is incremental by delivery: a delivery already loaded with the same
 fingerprint is skipped, a re-sent one (new size or modification time) is
@@ -51,12 +54,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import functools
 import io
 import itertools
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -223,169 +224,6 @@ class Delivery:
     stray: list[tuple[str, str]] = field(default_factory=list)  # key text, column
 
 
-_QUOTED_BODY = re.compile(r'(?:[^"]|"")*')
-_UNQUOTED = re.compile(r"[^,\n]*")
-_SPACES = re.compile(r" *")
-_BAD_UTF8 = re.compile("[\udc80-\udcff]")
-
-
-def csv_records(text: str) -> Iterator[tuple[int, list[str], list[bool], str | None, int, int]]:
-    """Split CSV text (decoded with errors='surrogateescape', BOM removed) into
-    records, as DuckDB's strict reader does: a field opening with a quote runs
-    to the closing quote (doubled quotes are one quote, line breaks and commas
-    inside are data); spaces around a quoted field are dropped; a quote inside
-    an unquoted field is a character. Yields (line, fields, quoted flags,
-    problem, start, end): line counts records and blank lines (quoted line
-    breaks do not count), the first record being line 1; problem is
-    'unterminated quote' for a quote never closed (the record then runs to
-    the end of the text) or closed before other text. Blank lines are skipped."""
-    n = len(text)
-    pos = 0
-    line = 0
-    while pos < n:
-        line += 1
-        start = pos
-        fields: list[str] = []
-        quoted: list[bool] = []
-        problem = None
-        while True:
-            lead = _SPACES.match(text, pos).end()
-            if lead < n and text[lead] == '"':
-                body = _QUOTED_BODY.match(text, lead + 1)
-                if body.end() >= n:  # never closed: the rest of the text is this record
-                    problem, pos = "unterminated quote", n
-                    fields.append(body.group(0).replace('""', '"'))
-                    quoted.append(True)
-                    break
-                fields.append(body.group(0).replace('""', '"'))
-                quoted.append(True)
-                pos = _SPACES.match(text, body.end() + 1).end()
-                if pos < n and text[pos] == "\r" and text.startswith("\n", pos + 1):
-                    pos += 1
-                if pos < n and text[pos] not in ",\n":  # text after the closing quote
-                    problem = "unterminated quote"
-                    pos = _UNQUOTED.match(text, pos).end()
-            else:
-                m = _UNQUOTED.match(text, pos)
-                value = m.group(0)
-                pos = m.end()
-                if pos < n and value.endswith("\r"):  # CRLF
-                    value = value[:-1]
-                elif pos >= n and value.endswith("\r"):
-                    value = value[:-1]
-                fields.append(value)
-                quoted.append(False)
-            if pos < n and text[pos] == ",":
-                pos += 1
-                continue
-            if pos < n:  # the line break
-                pos += 1
-            break
-        if len(fields) == 1 and not quoted[0] and fields[0] == "" and problem is None:
-            continue  # a blank line
-        yield line, fields, quoted, problem, start, pos
-
-
-def _header_names(fields: list[str]) -> list[str]:
-    return [f.replace("\ufeff", "").strip().strip('"').strip() for f in fields]
-
-
-def csv_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
-    """The rows of a CSV delivery (contract columns in contract order),
-    lazily; malformed records and stray quotes are collected into d as the
-    rows are read. The file and its header are read at once (errors before
-    any row)."""
-    data = d.path.read_bytes()
-    text = data.decode("utf-8", errors="surrogateescape")
-    del data
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    has_bad = _BAD_UTF8.search(text) is not None
-    records = csv_records(text)
-    try:
-        _, header_fields, _, _, _, _ = next(records)
-    except StopIteration:
-        raise LoadError(f"{d.path}: empty file (no header)") from None
-    header = _header_names(header_fields)
-    width = len(header)
-    names = export.column_names
-    index = {h: i for i, h in reversed(list(enumerate(header)))}
-    positions = [index.get(c) for c in names]
-    text_cols = {c.name for c in export.columns if c.cis_type == "text"}
-    pk_pos = [index.get(k) for k in export.primary_key]
-
-    def rows() -> Iterator[list[str | None]]:
-        for line, fields, quoted, problem, start, end in records:
-            if len(fields) == width + 1 and fields[-1] == "" and not quoted[-1]:
-                fields, quoted = fields[:-1], quoted[:-1]  # a trailing delimiter, which DuckDB accepts
-            reasons = []
-            raw = text[start:end]
-            if has_bad and _BAD_UTF8.search(raw):
-                reasons.append("invalid UTF-8")
-            if problem is None and len(fields) != width:
-                reasons.append(f"{width} fields expected, {len(fields)} found")
-            if problem:
-                reasons.append(problem)
-            if reasons:
-                shown = raw.strip("\r\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                d.malformed.append((line, "; ".join(reasons), shown.replace("\x00", NUL_SENTINEL)))
-                continue
-            row = [None if p is None else fields[p] for p in positions]
-            for p, c in zip(positions, names):
-                if p is not None and c in text_cols and not quoted[p] and '"' in fields[p]:
-                    key = "|".join(fields[k] if k is not None else "" for k in pk_pos)
-                    d.stray.append((key, c))
-            yield [None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row]
-
-    return rows()
-
-
-@functools.lru_cache(maxsize=1)
-def _duckdb():
-    """One in-memory DuckDB for reading Parquet (a cursor per delivery)."""
-    import duckdb
-
-    return duckdb.connect()
-
-
-def parquet_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
-    """The rows of a Parquet delivery as text, lazily. Parquet is read with the
-    duckdb package (a dependency of the project already; pyarrow is not), so
-    that typed columns become exactly the text DuckDB's own intake gives them:
-    cast(... as varchar). The schema is read at once (errors before any row)."""
-    import duckdb
-
-    from cx_warehouse.contract import sql_literal
-
-    con = _duckdb().cursor()
-    try:
-        path = sql_literal(d.path)
-        present = {r[0] for r in con.execute(f"describe select * from read_parquet({path})").fetchall()}
-        select = ", ".join(f'cast("{c}" as varchar)' if c in present else "cast(null as varchar)"
-                           for c in export.column_names)
-        cur = con.execute(f"select {select} from read_parquet({path})")
-    except duckdb.Error as exc:
-        con.close()
-        raise LoadError(f"{d.path}: cannot be read ({str(exc).strip().splitlines()[0]})") from None
-
-    def rows() -> Iterator[list[str | None]]:
-        try:
-            while batch := cur.fetchmany(50_000):
-                for row in batch:
-                    yield [None if v is None else v.replace("\x00", NUL_SENTINEL) for v in row]
-        finally:
-            con.close()
-
-    return rows()
-
-
-def delivery_rows(d: Delivery, export: Export) -> Iterator[list[str | None]]:
-    try:
-        return parquet_rows(d, export) if d.kind == "parquet" else csv_rows(d, export)
-    except OSError as exc:
-        raise LoadError(f"{d.path}: cannot be read ({exc.strerror or exc})") from None
-
-
 def new_delivery(export: Export, path: Path, fingerprint: str | None = None) -> Delivery:
     """A delivery to read; its fingerprint is the intake's (contract.fingerprints)."""
     from cx_warehouse.contract import fingerprints
@@ -394,10 +232,76 @@ def new_delivery(export: Export, path: Path, fingerprint: str | None = None) -> 
     return Delivery(export.name, path, path.name, fingerprint, "parquet" if path.suffix == ".parquet" else "csv")
 
 
+def intake(deliveries: list[Delivery], out_dir: Path) -> None:
+    """Read the deliveries with DuckDB's own intake: `dbt run-operation
+    cis_export_for_loading` (macros/loading/cis_deliveries.sql) on a DuckDB file
+    in out_dir, the readers DuckDB's staging uses (strict CSV by each file's
+    header, malformed records with DuckDB's lines and reasons, stray quotes,
+    Parquet cast to text), so a delivery is read by one set of rules on every
+    engine. Writes out_dir/<export>.rows.parquet (and .malformed, .stray)."""
+    from cx_warehouse.pipeline import dbt_invocation, dbt_target_dir
+
+    listing = out_dir / "deliveries.jsonl"
+    listing.write_text("".join(json.dumps({"export": d.export, "path": str(d.path), "delivery": d.delivery,
+                                           "fingerprint": d.fingerprint, "kind": d.kind}) + "\n"
+                               for d in deliveries), encoding="utf-8")
+    call = dbt_invocation(["run-operation", "cis_export_for_loading", "--args",
+                           json.dumps({"deliveries_file": str(listing), "out_dir": str(out_dir)})],
+                          out_dir / "intake.duckdb")
+    # its own artefacts and log: the parse is reused from load to load, and no other dbt run's is touched
+    own = dbt_target_dir() / "postgres_intake"
+    call["env"].update({"DBT_TARGET_PATH": str(own), "DBT_LOG_PATH": str(own)})
+    proc = subprocess.run(call["args"], cwd=call["cwd"], env=call["env"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+        raise LoadError("reading the deliveries with DuckDB's intake failed (dbt run-operation "
+                        f"cis_export_for_loading, exit {proc.returncode}): " + " | ".join(lines[-5:]))
+
+
+def _parquet(path: Path, sql: str, params: list) -> Iterator[tuple]:
+    """Rows of a Parquet file the intake wrote (none when it wrote none), a batch at a time."""
+    import duckdb
+
+    if not path.is_file():
+        return
+    con = duckdb.connect()
+    try:
+        cur = con.execute(sql.replace("{file}", "read_parquet($1)"), [str(path), *params])
+        while batch := cur.fetchmany(50_000):
+            yield from batch
+    finally:
+        con.close()
+
+
+def _text(v):
+    return None if v is None else str(v).replace("\x00", NUL_SENTINEL)
+
+
+def delivery_rows(out_dir: Path, export: Export, d: Delivery) -> Iterator[list[str | None]]:
+    """The rows of one delivery as the intake read them (contract columns in contract order)."""
+    cols = ", ".join(_ident(c) for c in export.column_names)
+    for row in _parquet(out_dir / f"{export.name}.rows.parquet", f"select {cols} from {{file}} where source_delivery = $2",
+                        [d.delivery]):
+        yield [_text(v) for v in row]
+
+
+def read_extras(out_dir: Path, export: Export, d: Delivery) -> None:
+    """The delivery's malformed records and stray quotes, into d."""
+    d.malformed = [(line, reason, _text(raw)) for line, reason, raw in _parquet(
+        out_dir / f"{export.name}.malformed.parquet",
+        "select source_line, reason, raw_text from {file} where source_delivery = $2 order by source_line", [d.delivery])]
+    d.stray = [tuple(r) for r in _parquet(
+        out_dir / f"{export.name}.stray.parquet",
+        "select key_text, column_name from {file} where source_delivery = $2 order by 1, 2", [d.delivery])]
+
+
 def read_delivery(export: Export, path: Path) -> Delivery:
     """One delivery read whole (rows, malformed records, stray quotes)."""
     d = new_delivery(export, path)
-    d.rows = list(delivery_rows(d, export))
+    with tempfile.TemporaryDirectory(prefix="cx-pg-intake-") as tmp:
+        intake([d], Path(tmp))
+        d.rows = list(delivery_rows(Path(tmp), export, d))
+        read_extras(Path(tmp), export, d)
     return d
 
 
@@ -533,21 +437,28 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
                 raise LoadError("another load into this database is in progress")
             cur.execute(BOOKKEEPING_DDL)
         con.commit()
-        for export in exports:
-            results.append(_load_export(con, export, raw_dir, full))
-            r = results[-1]
-            log(f"{export.name}: {r.new} new deliveries ({r.rows} rows, {r.malformed} malformed records), "
-                f"{r.unchanged} already loaded" + (f", {r.removed} removed" if r.removed else ""))
+        # which deliveries each export needs (new, re-sent, or all on --full), then one
+        # read of them all by DuckDB's intake, then one transaction per export
+        plans = [_plan_export(con, export, raw_dir, full) for export in exports]
+        with tempfile.TemporaryDirectory(prefix="cx-pg-intake-") as tmp:
+            to_read = [d for plan in plans for d in plan["read"]]
+            if to_read:
+                intake(to_read, Path(tmp))
+            for export, plan in zip(exports, plans):
+                results.append(_load_export(con, export, plan, Path(tmp)))
+                r = results[-1]
+                log(f"{export.name}: {r.new} new deliveries ({r.rows} rows, {r.malformed} malformed records), "
+                    f"{r.unchanged} already loaded" + (f", {r.removed} removed" if r.removed else ""))
     finally:
         con.close()
     return results
 
 
-def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult:
+def _plan_export(con, export: Export, raw_dir: Path, full: bool) -> dict:
+    """The deliveries of one export to drop (stale: re-sent, gone, or all on
+    --full) and to read, against what cis.raw_deliveries says is loaded."""
     from cx_warehouse.contract import export_files, fingerprints
 
-    result = ExportResult(export.name)
-    table = f"{SCHEMA}.{export.name}"
     files = export_files(raw_dir, export.name)
     try:
         with con.cursor() as cur:
@@ -555,26 +466,32 @@ def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult
             cur.execute(f"select source_delivery, delivery_fingerprint from {SCHEMA}.raw_deliveries "
                         f"where export_name = %s", [export.name])
             loaded = dict(cur.fetchall())
-            current = {p.name: fp for p, fp in fingerprints(files).items()}
-            if full and not created:
-                stale = list(loaded)
-            else:
-                stale = [d for d, fp in loaded.items() if current.get(d) != fp]
-            result.removed = len([d for d in stale if d not in current])
-            if stale:
-                cur.execute(f"delete from {table} where source_delivery = any(%s)", [stale])
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+    current = {p.name: fp for p, fp in fingerprints(files).items()}
+    stale = list(loaded) if full and not created else [d for d, fp in loaded.items() if current.get(d) != fp]
+    keep = {d: fp for d, fp in loaded.items() if d not in stale}
+    read = [new_delivery(export, p, current[p.name]) for p in files if keep.get(p.name) != current[p.name]]
+    return {"stale": stale, "read": read, "unchanged": len(files) - len(read),
+            "removed": len([d for d in stale if d not in current])}
+
+
+def _load_export(con, export: Export, plan: dict, out_dir: Path) -> ExportResult:
+    result = ExportResult(export.name, unchanged=plan["unchanged"], removed=plan["removed"])
+    table = f"{SCHEMA}.{export.name}"
+    try:
+        with con.cursor() as cur:
+            if plan["stale"]:
+                cur.execute(f"delete from {table} where source_delivery = any(%s)", [plan["stale"]])
                 for t in ("raw_deliveries", "raw_malformed_records", "raw_stray_quotes"):
                     cur.execute(f"delete from {SCHEMA}.{t} where export_name = %s and source_delivery = any(%s)",
-                                [export.name, stale])
-            keep = {d: fp for d, fp in loaded.items() if d not in stale}
-            for path in files:
-                if keep.get(path.name) == current[path.name]:
-                    result.unchanged += 1
-                    continue
-                d = new_delivery(export, path, current[path.name])
-                rows = delivery_rows(d, export)
+                                [export.name, plan["stale"]])
+            for d in plan["read"]:
                 loaded_rows = _copy(cur, table, export.column_names + ["source_delivery", "delivery_fingerprint"],
-                                    (row + [d.delivery, d.fingerprint] for row in rows))
+                                    (row + [d.delivery, d.fingerprint] for row in delivery_rows(out_dir, export, d)))
+                read_extras(out_dir, export, d)
                 if d.malformed:
                     _copy(cur, f"{SCHEMA}.raw_malformed_records",
                           ["export_name", "source_delivery", "delivery_fingerprint", "source_line", "reason",
@@ -586,7 +503,7 @@ def _load_export(con, export: Export, raw_dir: Path, full: bool) -> ExportResult
                           ["export_name", "source_delivery", "delivery_fingerprint", "key_text", "column_name"],
                           ([export.name, d.delivery, d.fingerprint, key, col] for key, col in d.stray))
                 cur.execute(f"insert into {SCHEMA}.raw_deliveries values (%s, %s, %s, %s, %s, %s, %s, "
-                            f"localtimestamp)", [export.name, d.delivery, d.fingerprint, d.kind, str(path),
+                            f"localtimestamp)", [export.name, d.delivery, d.fingerprint, d.kind, str(d.path),
                                                  loaded_rows, len(d.malformed)])
                 result.new += 1
                 result.rows += loaded_rows

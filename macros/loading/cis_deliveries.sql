@@ -445,3 +445,50 @@
 {% macro default__cis_register_sources() -%}
     {{ return({}) }}
 {%- endmacro %}
+
+
+{#- The intake of the given deliveries written to Parquet files, for a
+    loader that cannot read the landing folder itself (the PostgreSQL loader,
+    cx_warehouse/engines/postgres.py, runs it with `dbt run-operation` on a
+    DuckDB file of its own): the same readers as DuckDB's staging, so every
+    engine reads a delivery by one set of rules. deliveries_file: a JSON-lines
+    file of {export, path, delivery, fingerprint, kind} (a list of thousands
+    of deliveries does not fit in a command line). Writes
+    <out_dir>/<export>.rows.parquet (the contract columns as text,
+    source_delivery, delivery_fingerprint) and, when there are any,
+    <export>.malformed.parquet and <export>.stray.parquet. -#}
+{% macro cis_export_for_loading(deliveries_file, out_dir) -%}
+    {%- set listed = run_query("select export, path, delivery, fingerprint, kind from read_json("
+        ~ cx_string_literals([deliveries_file]) ~ ", format = 'newline_delimited', columns = {export: 'VARCHAR', "
+        ~ "path: 'VARCHAR', delivery: 'VARCHAR', fingerprint: 'VARCHAR', kind: 'VARCHAR'}) order by export, delivery") -%}
+    {%- set deliveries = {} -%}
+    {%- for r in listed.rows -%}
+        {%- do deliveries.setdefault(r[0], []).append({'path': r[1], 'delivery': r[2], 'fingerprint': r[3], 'kind': r[4]}) -%}
+    {%- endfor -%}
+    {%- for name, files in deliveries.items() -%}
+        {%- set base = out_dir ~ '/' ~ name -%}
+        {%- do run_query("copy (" ~ duckdb__cis_read_files(name, files) ~ ") to "
+                         ~ cx_string_literals([base ~ '.rows.parquet']) ~ " (format parquet)") -%}
+        {%- set malformed = duckdb__cis_malformed_records(name, files) -%}
+        {%- if malformed -%}
+            {%- set rows = [] -%}
+            {%- for r in malformed -%}
+                {%- do rows.append("(" ~ cx_string_literals([r.delivery, r.fingerprint]) ~ ", " ~ r.line ~ ", "
+                                   ~ cx_string_literals([r.reason, r.text]) ~ ")") -%}
+            {%- endfor -%}
+            {%- do run_query("copy (select * from (values " ~ rows | join(", ") ~ ") as t (source_delivery, "
+                             ~ "delivery_fingerprint, source_line, reason, raw_text)) to "
+                             ~ cx_string_literals([base ~ '.malformed.parquet']) ~ " (format parquet)") -%}
+        {%- endif -%}
+        {%- set stray = duckdb__cis_stray_quotes(name, files) -%}
+        {%- if stray -%}
+            {%- set rows = [] -%}
+            {%- for r in stray -%}
+                {%- do rows.append("(" ~ cx_string_literals([r.delivery, r.key, r.column]) ~ ")") -%}
+            {%- endfor -%}
+            {%- do run_query("copy (select * from (values " ~ rows | join(", ") ~ ") as t (source_delivery, "
+                             ~ "key_text, column_name)) to " ~ cx_string_literals([base ~ '.stray.parquet'])
+                             ~ " (format parquet)") -%}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}

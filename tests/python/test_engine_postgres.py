@@ -155,8 +155,9 @@ def test_a_missing_export_stops_the_load_with_one_line_naming_it(built, tmp_path
 
 
 def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
-    """The parser alone (no server): the record kinds of test_hostile_exports,
-    lines as DuckDB's reader counts them (header = 1, quoted breaks not counted)."""
+    """The reading alone (no server): DuckDB's intake as the loader runs it, on
+    the record kinds of test_hostile_exports, lines as DuckDB's reader counts
+    them (header = 1, quoted breaks not counted)."""
     export = next(e for e in load_contract() if e.name == "raw_customers")
     path = tmp_path / "raw_customers.csv"
     path.write_bytes(b"\xef\xbb\xbfcustomer_id,full_name,email,phone,birth_date,extra\r\n"
@@ -181,8 +182,8 @@ def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
 
 def test_typed_parquet_columns_load_as_the_text_duckdb_reads(tmp_path):
     """A Parquet delivery with typed columns (dates, a double, a decimal, a
-    boolean; an extra column; a missing optional one): the values as text,
-    as DuckDB's own intake casts them (12.5, 3.20)."""
+    boolean; an extra column; a null): the values as text, as DuckDB's own
+    intake casts them (12.5, 3.20)."""
     import duckdb
 
     contract = {e.name: e for e in load_contract()}
@@ -191,11 +192,12 @@ def test_typed_parquet_columns_load_as_the_text_duckdb_reads(tmp_path):
         con.execute(f"""copy (select 'B1' as bill_id, 'A1' as account_id, 'R1' as billing_run_id,
             date '2024-01-10' as bill_date, date '2024-01-01' as service_period_start,
             date '2024-01-31' as service_period_end, 12.5::double as billed_kwh,
-            cast(3.2 as decimal(10, 2)) as amount_due, false as is_estimated, 'x' as extra)
+            cast(3.2 as decimal(10, 2)) as amount_due, false as is_estimated, cast(null as varchar) as corrects_bill_id,
+            'x' as extra)
             to '{path}' (format parquet)""")
     export = contract["raw_bills"]
     d = pg.read_delivery(export, path)
     row = dict(zip(export.column_names, d.rows[0]))
     assert row["bill_date"] == "2024-01-10" and row["billed_kwh"] == "12.5" and row["is_estimated"] == "false"
     assert row["amount_due"] == "3.20" and row["bill_id"] == "B1"
-    assert row["corrects_bill_id"] is None  # not in the file (the preflight would name a required one)
+    assert row["corrects_bill_id"] is None  # a null stays null

@@ -136,6 +136,11 @@ def sql_literal(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def sql_ident(name: str) -> str:
+    """`name` as a DuckDB/PostgreSQL quoted identifier (a column or table name), quotes doubled."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def export_forms(raw_dir: Path, name: str) -> list[str]:
     """The forms in which export `name` is present under raw_dir (normally one)."""
     raw_dir = Path(raw_dir)

@@ -115,10 +115,6 @@ def re2_superset(regex: str) -> str:
     return _LOOK_AROUND.sub("", regex)
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def raw_batches(con: duckdb.DuckDBPyConnection, raw_dir: Path, cfg: dict,
                 only: dict[str, set[str]] | None = None) -> Iterator[Batch]:
     """With `only` (export -> delivery file names), only those deliveries are
@@ -129,7 +125,7 @@ def raw_batches(con: duckdb.DuckDBPyConnection, raw_dir: Path, cfg: dict,
 
     if not Path(raw_dir).is_dir():
         raise FileNotFoundError(f"raw export directory not found: {raw_dir}")
-    schema, keys = _ident(cfg["marts"]["schema"]), ["source_file", "source_delivery"]
+    schema, keys = contract.sql_ident(cfg["marts"]["schema"]), ["source_file", "source_delivery"]
     landed = pd.DataFrame([d for d in landing_deliveries(Path(raw_dir))
                            if only is None or d["source_delivery"] in only.get(d["source_file"], ())],
                           columns=[*keys, "delivery_fingerprint"], dtype=object)
@@ -149,13 +145,13 @@ def rule_counts(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[st
     """The rules of gx/checkpoint.yml (marts.rules) on the tables present, each
     counted by one DuckDB query: failing rows, rows checked, one failing key."""
     names = {"exports": ", ".join(contract.sql_literal(e.name) for e in contract.load_contract()),
-             "metrics": cfg["marts"].get("metric_list", "reference.metric_targets"), "schema": _ident(schema)}
+             "metrics": cfg["marts"].get("metric_list", "reference.metric_targets"), "schema": contract.sql_ident(schema)}
     out = []
     for table, spec in (cfg["marts"].get("rules") or {}).items():
         if table not in tables:
             continue
-        names["rel"] = f"{_ident(schema)}.{_ident(table)}"
-        key = "concat_ws('|', " + ", ".join(f"cast({_ident(c)} as varchar)" for c in spec["key"]) + ")"
+        names["rel"] = f"{contract.sql_ident(schema)}.{contract.sql_ident(table)}"
+        key = "concat_ws('|', " + ", ".join(f"cast({contract.sql_ident(c)} as varchar)" for c in spec["key"]) + ")"
         plan = [(r, f"select count(*) filter (where {r['when']}), count(*), min({key}) filter (where {r['when']}) "
                     "from {rel}") for r in spec.get("rows") or []]
         for rule, sql in plan + [(q, q["sql"]) for q in spec.get("queries") or []]:
@@ -187,7 +183,7 @@ def _text_candidates(con: duckdb.DuckDBPyConnection, schema: str,
                 where = (rows or {}).get(table) or "true"
                 frames.append(con.execute(
                     f"select distinct $1 as table_name, $2 as column_name, v as value from (select cast("
-                    f"{_ident(c)} as varchar) as v from {_ident(schema)}.{_ident(table)} where {where}) "
+                    f"{contract.sql_ident(c)} as varchar) as v from {contract.sql_ident(schema)}.{contract.sql_ident(table)} where {where}) "
                     f"where v is not null and ({cand})", [table, c]).df())
     frame = pd.concat(frames, ignore_index=True)
     frame.index = pd.Index(frame["table_name"] + "." + frame["column_name"], name="column")

@@ -10,7 +10,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .contract import ContractError, sql_literal
+from .contract import ContractError, sql_ident, sql_literal
 
 # What BI reads: the marts (metric marts and dq_* tables) and the reference seeds (targets).
 PUBLISHED_SCHEMAS = ("marts", "reference")
@@ -101,23 +101,19 @@ def manifest_keys(manifest: Path | None) -> dict[str, list[str]]:
     return keys
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 class _Mart:
     """One published object: its columns in the state and the published copy,
     and the SQL that reads it from the state without the bookkeeping."""
 
     def __init__(self, con, state_db: str, schema: str, name: str):
         self.schema, self.name = schema, name
-        self.src = f"{_ident(state_db)}.{schema}.{_ident(name)}"
-        self.dst = f"pub_db.{schema}.{_ident(name)}"
+        self.src = f"{sql_ident(state_db)}.{schema}.{sql_ident(name)}"
+        self.dst = f"pub_db.{schema}.{sql_ident(name)}"
         cols = self._columns(con, state_db)
         self.stamped = "loaded_at" in {c for c, _ in cols}
         self.columns = [(c, t) for c, t in cols if c not in BOOKKEEPING_COLUMNS]
         self.published_columns = self._columns(con, "pub_db")
-        self.select = ", ".join(_ident(c) for c, _ in self.columns)
+        self.select = ", ".join(sql_ident(c) for c, _ in self.columns)
 
     def _columns(self, con, db: str) -> list[tuple[str, str]]:
         return [tuple(r) for r in con.execute(
@@ -135,7 +131,7 @@ def _patch(con, m: _Mart, key: list[str], watermark, changed: int) -> int | None
     """Replace the published rows of the keys written since the watermark, drop
     the keys the state no longer holds; the rows deleted, or None when the
     published copy does not end equal in size to the state (then it is copied whole)."""
-    keys = ", ".join(_ident(k) for k in key)
+    keys = ", ".join(sql_ident(k) for k in key)
     since = f"select {keys} from {m.src} where loaded_at > $1"
     deleted = 0
     if changed:
@@ -182,7 +178,7 @@ def _attach(con, state: Path) -> str:
         state_db = probe.execute("select current_database()").fetchone()[0]
     finally:
         probe.close()
-    con.execute(f"attach {sql_literal(state)} as {_ident(state_db)} (read_only)")
+    con.execute(f"attach {sql_literal(state)} as {sql_ident(state_db)} (read_only)")
     return state_db
 
 
@@ -264,8 +260,8 @@ def publish(state: Path, published: Path, health_only: bool = False, manifest: P
         objects = [t for t in _published_objects(con, state_db) if not health_only or t[1] in HEALTH_TABLES]
         if not health_only:
             for schema, name in set(_published_objects(con, "pub_db")) - set(objects):
-                con.execute(f"drop table if exists pub_db.{schema}.{_ident(name)}")
-                con.execute(f"drop view if exists pub_db.{schema}.{_ident(name)}")
+                con.execute(f"drop table if exists pub_db.{schema}.{sql_ident(name)}")
+                con.execute(f"drop view if exists pub_db.{schema}.{sql_ident(name)}")
                 con.execute(f"delete from pub_db.{LOG_SCHEMA}.{LOG_TABLE} where schema_name = $1 and table_name = $2",
                             [schema, name])
         for schema, name in objects:

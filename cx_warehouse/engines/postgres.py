@@ -68,6 +68,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+def _sql_ident(name: str) -> str:
+    from cx_warehouse.contract import sql_ident
+
+    return sql_ident(name)
+
+
 if TYPE_CHECKING:  # the server helpers need the standard library only (CI, tests)
     from cx_warehouse.contract import Export
 
@@ -279,7 +285,7 @@ def _text(v):
 
 def delivery_rows(out_dir: Path, export: Export, d: Delivery) -> Iterator[list[str | None]]:
     """The rows of one delivery as the intake read them (contract columns in contract order)."""
-    cols = ", ".join(_ident(c) for c in export.column_names)
+    cols = ", ".join(_sql_ident(c) for c in export.column_names)
     for row in _parquet(out_dir / f"{export.name}.rows.parquet", f"select {cols} from {{file}} where source_delivery = $2",
                         [d.delivery]):
         yield [_text(v) for v in row]
@@ -307,10 +313,6 @@ def read_delivery(export: Export, path: Path) -> Delivery:
 
 # --------------------------------------------------------------------------
 # loading
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 BOOKKEEPING_DDL = f"""
@@ -384,7 +386,7 @@ class _CsvStream:
 
 def _copy(cur, table: str, columns: list[str], rows) -> int:
     stream = _CsvStream(rows)
-    cur.copy_expert(f"copy {table} ({', '.join(_ident(c) for c in columns)}) from stdin with (format csv)",
+    cur.copy_expert(f"copy {table} ({', '.join(_sql_ident(c) for c in columns)}) from stdin with (format csv)",
                     stream, size=1 << 20)
     return stream.count
 
@@ -398,7 +400,7 @@ def _ensure_table(cur, export: Export) -> bool:
     if have == want:
         return False
     cur.execute(f"drop table if exists {SCHEMA}.{export.name} cascade")
-    cur.execute(f"create table {SCHEMA}.{export.name} ({', '.join(_ident(c) + ' text' for c in want)})")
+    cur.execute(f"create table {SCHEMA}.{export.name} ({', '.join(_sql_ident(c) + ' text' for c in want)})")
     cur.execute(f"create index on {SCHEMA}.{export.name} (source_delivery)")
     cur.execute(f"delete from {SCHEMA}.raw_deliveries where export_name = %s", [export.name])
     for t in ("raw_malformed_records", "raw_stray_quotes"):

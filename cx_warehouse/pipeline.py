@@ -292,10 +292,11 @@ def run_settings(raw_dir: Path, published: Path, extra_vars: dict | None, select
 
 
 def run_inputs(raw_dir: Path, published: Path, landing: list[dict], extra_vars: dict | None,
-               selector: str | None, run_gx: bool) -> str:
-    """One fingerprint of everything a run's published result depends on."""
+               selector: str | None, run_gx: bool, settings: str | None = None) -> str:
+    """One fingerprint of everything a run's published result depends on: its
+    settings (run_settings, when not given) and its deliveries."""
     doc = {
-        "settings": run_settings(raw_dir, published, extra_vars, selector, run_gx),
+        "settings": settings or run_settings(raw_dir, published, extra_vars, selector, run_gx),
         "deliveries": sorted((d["source_file"], d["source_delivery"], d["delivery_fingerprint"] or "") for d in landing),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
@@ -461,7 +462,8 @@ def build_and_publish(
         if not quiet:
             print(format_plan(plan))
 
-        inputs = run_inputs(raw_dir, published, landing, extra_vars, selector, run_gx)
+        settings = run_settings(raw_dir, published, extra_vars, selector, run_gx)
+        inputs = run_inputs(raw_dir, published, landing, extra_vars, selector, run_gx, settings)
         meta = _read_state_meta(state)
         if (not full_refresh and state.exists() and published.exists() and not any(p["new"] for p in plan)
                 and meta.get("published_inputs") == inputs):
@@ -469,7 +471,6 @@ def build_and_publish(
                 print("Nothing changed since the last published run (the same deliveries, settings, code and "
                       "survey hand-off ledger): nothing built, the published marts stand.")
             return RunResult(True, published, "unchanged", timings, plan, None)
-        settings = run_settings(raw_dir, published, extra_vars, selector, run_gx)
         forget_published_inputs(state)
 
         args, test_scope = build_command(state, full_refresh, selector, extra_vars)

@@ -467,8 +467,11 @@
     {%- endfor -%}
     {%- for name, files in deliveries.items() -%}
         {%- set base = out_dir ~ '/' ~ name -%}
-        {%- do run_query("copy (" ~ duckdb__cis_read_files(name, files) ~ ") to "
-                         ~ cx_string_literals([base ~ '.rows.parquet']) ~ " (format parquet)") -%}
+        {#- ordered by delivery, so the loader's read of one delivery skips the
+            other deliveries' row groups (their min/max statistics) -#}
+        {%- do run_query("copy (select * from (" ~ duckdb__cis_read_files(name, files) ~ ") as rows_read "
+                         ~ "order by source_delivery) to " ~ cx_string_literals([base ~ '.rows.parquet'])
+                         ~ " (format parquet)") -%}
         {%- set malformed = duckdb__cis_malformed_records(name, files) -%}
         {%- if malformed -%}
             {%- set rows = [] -%}

@@ -4,11 +4,13 @@ from the same CIS exports and print the scorecard from that engine's marts.
     python -m cx_warehouse.engines run --engine postgres --raw-dir DIR [--full-refresh]
     python -m cx_warehouse.engines run --engine spark    --raw-dir DIR [--full-refresh]
 
-PostgreSQL: the exports are loaded first (`cx_warehouse.engines.postgres
-load`, COPY into text tables), then `dbt build --target postgres`; the
-connection comes from libpq's PG* variables. Spark: `dbt build --target
-spark`, whose sources are Spark's own CSV and Parquet readers over the files
-(CX_SPARK_DIR holds the local metastore and warehouse). DuckDB's publish
+On both the new and re-sent deliveries are first read by DuckDB's intake
+(`cx_warehouse.engines.intake`: one set of reading rules on every engine).
+PostgreSQL: they are loaded into text tables (`cx_warehouse.engines.postgres
+load`, COPY), then `dbt build --target postgres`; the connection comes from
+libpq's PG* variables. Spark: they are written to the intake folder Spark
+reads (`cx_warehouse.engines.spark load`), then `dbt build --target spark`
+(CX_SPARK_DIR holds the local metastore, warehouse and intake folder). DuckDB's publish
 step, Great Expectations gate and dashboard are DuckDB-only (docs/engines.md):
 on these engines the marts are the dbt build's own tables.
 """
@@ -100,6 +102,12 @@ def _spark(raw_dir: Path, full_refresh: bool) -> list[str]:
     from ..scorecard import SCORECARD_INPUTS
     from . import spark
 
+    try:
+        results = spark.load(raw_dir, full=full_refresh)
+    except spark.LoadError as exc:
+        raise EngineError(str(exc)) from None
+    print(f"read {sum(r['rows'] for r in results.values())} rows of {sum(r['new'] for r in results.values())} "
+          f"new deliveries into {spark.intake_dir()}")
     _dbt_build("spark", raw_dir, full_refresh)
     frames = {(schema, table): spark.read_spark_table(schema, table) for schema, table in SCORECARD_INPUTS}
     return _scorecard_from_frames(frames) + ["", f"Marts: Parquet tables under {spark.spark_dir() / 'warehouse'}"]
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cx_warehouse.engines",
                                      description="Build the warehouse on PostgreSQL or Spark.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="load (PostgreSQL), dbt build on the engine, print the scorecard")
+    run = sub.add_parser("run", help="load the new deliveries, dbt build on the engine, print the scorecard")
     run.add_argument("--engine", required=True, choices=ENGINES)
     run.add_argument("--raw-dir", required=True, type=Path)
     run.add_argument("--full-refresh", action="store_true")

@@ -17,15 +17,15 @@ What the load writes (schema ``cis``):
   plus ``source_delivery`` (the file name) and ``delivery_fingerprint``
   (``size-mtime_ms``, as DuckDB computes it); the dbt sources.
 - ``cis.raw_deliveries``: one row per delivery loaded (export, delivery,
-  fingerprint, kind, path, row counts): what ``postgres__cis_export_files``
+  fingerprint, kind, path, row counts): what ``default__cis_export_files``
   lists.
 - ``cis.raw_malformed_records``: CSV records the parser could not split into
   the header's fields (invalid UTF-8, too few or too many fields, an
   unterminated quote), with delivery, line (the record's number, the header
   being line 1, as DuckDB counts it), reason and raw text; staging turns each
-  into a rejected row (``postgres__cis_malformed_records``).
+  into a rejected row (``default__cis_malformed_records``, macros/loading/cis_loaded_exports.sql).
 - ``cis.raw_stray_quotes``: text values holding a quote in an unquoted field
-  (``Str"ay``), by delivery, key and column (``postgres__cis_stray_quotes``).
+  (``Str"ay``), by delivery, key and column (``default__cis_stray_quotes``).
 
 What the intake reads (docs/contract/cis-exports.md): CSV strictly by each
 file's own header (quoted commas, doubled quotes, quoted line breaks, CRLF
@@ -64,9 +64,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
+
+from .intake import Delivery, LoadError, new_delivery, parquet_rows, plan_reads, read_with_duckdb
+
 
 def _sql_ident(name: str) -> str:
     from cx_warehouse.contract import sql_ident
@@ -84,10 +87,6 @@ DEFAULT_DATABASE = "cx"
 # (American English, ICU), not byte-wise: the models must not depend on it
 LINGUISTIC_COLLATION = "en-US"
 NUL_SENTINEL = "\uffff"  # stands for a NUL byte (PostgreSQL text cannot hold one)
-
-
-class LoadError(Exception):
-    """A problem with the exports or the server, shown as a message (no traceback)."""
 
 
 # --------------------------------------------------------------------------
@@ -218,67 +217,6 @@ def throwaway_server(port: int | None = None) -> Iterator[dict[str, str]]:
 # reading a delivery
 
 
-@dataclass
-class Delivery:
-    export: str
-    path: Path
-    delivery: str
-    fingerprint: str
-    kind: str  # csv | parquet
-    rows: list[list[str | None]] = field(default_factory=list)  # contract columns, in contract order
-    malformed: list[tuple[int, str, str]] = field(default_factory=list)  # line, reason, raw text
-    stray: list[tuple[str, str]] = field(default_factory=list)  # key text, column
-
-
-def new_delivery(export: Export, path: Path, fingerprint: str | None = None) -> Delivery:
-    """A delivery to read; its fingerprint is the intake's (contract.fingerprints)."""
-    from cx_warehouse.contract import fingerprints
-
-    fingerprint = fingerprint or fingerprints([path])[path]
-    return Delivery(export.name, path, path.name, fingerprint, "parquet" if path.suffix == ".parquet" else "csv")
-
-
-def intake(deliveries: list[Delivery], out_dir: Path) -> None:
-    """Read the deliveries with DuckDB's own intake: `dbt run-operation
-    cis_export_for_loading` (macros/loading/cis_deliveries.sql) on a DuckDB file
-    in out_dir, the readers DuckDB's staging uses (strict CSV by each file's
-    header, malformed records with DuckDB's lines and reasons, stray quotes,
-    Parquet cast to text), so a delivery is read by one set of rules on every
-    engine. Writes out_dir/<export>.rows.parquet (and .malformed, .stray)."""
-    from cx_warehouse.pipeline import dbt_invocation, dbt_target_dir
-
-    listing = out_dir / "deliveries.jsonl"
-    listing.write_text("".join(json.dumps({"export": d.export, "path": str(d.path), "delivery": d.delivery,
-                                           "fingerprint": d.fingerprint, "kind": d.kind}) + "\n"
-                               for d in deliveries), encoding="utf-8")
-    call = dbt_invocation(["run-operation", "cis_export_for_loading", "--args",
-                           json.dumps({"deliveries_file": str(listing), "out_dir": str(out_dir)})],
-                          out_dir / "intake.duckdb")
-    # its own artefacts and log: the parse is reused from load to load, and no other dbt run's is touched
-    own = dbt_target_dir() / "postgres_intake"
-    call["env"].update({"DBT_TARGET_PATH": str(own), "DBT_LOG_PATH": str(own)})
-    proc = subprocess.run(call["args"], cwd=call["cwd"], env=call["env"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
-        raise LoadError("reading the deliveries with DuckDB's intake failed (dbt run-operation "
-                        f"cis_export_for_loading, exit {proc.returncode}): " + " | ".join(lines[-5:]))
-
-
-def _parquet(path: Path, sql: str, params: list) -> Iterator[tuple]:
-    """Rows of a Parquet file the intake wrote (none when it wrote none), a batch at a time."""
-    import duckdb
-
-    if not path.is_file():
-        return
-    con = duckdb.connect()
-    try:
-        cur = con.execute(sql.replace("{file}", "read_parquet($1)"), [str(path), *params])
-        while batch := cur.fetchmany(50_000):
-            yield from batch
-    finally:
-        con.close()
-
-
 def _text(v):
     return None if v is None else str(v).replace("\x00", NUL_SENTINEL)
 
@@ -286,17 +224,17 @@ def _text(v):
 def delivery_rows(out_dir: Path, export: Export, d: Delivery) -> Iterator[list[str | None]]:
     """The rows of one delivery as the intake read them (contract columns in contract order)."""
     cols = ", ".join(_sql_ident(c) for c in export.column_names)
-    for row in _parquet(out_dir / f"{export.name}.rows.parquet", f"select {cols} from {{file}} where source_delivery = $2",
+    for row in parquet_rows(out_dir / f"{export.name}.rows.parquet", f"select {cols} from {{file}} where source_delivery = $2",
                         [d.delivery]):
         yield [_text(v) for v in row]
 
 
 def read_extras(out_dir: Path, export: Export, d: Delivery) -> None:
     """The delivery's malformed records and stray quotes, into d."""
-    d.malformed = [(line, reason, _text(raw)) for line, reason, raw in _parquet(
+    d.malformed = [(line, reason, _text(raw)) for line, reason, raw in parquet_rows(
         out_dir / f"{export.name}.malformed.parquet",
         "select source_line, reason, raw_text from {file} where source_delivery = $2 order by source_line", [d.delivery])]
-    d.stray = [tuple(r) for r in _parquet(
+    d.stray = [tuple(r) for r in parquet_rows(
         out_dir / f"{export.name}.stray.parquet",
         "select key_text, column_name from {file} where source_delivery = $2 order by 1, 2", [d.delivery])]
 
@@ -305,7 +243,7 @@ def read_delivery(export: Export, path: Path) -> Delivery:
     """One delivery read whole (rows, malformed records, stray quotes)."""
     d = new_delivery(export, path)
     with tempfile.TemporaryDirectory(prefix="cx-pg-intake-") as tmp:
-        intake([d], Path(tmp))
+        read_with_duckdb([d], Path(tmp), "postgres_intake")
         d.rows = list(delivery_rows(Path(tmp), export, d))
         read_extras(Path(tmp), export, d)
     return d
@@ -445,7 +383,7 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
         with tempfile.TemporaryDirectory(prefix="cx-pg-intake-") as tmp:
             to_read = [d for plan in plans for d in plan["read"]]
             if to_read:
-                intake(to_read, Path(tmp))
+                read_with_duckdb(to_read, Path(tmp), "postgres_intake")
             for export, plan in zip(exports, plans):
                 results.append(_load_export(con, export, plan, Path(tmp)))
                 r = results[-1]
@@ -457,11 +395,8 @@ def load(raw_dir: Path | str, env: dict[str, str] | None = None, full: bool = Fa
 
 
 def _plan_export(con, export: Export, raw_dir: Path, full: bool) -> dict:
-    """The deliveries of one export to drop (stale: re-sent, gone, or all on
-    --full) and to read, against what cis.raw_deliveries says is loaded."""
-    from cx_warehouse.contract import export_files, fingerprints
-
-    files = export_files(raw_dir, export.name)
+    """The deliveries of one export to drop and to read (intake.plan_reads),
+    against what cis.raw_deliveries says is loaded."""
     try:
         with con.cursor() as cur:
             created = _ensure_table(cur, export)
@@ -472,12 +407,7 @@ def _plan_export(con, export: Export, raw_dir: Path, full: bool) -> dict:
     except Exception:
         con.rollback()
         raise
-    current = {p.name: fp for p, fp in fingerprints(files).items()}
-    stale = list(loaded) if full and not created else [d for d, fp in loaded.items() if current.get(d) != fp]
-    keep = {d: fp for d, fp in loaded.items() if d not in stale}
-    read = [new_delivery(export, p, current[p.name]) for p in files if keep.get(p.name) != current[p.name]]
-    return {"stale": stale, "read": read, "unchanged": len(files) - len(read),
-            "removed": len([d for d in stale if d not in current])}
+    return plan_reads(export, raw_dir, loaded, full and not created)
 
 
 def _load_export(con, export: Export, plan: dict, out_dir: Path) -> ExportResult:

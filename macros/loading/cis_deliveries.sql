@@ -73,11 +73,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro default__cis_export_files(name) -%}
-    {{ exceptions.raise_compiler_error("cis_export_files: no intake for adapter " ~ adapter.type() ~ "; load the exports into the cis source tables first") }}
-{%- endmacro %}
-
-
 {% macro cis_contract_columns(name) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set node = graph.sources['source.cx_warehouse.cis.' ~ name] -%}
@@ -212,10 +207,6 @@
     {{ return(adapter.dispatch('cis_malformed_records', 'cx_warehouse')(name, files)) }}
 {%- endmacro %}
 
-{% macro default__cis_malformed_records(name, files) -%}
-    {{ return([]) }}
-{%- endmacro %}
-
 {% macro duckdb__cis_malformed_records(name, files) -%}
     {%- set out = [] -%}
     {%- if not execute -%}{{ return(out) }}{%- endif -%}
@@ -271,10 +262,6 @@
     with a quote is rare, so each such value is looked up in its file's bytes. -#}
 {% macro cis_stray_quotes(name, files) -%}
     {{ return(adapter.dispatch('cis_stray_quotes', 'cx_warehouse')(name, files)) }}
-{%- endmacro %}
-
-{% macro default__cis_stray_quotes(name, files) -%}
-    {{ return([]) }}
 {%- endmacro %}
 
 {% macro duckdb__cis_stray_quotes(name, files) -%}

@@ -4,9 +4,10 @@ publishes the same marts as on DuckDB.
 The sample exports (data/sample_exports), copied into a landing folder whose
 path holds a space, a quote, an accented letter and glob brackets, with
 raw_contacts as two deliveries, one named like SQL (_builds.awkward_landing),
-are built on Spark into a pytest tmp dir, its own metastore and warehouse
-folder (CX_SPARK_DIR); the DuckDB side is the session's build of the same
-folder (conftest.awkward_sample_build).
+are read by DuckDB's intake into the intake folder Spark reads
+(cx_warehouse.engines.spark.load) and built on Spark into a pytest tmp dir, its
+own metastore, warehouse and intake folder (CX_SPARK_DIR); the DuckDB side is
+the session's build of the same folder (conftest.awkward_sample_build).
 Every published mart (models under models/marts materialized as table or
 incremental, from the Spark build's manifest) is then compared row for row,
 floats within 1e-9, dates and timestamps normalised
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from cx_warehouse.contract import PROJECT_DIR
+from cx_warehouse.engines import spark
 from cx_warehouse.engines.compare import compare_marts_spark, published_marts
 from cx_warehouse.pipeline import dbt_env, dbt_executable
 
@@ -60,6 +62,7 @@ def builds(awkward_sample_build, tmp_path_factory):
                CX_SPARK_CONSTRAINT_PROPAGATION="false",
                CX_SPARK_METASTORE_URL="jdbc:derby:memory:metastore_db;create=true")
     started = time.perf_counter()
+    spark.load(Path(awkward_sample_build["raw"]), base=spark_dir, log=lambda line: None)
     proc = dbt_build(work, Path(awkward_sample_build["raw"]), "spark", env, target="spark")
     elapsed = time.perf_counter() - started
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-3000:]

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     from cx_warehouse.contract import Export
@@ -33,6 +33,27 @@ if TYPE_CHECKING:
 
 class LoadError(Exception):
     """A problem with the exports, the intake or the engine, shown as a message (no traceback)."""
+
+
+def command_exit(action: Callable[[], None], debug: bool = False) -> int:
+    """Run a loader's command line action: 0 when it ends, 2 on a LoadError
+    (its message), 1 on anything else (the error's type and first words);
+    no traceback unless `debug`."""
+    import sys
+
+    try:
+        action()
+        return 0
+    except LoadError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # the server refused a statement, a file vanished, the disk is full, ...
+        if debug:
+            raise
+        print(f"error: {type(exc).__name__}: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
+        return 1
 
 
 @dataclass

@@ -68,7 +68,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from .intake import Delivery, LoadError, new_delivery, parquet_rows, plan_reads, read_with_duckdb
+from .intake import Delivery, LoadError, command_exit, new_delivery, parquet_rows, plan_reads, read_with_duckdb
 
 
 def _sql_ident(name: str) -> str:
@@ -468,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     p_stop.add_argument("--dir", required=True, type=Path)
     p_stop.add_argument("--keep", action="store_true", help="keep the folder")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         if args.command == "load":
             started = time.monotonic()
             results = load(args.raw_dir, full=args.full)
@@ -480,18 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"export {k}={v}")
         elif args.command == "stop":
             stop_server(args.dir, remove=not args.keep)
-        return 0
-    except LoadError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # the server refused a statement, a file vanished, ...
-        if args.debug:
-            raise
-        first = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"error: {type(exc).__name__}: {first}", file=sys.stderr)
-        return 1
+
+    return command_exit(run, args.debug)
 
 
 if __name__ == "__main__":

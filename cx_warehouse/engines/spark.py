@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .intake import LoadError, plan_reads, read_with_duckdb
+from .intake import LoadError, command_exit, plan_reads, read_with_duckdb
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEFAULT_SPARK_DIR = PROJECT / "warehouse" / "spark"
@@ -193,22 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     p_load.add_argument("--raw-dir", required=True, type=Path)
     p_load.add_argument("--full", action="store_true", help="read every delivery again")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> None:
         started = time.monotonic()
         results = load(args.raw_dir, full=args.full)
         print(f"read {sum(r['rows'] for r in results.values())} rows of {sum(r['new'] for r in results.values())} "
               f"new deliveries into {intake_dir()} in {time.monotonic() - started:.1f} s")
-        return 0
-    except LoadError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a file vanished, the disk is full, ...
-        if args.debug:
-            raise
-        print(f"error: {type(exc).__name__}: {' '.join(str(exc).split()) or type(exc).__name__}", file=sys.stderr)
-        return 1
+
+    return command_exit(run, args.debug)
 
 
 if __name__ == "__main__":

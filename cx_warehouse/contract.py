@@ -7,6 +7,7 @@ macro and the raw data-quality suite all read it.
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +47,21 @@ class Export:
         return [c.name for c in self.columns]
 
 
-def load_contract(path: Path = SOURCES_YML) -> list[Export]:
+def _cis_source(path: Path) -> dict:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    source = next(s for s in doc["sources"] if s["name"] == "cis")
+    return next(s for s in doc["sources"] if s["name"] == "cis")
+
+
+@functools.cache
+def intake_rule(key: str, path: Path = SOURCES_YML) -> str | list[str]:
+    """One of the intake's rules from the contract (the cis source's meta
+    `intake`, which DuckDB's intake reads too, macro cis_intake_rule): `forms`,
+    `fingerprint`, `two_forms`, `missing`."""
+    return _cis_source(path)["meta"]["intake"][key]
+
+
+def load_contract(path: Path = SOURCES_YML) -> list[Export]:
+    source = _cis_source(path)
     exports = []
     for table in source["tables"]:
         cols = []
@@ -126,8 +139,6 @@ def csv_shape_problem(path: Path) -> str | None:
         return "header only, no data rows"
     return None
 
-FORMS = ("{name}.csv", "{name}.parquet", "{name}/")
-
 
 def sql_literal(value: str) -> str:
     """`value` as a DuckDB/PostgreSQL string literal, quotes doubled: a path or
@@ -141,41 +152,39 @@ def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _form_label(pattern: str, name: str) -> str:
+    """A form as the errors name it: the file (raw_X.csv) or the folder (raw_X/)."""
+    pattern = pattern.format(name=name)
+    return pattern.split("/")[0] + "/" if "/" in pattern else pattern
+
+
+def _form_files(raw_dir: Path, name: str) -> dict[str, list[Path]]:
+    """The files of each form (intake_rule('forms')) present under raw_dir."""
+    found: dict[str, list[Path]] = {}
+    for pattern in intake_rule("forms"):
+        files = [p for p in Path(raw_dir).glob(pattern.format(name=name)) if p.is_file()]
+        if files:
+            found.setdefault(_form_label(pattern, name), []).extend(files)
+    return found
+
+
 def export_forms(raw_dir: Path, name: str) -> list[str]:
     """The forms in which export `name` is present under raw_dir (normally one)."""
-    raw_dir = Path(raw_dir)
-    found = []
-    if (raw_dir / f"{name}.csv").is_file():
-        found.append(f"{name}.csv")
-    if (raw_dir / f"{name}.parquet").is_file():
-        found.append(f"{name}.parquet")
-    folder = raw_dir / name
-    if folder.is_dir():
-        found.append(f"{name}/")
-    return found
+    return list(_form_files(raw_dir, name))
 
 
 def export_files(raw_dir: Path, name: str) -> list[Path]:
     """The deliveries of one export (a single file, or the .csv / .parquet
     files of its folder), ordered by file name as the warehouse orders them."""
-    raw_dir = Path(raw_dir)
-    files: list[Path] = []
-    for form in export_forms(raw_dir, name):
-        if form.endswith("/"):
-            files += [p for p in (raw_dir / name).iterdir()
-                      if p.is_file() and p.suffix in (".csv", ".parquet")]
-        else:
-            files.append(raw_dir / form)
+    files = [p for group in _form_files(raw_dir, name).values() for p in group]
     return sorted(files, key=lambda p: (p.name, str(p)))
-
-
 
 
 def fingerprints(paths: list[Path]) -> dict[Path, str]:
     """Each delivery's fingerprint, `size-mtime` (modification time in
     milliseconds): the formula of the DuckDB intake (cis_export_files), read
     the same way (DuckDB's read_blob), for the printed plan, the GX gate and
-    the PostgreSQL loader."""
+    the loaders of the other engines."""
     import duckdb
 
     if not paths:
@@ -183,8 +192,7 @@ def fingerprints(paths: list[Path]) -> dict[Path, str]:
     con = duckdb.connect()
     try:
         by_name = dict(con.execute(
-            "select filename, cast(size as varchar) || '-' || cast(epoch_ms(last_modified) as varchar) "
-            "from read_blob($1)", [[str(p) for p in paths]]).fetchall())
+            f"select filename, {intake_rule('fingerprint')} from read_blob($1)", [[str(p) for p in paths]]).fetchall())
     finally:
         con.close()
     return {p: by_name.get(str(p)) for p in paths}
@@ -206,18 +214,14 @@ def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
         return [f"{raw_dir}: raw export directory does not exist"]
     for export in exports:
         forms = export_forms(raw_dir, export.name)
-        if not forms:
-            problems.append(f"{export.name}: export is missing from {raw_dir} "
-                            f"(expected {export.name}.csv, {export.name}.parquet or a folder {export.name}/)")
-            continue
-        if len(forms) > 1:
-            problems.append(f"{export.name}: two forms of one export in {raw_dir}: "
-                            f"{' and '.join(forms)}; keep one")
-            continue
-        files = export_files(raw_dir, export.name)
-        if not files:
+        if not forms and (raw_dir / export.name).is_dir():
             problems.append(f"{export.name}/: folder holds no .csv or .parquet delivery")
             continue
+        if len(forms) != 1:
+            message = intake_rule("missing" if not forms else "two_forms")
+            problems.append(message.format(name=export.name, raw_dir=raw_dir, forms=" and ".join(forms)))
+            continue
+        files = export_files(raw_dir, export.name)
         for path in files:
             unreadable = unreadable_name(path.name)
             if unreadable:  # the name shown on one line, a control character as its escape

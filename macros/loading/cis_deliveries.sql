@@ -34,12 +34,13 @@
 {% macro duckdb__cis_export_files(name) -%}
     {#- the landing folder as a glob pattern that matches itself: its own
         glob characters are bracketed -#}
-    {%- set base = cx_raw_dir() | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]') ~ '/' ~ name -%}
-    {%- set forms = [base ~ '.csv', base ~ '.parquet', base ~ '/*.csv', base ~ '/*.parquet'] -%}
+    {%- set base = cx_raw_dir() | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]') -%}
+    {%- set forms = [] -%}
+    {%- for pattern in cis_intake_rule('forms') -%}
+        {%- do forms.append(base ~ '/' ~ pattern | replace('{name}', name)) -%}
+    {%- endfor -%}
     {%- set sql -%}
-        select
-            filename,
-            cast(size as varchar) || '-' || cast(epoch_ms(last_modified) as varchar) as fingerprint
+        select filename, {{ cis_intake_rule('fingerprint') }} as fingerprint
         from read_blob([{{ cx_string_literals(forms) }}])
         order by parse_filename(filename), filename
     {%- endset -%}
@@ -58,20 +59,32 @@
             'kind': 'parquet' if path.endswith('.parquet') else 'csv',
         }) -%}
     {%- endfor -%}
-    {%- do cis_check_export_forms(name, files, seen_forms) -%}
+    {%- if seen_forms | length != 1 -%}
+        {{ exceptions.raise_compiler_error(cis_intake_message('missing' if not seen_forms else 'two_forms',
+            {'name': name, 'raw_dir': cx_raw_dir(), 'forms': seen_forms | join(' and ')})) }}
+    {%- endif -%}
     {{ return(files) }}
 {%- endmacro %}
 
-{#- The same two errors on every engine that reads the files in place: an
-    export in two forms (a file and a folder, or CSV beside Parquet), or none. -#}
-{% macro cis_check_export_forms(name, files, seen_forms) -%}
-    {%- if seen_forms | length > 1 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": two forms of one export in " ~ cx_raw_dir() ~ ": " ~ seen_forms | join(' and ') ~ "; keep one") }}
-    {%- endif -%}
-    {%- if files | length == 0 -%}
-        {{ exceptions.raise_compiler_error(name ~ ": export is missing from " ~ cx_raw_dir() ~ " (expected " ~ name ~ ".csv, " ~ name ~ ".parquet or a folder " ~ name ~ "/)") }}
-    {%- endif -%}
+{#- One of the intake's rules, written once in the contract (the cis source's
+    meta `intake` in _cis__sources.yml; Python's preflight reads the same,
+    contract.intake_rule): forms, fingerprint, two_forms, missing. -#}
+{% macro cis_intake_rule(key) -%}
+    {%- set node = graph.sources.values() | selectattr('source_name', 'equalto', 'cis') | first -%}
+    {{ return(node.source_meta.intake[key]) }}
 {%- endmacro %}
+
+{#- An intake error from its template in the contract, {placeholders} filled from `values`. -#}
+{% macro cis_intake_message(key, values) -%}
+    {%- set parts = cis_intake_rule(key).split('{') -%}
+    {%- set out = [parts[0]] -%}
+    {%- for part in parts[1:] -%}
+        {%- set pieces = part.split('}', 1) -%}
+        {%- do out.append(values[pieces[0]] ~ pieces[1]) -%}
+    {%- endfor -%}
+    {{ return(out | join('')) }}
+{%- endmacro %}
+
 
 {% macro cis_contract_columns(name) -%}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}

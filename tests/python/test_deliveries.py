@@ -583,6 +583,16 @@ def test_two_forms_of_one_export_stop_the_run_naming_both(tmp_path, small_landin
     assert proc.returncode == 2
     assert "raw_surveys: two forms of one export" in proc.stderr
     assert "raw_surveys.csv and raw_surveys/" in proc.stderr
+    # `dbt build` alone (an orchestrator's call) stops on DuckDB's intake with the same
+    # message: one template in the contract (the cis source's meta intake)
+    call = dbt_invocation(["compile", "--select", "stg_cis__surveys"], tmp_path / "wh" / "cx.duckdb", raw_dir=raw)
+    call["env"]["DBT_TARGET_PATH"] = str(dbt_target_for("cx.duckdb"))
+    (tmp_path / "wh").mkdir()
+    dbt = subprocess.run(call["args"], cwd=call["cwd"], env=call["env"], capture_output=True, text=True)
+    assert dbt.returncode != 0
+    message = next(line.strip() for line in proc.stderr.splitlines() if "two forms" in line)
+    assert message.removeprefix("ERROR: ").replace("raw_surveys.csv and raw_surveys/", "{forms}") in \
+        dbt.stdout.replace("raw_surveys/ and raw_surveys.csv", "{forms}").replace("raw_surveys.csv and raw_surveys/", "{forms}")
 
 
 def test_a_parquet_delivery_missing_a_column_is_named(tmp_path, small_landing):

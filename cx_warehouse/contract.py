@@ -234,11 +234,10 @@ def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
 
 
 def unreadable_name(name: str) -> str | None:
-    """Why a delivery's file name cannot be read alike on every engine, or
-    None. Any other .csv or .parquet name loads (quotes, spaces, accents,
-    glob characters included): paths reach SQL only as escaped literals."""
-    if name[:1] in (".", "_"):
-        return "a name starting with '.' or '_' is a hidden file to Spark's readers; rename the delivery"
+    """Why a delivery's file name cannot be used, or None. Any other .csv or
+    .parquet name loads (quotes, spaces, accents, glob characters, a leading
+    '.' or '_' included): paths reach SQL only as escaped literals, and only
+    DuckDB's intake reads the landing folder, on every engine (DECISIONLOG 127)."""
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
         return "a name holding a control character (a line break, a tab) cannot be named in a report; rename the delivery"
     return None

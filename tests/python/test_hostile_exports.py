@@ -196,12 +196,6 @@ def _unreadable(raw):
     return "raw_bills.parquet: cannot be read"
 
 
-def _hidden_name(raw):
-    (raw / "raw_payments").mkdir()
-    (raw / "raw_payments.csv").rename(raw / "raw_payments" / "_2025-01-01.csv")
-    return "raw_payments/_2025-01-01.csv: a name starting with '.' or '_' is a hidden file to Spark's readers"
-
-
 def _line_break_in_name(raw):
     (raw / "raw_payments").mkdir()
     (raw / "raw_payments.csv").rename(raw / "raw_payments" / "2025-01-01\n.csv")
@@ -209,7 +203,7 @@ def _line_break_in_name(raw):
 
 
 @pytest.mark.parametrize("fault", [_empty, _header_only, _wrong_header, _parquet_wrong_type, _unreadable,
-                                   _hidden_name, _line_break_in_name],
+                                   _line_break_in_name],
                          ids=lambda f: f.__name__.strip("_"))
 def test_a_file_level_fault_stops_the_run_with_one_line(hostile, tmp_path, fault):
     raw = _copy(hostile, tmp_path)
@@ -222,6 +216,29 @@ def test_a_file_level_fault_stops_the_run_with_one_line(hostile, tmp_path, fault
     assert len(errors) == 2  # the headline and the one problem
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not db.exists() and not state_path(db).exists()
+
+
+def test_a_delivery_named_like_a_hidden_file_is_listed_and_passes_preflight(hostile, tmp_path):
+    """Names starting with '.' or '_' (hidden to Spark's own readers, refused while Spark read
+    the landing folder) load now that DuckDB's intake reads it for every engine: the
+    preflight passes, and the run's plan and DuckDB's read_blob (the intake's listing) both
+    list the two deliveries."""
+    from cx_warehouse.contract import export_files
+
+    raw = _copy(hostile, tmp_path)
+    (raw / "raw_payments").mkdir()
+    lines = (raw / "raw_payments.csv").read_bytes().splitlines(keepends=True)
+    (raw / "raw_payments" / "_2025-01-01.csv").write_bytes(b"".join(lines[:50]))
+    (raw / "raw_payments" / ".2025-01-02.csv").write_bytes(lines[0] + b"".join(lines[50:]))
+    (raw / "raw_payments.csv").unlink()
+    proc = run_cli("preflight", "--raw-dir", str(raw))
+    assert proc.returncode == 0, proc.stderr
+    names = [".2025-01-02.csv", "_2025-01-01.csv"]
+    assert [p.name for p in export_files(raw, "raw_payments")] == names
+    with duckdb.connect() as con:
+        listed = con.execute("select parse_filename(filename) from read_blob(?) order by 1",
+                             [str(raw / "raw_payments" / "*.csv")]).fetchall()
+    assert [r[0] for r in listed] == names
 
 
 def test_a_second_run_refuses_while_one_is_running(hostile, tmp_path):

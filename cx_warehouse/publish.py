@@ -294,7 +294,27 @@ def publish(state: Path, published: Path, health_only: bool = False, manifest: P
     Path(str(tmp) + ".wal").unlink(missing_ok=True)
     os.replace(tmp, published)
     Path(str(published) + ".wal").unlink(missing_ok=True)
+    if not health_only:
+        record_published_run(state)
     return actions
+
+
+def record_published_run(state: Path) -> None:
+    """Record in the working state the batch stamp of the run just published
+    (the newest run in its test log, dq_runtime.test_results): the next run's
+    batch-scoped tests read the rows stamped since it (cx_batch_condition), so a
+    retry after a failed run tests again what that run wrote."""
+    import duckdb
+
+    con = duckdb.connect(str(state))
+    try:
+        logged = con.execute("select count(*) from information_schema.tables where table_schema = 'dq_runtime' "
+                             "and table_name in ('test_results', 'published_runs')").fetchone()[0]
+        if logged == 2:  # both made by every run's on-run-start
+            con.execute("insert into dq_runtime.published_runs select max(run_started_at), "
+                        "current_timestamp::timestamp from dq_runtime.test_results having count(*) > 0")
+    finally:
+        con.close()
 
 
 def summarise(actions: dict[str, str]) -> str:

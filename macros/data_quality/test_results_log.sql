@@ -6,6 +6,15 @@
     {{ return(api.Relation.create(database=target.get('database'), schema='dq_runtime', identifier='test_results')) }}
 {%- endmacro %}
 
+{#- The runs whose marts `make run` published (run_started_at: their batch
+    stamp), written by the publish step (cx_warehouse/publish.py,
+    record_published_run); batch-scoped tests read the rows stamped since the
+    last of them (cx_batch_condition). Empty where nothing publishes (dbt
+    alone, PostgreSQL, Spark). -#}
+{% macro published_runs_relation() -%}
+    {{ return(api.Relation.create(database=target.get('database'), schema='dq_runtime', identifier='published_runs')) }}
+{%- endmacro %}
+
 {% macro create_test_results_log() %}
     {{ return(adapter.dispatch('create_test_results_log', 'cx_warehouse')()) }}
 {% endmacro %}
@@ -25,6 +34,10 @@
         failing_rows {{ dbt.type_bigint() }},
         message {{ dbt.type_string() }},
         execution_seconds {{ type_double() }}
+    );
+    create table if not exists {{ published_runs_relation() }} (
+        run_started_at {{ dbt.type_timestamp() }},
+        published_at {{ dbt.type_timestamp() }}
     )
 {% endmacro %}
 

@@ -3,9 +3,10 @@
 
   Every generic test reads its model through get_where_subquery (dbt's hook
   for the `where` config). A test whose config has `meta: {batch_scoped:
-  true}` reads, when var('test_scope') is 'batch', only the rows the latest
-  run wrote (`loaded_at` = the newest `loaded_at` of the table): the new
-  deliveries and whatever the run recomputed. On a full build every row is in
+  true}` reads, when var('test_scope') is 'batch', only the rows written since
+  the last published run (cx_batch_condition): the new deliveries and
+  whatever the runs since recomputed, a failed run's rows included, so its
+  retry tests them again. On a full build every row is in
   the batch, so the scope only narrows scheduled incremental runs; the
   monthly cadence runs with test_scope 'full' and reads every row.
   Only row-level checks and checks of the new data itself are batch scoped;
@@ -44,9 +45,17 @@
     {{ return(scope) }}
 {%- endmacro %}
 
-{#- rows written by the latest run of an incremental model -#}
+{#- The batch of an incremental model: the rows stamped since the last
+    published run (dq_runtime.published_runs, written by `make run`'s publish),
+    so a run that failed its tests is tested again by its retry even when the
+    retry wrote newer rows to the same model; where nothing was stamped since,
+    or nothing was ever published (dbt alone, PostgreSQL, Spark), the rows of
+    the latest run. One comparison, so the engine can prune by the stamp. -#}
 {% macro cx_batch_condition(relation) -%}
-    loaded_at = (select max(loaded_at) from {{ relation }})
+    loaded_at >= coalesce(
+        (select min(loaded_at) from {{ relation }}
+         where loaded_at > (select max(run_started_at) from {{ published_runs_relation() }})),
+        (select max(loaded_at) from {{ relation }}))
 {%- endmacro %}
 
 {#- when the dbt run that wrote the row started (UTC): the batch marker -#}

@@ -524,6 +524,37 @@ class TestDeliveryChain:
             con.close()
         assert _key_test(state, raw, "batch") != 0
 
+    def test_a_retry_tests_again_what_the_failed_run_wrote(self, chain, tmp_path):
+        """The batch is every row written since the last published run (DECISIONLOG 129). The
+        publish recorded its run's stamp; then a failed run (an hour later) writes two kept rows
+        of one key and a later run (two hours later) a new read: the batch-scoped key test
+        still finds the duplicate. With no published run on record the batch is the latest
+        run's rows only, and the duplicate goes unseen."""
+        state = tmp_path / "state.duckdb"
+        shutil.copy2(state_path(chain["inc_db"]), state)
+        con = duckdb.connect(str(state))
+        try:
+            (published,) = con.execute("select max(run_started_at) from dq_runtime.published_runs").fetchone()
+            assert published is not None  # make run's publish recorded the run it published
+            for _ in range(2):
+                con.execute("""insert into staging.stg_cis__ami_daily_reads
+                    select * replace (?::timestamp + interval 1 hour as loaded_at)
+                    from staging.stg_cis__ami_daily_reads where is_in_force order by staging_row_id limit 1""",
+                            [published])
+            con.execute("""insert into staging.stg_cis__ami_daily_reads
+                select * replace (?::timestamp + interval 2 hour as loaded_at, date '2099-01-01' as read_date,
+                                  staging_row_id || '|later' as staging_row_id)
+                from staging.stg_cis__ami_daily_reads where is_in_force limit 1""", [published])
+        finally:
+            con.close()
+        assert _key_test(state, chain["partial"], "batch") != 0
+        con = duckdb.connect(str(state))
+        try:
+            con.execute("delete from dq_runtime.published_runs")
+        finally:
+            con.close()
+        assert _key_test(state, chain["partial"], "batch") == 0
+
     def test_the_batch_reconciliation_reads_only_the_batch_files_and_still_fails_on_them(self, chain, tmp_path):
         # assert_every_export_reconciles in batch scope reads the files of the
         # deliveries the latest run wrote, not the whole landing folder

@@ -96,6 +96,8 @@
     ) using parquet
     {%- endset -%}
     {%- do run_query(sql) -%}
+    {%- do run_query('create table if not exists ' ~ published_runs_relation()
+        ~ ' (run_started_at timestamp, published_at timestamp) using parquet') -%}
     {{ return('') }}
 {% endmacro %}
 

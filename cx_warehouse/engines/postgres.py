@@ -239,14 +239,16 @@ def read_extras(out_dir: Path, export: Export, d: Delivery) -> None:
         "select key_text, column_name from {file} where source_delivery = $2 order by 1, 2", [d.delivery])]
 
 
-def read_delivery(export: Export, path: Path) -> Delivery:
-    """One delivery read whole (rows, malformed records, stray quotes)."""
-    d = new_delivery(export, path)
+def read_deliveries(items: list[tuple[Export, Path]]) -> list[Delivery]:
+    """Deliveries read whole (rows, malformed records, stray quotes), in one
+    run of the intake, as the loader reads them."""
+    deliveries = [(export, new_delivery(export, path)) for export, path in items]
     with tempfile.TemporaryDirectory(prefix="cx-pg-intake-") as tmp:
-        read_with_duckdb([d], Path(tmp), "postgres_intake")
-        d.rows = list(delivery_rows(Path(tmp), export, d))
-        read_extras(Path(tmp), export, d)
-    return d
+        read_with_duckdb([d for _, d in deliveries], Path(tmp), "postgres_intake")
+        for export, d in deliveries:
+            d.rows = list(delivery_rows(Path(tmp), export, d))
+            read_extras(Path(tmp), export, d)
+    return [d for _, d in deliveries]
 
 
 # --------------------------------------------------------------------------

@@ -154,22 +154,41 @@ def test_a_missing_export_stops_the_load_with_one_line_naming_it(built, tmp_path
     assert "raw_surveys: export is missing" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
-    """The reading alone (no server): DuckDB's intake as the loader runs it, on
-    the record kinds of test_hostile_exports, lines as DuckDB's reader counts
-    them (header = 1, quoted breaks not counted)."""
-    export = next(e for e in load_contract() if e.name == "raw_customers")
-    path = tmp_path / "raw_customers.csv"
-    path.write_bytes(b"\xef\xbb\xbfcustomer_id,full_name,email,phone,birth_date,extra\r\n"
-                     b'C1,"Smith, Ann ""Annie""",a@example.com,555,1980-02-29,x\r\n'
-                     b'C2,"Line one\r\nline two",,,,\r\n'
-                     b"C3,J\xe9r\xf4me,,,,\r\n"
-                     b"C4,Short\r\n"
-                     b"\r\n"
-                     b"C5,Nul\x00Byte,,,,\r\n"
-                     b'C6,Str"ay,,,,\r\n'
-                     b'C7,"Unterminated,,,,\r\nC8,After,,,,\r\n')
-    d = pg.read_delivery(export, path)
+@pytest.fixture(scope="module")
+def read_alone(tmp_path_factory):
+    """The reading alone (no server): DuckDB's intake as the loader runs it, in one run for
+    the two deliveries below ({name: Delivery})."""
+    import duckdb
+
+    contract = {e.name: e for e in load_contract()}
+    folder = tmp_path_factory.mktemp("pg_reading")
+    # the record kinds of test_hostile_exports
+    customers = folder / "raw_customers.csv"
+    customers.write_bytes(b"\xef\xbb\xbfcustomer_id,full_name,email,phone,birth_date,extra\r\n"
+                          b'C1,"Smith, Ann ""Annie""",a@example.com,555,1980-02-29,x\r\n'
+                          b'C2,"Line one\r\nline two",,,,\r\n'
+                          b"C3,J\xe9r\xf4me,,,,\r\n"
+                          b"C4,Short\r\n"
+                          b"\r\n"
+                          b"C5,Nul\x00Byte,,,,\r\n"
+                          b'C6,Str"ay,,,,\r\n'
+                          b'C7,"Unterminated,,,,\r\nC8,After,,,,\r\n')
+    # typed columns (dates, a double, a decimal, a boolean; an extra column; a null)
+    bills = folder / "raw_bills.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"""copy (select 'B1' as bill_id, 'A1' as account_id, 'R1' as billing_run_id,
+            date '2024-01-10' as bill_date, date '2024-01-01' as service_period_start,
+            date '2024-01-31' as service_period_end, 12.5::double as billed_kwh,
+            cast(3.2 as decimal(10, 2)) as amount_due, false as is_estimated, cast(null as varchar) as corrects_bill_id,
+            'x' as extra)
+            to '{bills}' (format parquet)""")
+    read = pg.read_deliveries([(contract["raw_customers"], customers), (contract["raw_bills"], bills)])
+    return {"contract": contract, **{d.export: d for d in read}}
+
+
+def test_malformed_records_are_kept_with_their_line_and_reason(read_alone):
+    """Lines as DuckDB's reader counts them (header = 1, quoted breaks not counted)."""
+    d = read_alone["raw_customers"]
     assert [r[:2] for r in d.rows] == [["C1", 'Smith, Ann "Annie"'], ["C2", "Line one\r\nline two"],
                                        ["C5", "Nul" + pg.NUL_SENTINEL + "Byte"], ["C6", 'Str"ay']]
     # survey_opt_out may be absent (a column added to the contract later): read as empty
@@ -180,23 +199,10 @@ def test_malformed_records_are_kept_with_their_line_and_reason(tmp_path):
     assert d.stray == [("C6", "full_name")]
 
 
-def test_typed_parquet_columns_load_as_the_text_duckdb_reads(tmp_path):
-    """A Parquet delivery with typed columns (dates, a double, a decimal, a
-    boolean; an extra column; a null): the values as text, as DuckDB's own
-    intake casts them (12.5, 3.20)."""
-    import duckdb
-
-    contract = {e.name: e for e in load_contract()}
-    path = tmp_path / "raw_bills.parquet"
-    with duckdb.connect() as con:
-        con.execute(f"""copy (select 'B1' as bill_id, 'A1' as account_id, 'R1' as billing_run_id,
-            date '2024-01-10' as bill_date, date '2024-01-01' as service_period_start,
-            date '2024-01-31' as service_period_end, 12.5::double as billed_kwh,
-            cast(3.2 as decimal(10, 2)) as amount_due, false as is_estimated, cast(null as varchar) as corrects_bill_id,
-            'x' as extra)
-            to '{path}' (format parquet)""")
-    export = contract["raw_bills"]
-    d = pg.read_delivery(export, path)
+def test_typed_parquet_columns_load_as_the_text_duckdb_reads(read_alone):
+    """A Parquet delivery with typed columns: the values as text, as DuckDB's own intake casts
+    them (12.5, 3.20)."""
+    export, d = read_alone["contract"]["raw_bills"], read_alone["raw_bills"]
     row = dict(zip(export.column_names, d.rows[0]))
     assert row["bill_date"] == "2024-01-10" and row["billed_kwh"] == "12.5" and row["is_estimated"] == "false"
     assert row["amount_due"] == "3.20" and row["bill_id"] == "B1"

@@ -120,7 +120,7 @@ def load(raw_dir: Path | str, base: Path | None = None, full: bool = False, log=
     manifest = folder / "deliveries.parquet"
     con = duckdb.connect()
     results = {}
-    with _locked(folder):
+    with _locked(folder), contextlib.closing(con):
         for name, columns in (("deliveries", DELIVERY_COLUMNS), ("malformed", MALFORMED_COLUMNS),
                               ("stray", STRAY_COLUMNS)):
             con.execute(f"create table {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
@@ -168,10 +168,11 @@ def load(raw_dir: Path | str, base: Path | None = None, full: bool = False, log=
             r = results[export.name]
             log(f"{export.name}: {r['new']} new deliveries ({r['rows']} rows, {r['malformed']} malformed records), "
                 f"{r['unchanged']} already loaded" + (f", {r['removed']} removed" if r['removed'] else ""))
-        # the three listings replaced whole (each written beside, then renamed), then
-        # the batches no delivery points to any more removed
-        for name, file in (("deliveries", "deliveries"), ("malformed", "malformed_records"),
-                           ("stray", "stray_quotes")):
+        # the three listings replaced whole (each written beside, then renamed), the
+        # deliveries last: they are the commit point (a load stopped before them reads
+        # this batch's deliveries again next time); then the batches no delivery points to
+        for name, file in (("malformed", "malformed_records"), ("stray", "stray_quotes"),
+                           ("deliveries", "deliveries")):
             tmp = folder / f".{file}.parquet.tmp"
             con.execute(f"copy (select * from {name} order by export_name, source_delivery) to "
                         f"{sql_literal(str(tmp))} (format parquet)")
@@ -180,7 +181,6 @@ def load(raw_dir: Path | str, base: Path | None = None, full: bool = False, log=
         for old in (folder / "batches").glob("*"):
             if old.name not in used:
                 shutil.rmtree(old, ignore_errors=True)
-    con.close()
     return results
 
 

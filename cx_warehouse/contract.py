@@ -169,8 +169,9 @@ def _form_files(raw_dir: Path, name: str) -> dict[str, list[Path]]:
 
 
 def export_forms(raw_dir: Path, name: str) -> list[str]:
-    """The forms in which export `name` is present under raw_dir (normally one)."""
-    return list(_form_files(raw_dir, name))
+    """The forms in which export `name` is present under raw_dir (normally
+    one), sorted as DuckDB's intake names them in its error."""
+    return sorted(_form_files(raw_dir, name))
 
 
 def export_files(raw_dir: Path, name: str) -> list[Path]:

@@ -301,9 +301,11 @@ def publish(state: Path, published: Path, health_only: bool = False, manifest: P
 
 def record_published_run(state: Path) -> None:
     """Record in the working state the batch stamp of the run just published
-    (the newest run in its test log, dq_runtime.test_results): the next run's
-    batch-scoped tests read the rows stamped since it (cx_batch_condition), so a
-    retry after a failed run tests again what that run wrote."""
+    (the newest run in its test log, dq_runtime.test_results: the stamp dbt gave
+    its rows; a published run that logged no test would record the run before
+    it, which only widens the next batch): the next run's batch-scoped tests
+    read the rows stamped since it (cx_batch_condition), so a retry after a
+    failed run tests again what that run wrote."""
     import duckdb
 
     con = duckdb.connect(str(state))
@@ -312,7 +314,7 @@ def record_published_run(state: Path) -> None:
                              "and table_name in ('test_results', 'published_runs')").fetchone()[0]
         if logged == 2:  # both made by every run's on-run-start
             con.execute("insert into dq_runtime.published_runs select max(run_started_at), "
-                        "current_timestamp::timestamp from dq_runtime.test_results having count(*) > 0")
+                        "timezone('UTC', current_timestamp) from dq_runtime.test_results having count(*) > 0")
     finally:
         con.close()
 

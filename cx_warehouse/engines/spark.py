@@ -14,7 +14,8 @@ every engine) into an intake folder Spark reads, ``CX_SPARK_INTAKE_DIR``
   ``delivery_fingerprint``); a load reads only the new and re-sent
   deliveries, so a day costs a day;
 - ``deliveries.parquet``: one row per delivery in force (export, name,
-  fingerprint, kind, path, the batch holding its rows): Spark's listing;
+  fingerprint, kind, path, the batch holding its rows, the contract columns
+  it was read with: a column added since reads the export again): Spark's listing;
 - ``malformed_records.parquet``, ``stray_quotes.parquet``: the malformed CSV
   records and stray quotes of those deliveries, by export.
 
@@ -76,13 +77,13 @@ def read_spark_table(schema: str, table: str, base: Path | None = None) -> pd.Da
 
 def intake_dir(base: Path | None = None) -> Path:
     """Where the loader writes and Spark reads the exports (spark__cis_intake_dir)."""
-    if os.environ.get("CX_SPARK_INTAKE_DIR"):
+    if base is None and os.environ.get("CX_SPARK_INTAKE_DIR"):
         return Path(os.environ["CX_SPARK_INTAKE_DIR"])
     return (base or spark_dir()) / "intake"
 
 
 DELIVERY_COLUMNS = {"export_name": "varchar", "source_delivery": "varchar", "delivery_fingerprint": "varchar",
-                    "file_kind": "varchar", "source_path": "varchar", "batch": "varchar"}
+                    "file_kind": "varchar", "source_path": "varchar", "batch": "varchar", "contract_columns": "varchar"}
 MALFORMED_COLUMNS = {"export_name": "varchar", "source_delivery": "varchar", "delivery_fingerprint": "varchar",
                      "source_line": "integer", "reason": "varchar", "raw_text": "varchar"}
 STRAY_COLUMNS = {"export_name": "varchar", "source_delivery": "varchar", "delivery_fingerprint": "varchar",
@@ -124,7 +125,7 @@ def load(raw_dir: Path | str, base: Path | None = None, full: bool = False, log=
         for name, columns in (("deliveries", DELIVERY_COLUMNS), ("malformed", MALFORMED_COLUMNS),
                               ("stray", STRAY_COLUMNS)):
             con.execute(f"create table {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
-        if manifest.is_file():  # what earlier loads read (nothing on --full)
+        if manifest.is_file():  # what earlier loads read (on --full, every entry is dropped below)
             con.execute(f"insert into deliveries by name select * from read_parquet({sql_literal(str(manifest))})")
             for name, file in (("malformed", "malformed_records"), ("stray", "stray_quotes")):
                 con.execute(f"insert into {name} by name select * from read_parquet("
@@ -134,7 +135,12 @@ def load(raw_dir: Path | str, base: Path | None = None, full: bool = False, log=
         for export in exports:
             loaded = dict(con.execute("select source_delivery, delivery_fingerprint from deliveries "
                                       "where export_name = ?", [export.name]).fetchall())
-            plans[export.name] = plan_reads(export, raw_dir, loaded, full)
+            # deliveries read under other contract columns (a column added since) are read
+            # again, all of them: Spark reads one schema over the export's rows files
+            other_columns = con.execute("select count(*) from deliveries where export_name = ? and "
+                                        "contract_columns is distinct from ?",
+                                        [export.name, ",".join(export.column_names)]).fetchone()[0]
+            plans[export.name] = plan_reads(export, raw_dir, loaded, full or other_columns > 0)
         to_read = [d for plan in plans.values() for d in plan["read"]]
         out = folder / "batches" / batch
         if to_read:
@@ -146,9 +152,9 @@ def load(raw_dir: Path | str, base: Path | None = None, full: bool = False, log=
                 con.execute(f"delete from {name} where export_name = ? and list_contains(?, source_delivery)",
                             [export.name, dropped])
             if plan["read"]:
-                con.executemany("insert into deliveries values (?, ?, ?, ?, ?, ?)",
-                                [[export.name, d.delivery, d.fingerprint, d.kind, str(d.path), batch]
-                                 for d in plan["read"]])
+                con.executemany("insert into deliveries values (?, ?, ?, ?, ?, ?, ?)",
+                                [[export.name, d.delivery, d.fingerprint, d.kind, str(d.path), batch,
+                                  ",".join(export.column_names)] for d in plan["read"]])
             extras = {"malformed": "source_line, reason, raw_text", "stray": "key_text, column_name"}
             for name, columns in extras.items():
                 file = out / f"{export.name}.{name}.parquet"

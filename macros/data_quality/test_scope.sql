@@ -33,7 +33,8 @@
 {%- endmacro %}
 
 {#- Tests with meta batch_scoped (on the big incremental models) read only the
-    rows of the latest run when the scope is 'batch'; 'full' reads every row.
+    rows written since the last published run (cx_batch_condition) when the
+    scope is 'batch'; 'full' reads every row.
     `make run` sets 'batch' on scheduled incremental runs, 'full' on a full
     build and at the monthly cadence (docs/scheduling.md, "Test scope"):
     var test_scope, else $CX_TEST_SCOPE, else 'full'. -#}
@@ -64,8 +65,8 @@
 {%- endmacro %}
 
 {#- The deliveries (files, as cis_manifest_files lists them) of one export
-    that the latest run of its staging model (`staged`) wrote: what a
-    batch-scoped check reads from the landing folder. -#}
+    whose rows are in its staging model's (`staged`) batch (cx_batch_condition):
+    what a batch-scoped check reads from the landing folder. -#}
 {% macro cx_batch_delivery_files(name, staged) -%}
     {%- if not execute %}{{ return([]) }}{% endif %}
     {%- set written = run_query('select distinct source_delivery from ' ~ staged ~ ' where ' ~ cx_batch_condition(staged)).columns[0].values() | list %}

@@ -61,7 +61,7 @@
     {%- endfor -%}
     {%- if seen_forms | length != 1 -%}
         {{ exceptions.raise_compiler_error(cis_intake_message('missing' if not seen_forms else 'two_forms',
-            {'name': name, 'raw_dir': cx_raw_dir(), 'forms': seen_forms | join(' and ')})) }}
+            {'name': name, 'raw_dir': cx_raw_dir(), 'forms': seen_forms | sort | join(' and ')})) }}
     {%- endif -%}
     {{ return(files) }}
 {%- endmacro %}
@@ -447,10 +447,10 @@
 {%- endmacro %}
 
 
-{#- The intake of the given deliveries written to Parquet files, for a
-    loader that cannot read the landing folder itself (the PostgreSQL loader,
-    cx_warehouse/engines/postgres.py, runs it with `dbt run-operation` on a
-    DuckDB file of its own): the same readers as DuckDB's staging, so every
+{#- The intake of the given deliveries written to Parquet files, for an
+    engine that does not read the landing folder with DuckDB (the PostgreSQL
+    and Spark loaders run it through cx_warehouse/engines/intake.py, with
+    `dbt run-operation` on a DuckDB file of their own): the same readers as DuckDB's staging, so every
     engine reads a delivery by one set of rules. deliveries_file: a JSON-lines
     file of {export, path, delivery, fingerprint, kind} (a list of thousands
     of deliveries does not fit in a command line). Writes

@@ -622,8 +622,7 @@ def test_two_forms_of_one_export_stop_the_run_naming_both(tmp_path, small_landin
     dbt = subprocess.run(call["args"], cwd=call["cwd"], env=call["env"], capture_output=True, text=True)
     assert dbt.returncode != 0
     message = next(line.strip() for line in proc.stderr.splitlines() if "two forms" in line)
-    assert message.removeprefix("ERROR: ").replace("raw_surveys.csv and raw_surveys/", "{forms}") in \
-        dbt.stdout.replace("raw_surveys/ and raw_surveys.csv", "{forms}").replace("raw_surveys.csv and raw_surveys/", "{forms}")
+    assert message.removeprefix("ERROR: ") in dbt.stdout
 
 
 def test_a_parquet_delivery_missing_a_column_is_named(tmp_path, small_landing):

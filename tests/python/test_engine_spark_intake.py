@@ -25,16 +25,19 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample_exports"
 
 
 def _contacts_as_rows_spark_reads(intake: Path) -> list[tuple]:
-    """raw_contacts as the view cis.raw_raw_contacts selects it: rows of the listed batches, semi-joined by fingerprint."""
+    """raw_contacts as the view cis.raw_contacts selects it (spark__cis_register_sources): of
+    each listed delivery, the rows of the batch the listing names for it."""
     con = duckdb.connect()
     try:
         listed = con.execute(f"select source_delivery, delivery_fingerprint, batch from read_parquet("
                              f"{sql_literal(str(intake / 'deliveries.parquet'))}) where export_name = 'raw_contacts'"
                              ).fetchall()
         files = sorted({str(intake / "batches" / b / "raw_contacts.rows.parquet") for _, _, b in listed})
-        return con.execute("select contact_id, source_delivery from read_parquet(?) where (source_delivery, "
-                           "delivery_fingerprint) in (select unnest(?), unnest(?)) order by all",
-                           [files, [d for d, _, _ in listed], [f for _, f, _ in listed]]).fetchall()
+        return con.execute("select contact_id, source_delivery from read_parquet(?, filename = true) "
+                           "where (source_delivery, delivery_fingerprint, regexp_extract(filename, "
+                           "'/batches/([^/]+)/[^/]+$', 1)) in (select unnest(?), unnest(?), unnest(?)) order by all",
+                           [files, [d for d, _, _ in listed], [f for _, f, _ in listed],
+                            [b for _, _, b in listed]]).fetchall()
     finally:
         con.close()
 
@@ -68,6 +71,7 @@ def test_a_day_reads_only_its_deliveries_and_spark_sees_the_ones_in_force(tmp_pa
     (first_batch,) = [p.name for p in (intake / "batches").iterdir()]
 
     # the next day: b re-sent with a short record on its line 3, a gone, c new
+    a_text, a_times = (folder / "a.csv").read_bytes(), os.stat(folder / "a.csv")
     b = records[300:302] + [b"C-SHORT,2025-01-01\n"] + records[302:600]
     (folder / "b.csv").write_bytes(header + b"".join(b))
     os.utime(folder / "b.csv", (1_700_000_000, 1_700_000_000))
@@ -88,9 +92,18 @@ def test_a_day_reads_only_its_deliveries_and_spark_sees_the_ones_in_force(tmp_pa
                             [str(intake / "malformed_records.parquet")]).fetchall()
     assert malformed == [("raw_contacts", "b.csv", 4, f"{len(header.split(b','))} fields expected, 2 found")]
 
+    # a restored unchanged (the same fingerprint as in the first batch, which other exports
+    # still use): read again into a third batch, and its rows are in the view once
+    (folder / "a.csv").write_bytes(a_text)
+    os.utime(folder / "a.csv", ns=(a_times.st_atime_ns, a_times.st_mtime_ns))
+    restored = spark.load(raw, base=base, log=lambda line: None)
+    assert restored["raw_contacts"] == {"new": 1, "unchanged": 2, "removed": 0, "rows": 300, "malformed": 0}
+    assert len(list((intake / "batches").iterdir())) == 3
+    assert _contacts_as_rows_spark_reads(intake) == [r for r in _contacts_in(folder) if r[0] != "C-SHORT"]
+
     # in full: every delivery read again into one batch, the others removed
     full = spark.load(raw, base=base, full=True, log=lambda line: None)
-    assert full["raw_contacts"]["new"] == 2 and full["raw_accounts"]["new"] == 1
+    assert full["raw_contacts"]["new"] == 3 and full["raw_accounts"]["new"] == 1
     assert len(list((intake / "batches").iterdir())) == 1
     assert _contacts_as_rows_spark_reads(intake) == [r for r in _contacts_in(folder) if r[0] != "C-SHORT"]
     assert con.execute("select count(*) from read_parquet(?)", [str(intake / "malformed_records.parquet")]

@@ -3,7 +3,8 @@
 -- plus the malformed ones it reported) must equal kept + exact duplicates +
 -- rejected + superseded, and every export must be present.
 -- With var test_scope 'batch' (a scheduled incremental run) only the files
--- of the deliveries the latest run wrote are read and counted (the cost of
+-- of the deliveries in the batch (written since the last published run) are
+-- read and counted (the cost of
 -- a day, not of the history); a full build and the monthly cadence count
 -- every delivery (docs/scheduling.md).
 {%- set exports = cis_export_names() %}

@@ -7,7 +7,7 @@
 -- The rules are the contract's (cis_contract_rules over _cis__sources.yml,
 -- the list staging checks), plus the three staging finds in the file itself
 -- (cis_rejection_reasons): a key conflict, a stray quote, a malformed record.
--- With var test_scope 'batch' only the rows the latest run wrote are counted.
+-- With var test_scope 'batch' only the batch's rows (written since the last published run) are counted.
 {%- set exports = cis_export_names() %}
 {%- set batch = cx_test_scope() == 'batch' %}
 {%- set reasons_of = {} %}

@@ -10,8 +10,8 @@
   The on-run-start hook (spark__cis_register_sources) makes views over that
   folder in schema cis: raw_deliveries, raw_malformed_records and
   raw_stray_quotes (what the PostgreSQL loader keeps as tables of the same
-  names, read by the default__ macros of cis_deliveries.sql), and cis.raw_X
-  over the rows of each export's deliveries in force. Staging then runs
+  names, read by the default__ macros of macros/loading/cis_loaded_exports.sql),
+  and cis.raw_X over the rows of each export's deliveries in force. Staging then runs
   unchanged; var raw_dir is not read on Spark.
 -#}
 
@@ -46,10 +46,11 @@
     {%- set listing = {} -%}
     {%- for name in cis_export_names() -%}
         {%- do listing.update({name: cis_export_files(name)}) -%}
-        {#- the export's rows: the batches holding its deliveries in force, less
-            the rows of a delivery re-sent since (its fingerprint differs) -#}
+        {#- the export's rows: of each delivery in force, the rows of the batch
+            the listing names for it (not those of an older batch that read the
+            same name: re-sent since, or removed and delivered again) -#}
         {%- set glob = spark__cis_glob_escape(spark__cis_intake_dir() ~ '/batches') ~ '/{'
-            ~ batches[name] | map('replace', ',', '\\,') | join(',') ~ '}/' ~ name ~ '.rows.parquet' -%}
+            ~ batches[name] | join(',') ~ '}/' ~ name ~ '.rows.parquet' -%}
         {%- set sql -%}
             create or replace view cis.{{ name }} as
             select rows_read.*
@@ -58,6 +59,7 @@
                 on listed.export_name = {{ cx_string_literals([name]) }}
                 and rows_read.source_delivery = listed.source_delivery
                 and rows_read.delivery_fingerprint = listed.delivery_fingerprint
+                and regexp_extract(rows_read._metadata.file_path, '/batches/([^/]+)/[^/]+$', 1) = listed.batch
         {%- endset -%}
         {%- do run_query(sql) -%}
     {%- endfor -%}

@@ -33,10 +33,19 @@
 {%- endmacro %}
 
 
-{#- The materialization of a model kept incrementally with deletes (by key,
-    or with a post-hook that retires rows): incremental on DuckDB and
-    PostgreSQL, a table on Spark, where only append and partition overwrite
-    exist without Delta (docs/incremental.md, "Engines"). -#}
-{% macro cx_incremental_materialization() -%}
-    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{#- The config() of a model kept incrementally with deletes (by key, or with
+    a post-hook that retires rows), the rule written once: incremental on
+    DuckDB and PostgreSQL, a table on Spark, where only append and partition
+    overwrite exist without Delta (docs/incremental.md, "Engines"); a change
+    of columns fails the run rather than leave stored rows of another shape.
+    Called as {{ config(**cx_incremental_config('append', post_hook=...)) }}. -#}
+{% macro cx_incremental_config(strategy, post_hook, unique_key=none) -%}
+    {%- set settings = {
+        'materialized': 'table' if target.type == 'spark' else 'incremental',
+        'incremental_strategy': strategy,
+        'on_schema_change': 'fail',
+        'post_hook': post_hook,
+    } %}
+    {%- if unique_key is not none %}{% do settings.update({'unique_key': unique_key}) %}{% endif %}
+    {{ return(settings) }}
 {%- endmacro %}

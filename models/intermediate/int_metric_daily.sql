@@ -12,13 +12,9 @@
 -- records int_metric_records wrote since this table's last run, and the days
 -- whose record count differs from the stored one (a record dropped, or moved
 -- to another day); a post-hook removes the rows of days left with no record.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='reference_date',
-    on_schema_change='fail',
-    post_hook="{{ metric_daily_retire_emptied_days() }}"
-) }}
+{{ config(**cx_incremental_config(
+    'delete+insert', unique_key='reference_date',
+    post_hook="{{ metric_daily_retire_emptied_days() }}")) }}
 {%- set days = metric_daily_days_to_compute() %}
 
 with records as (

@@ -16,13 +16,9 @@
 -- which is what the daily sums and the semantic facts read. A record no
 -- longer computed is written as a tombstone (is_dropped), which replaces its
 -- stored row and which the post-hook then deletes.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['metric_name', 'record_id'],
-    on_schema_change='fail',
-    post_hook="{{ metric_records_delete_tombstones() }}"
-) }}
+{{ config(**cx_incremental_config(
+    'delete+insert', unique_key=['metric_name', 'record_id'],
+    post_hook="{{ metric_records_delete_tombstones() }}")) }}
 {%- set plan = cx_change_plan(none, none) %}
 
 with surveys as (

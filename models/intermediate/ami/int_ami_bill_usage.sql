@@ -19,13 +19,9 @@
 -- every bill when var ami_usage_tolerance differs from the stored rows'.
 -- It reads only the attributed reads from the earliest service start of those
 -- bills on; a post-hook removes the bills no longer kept.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='bill_id',
-    on_schema_change='fail',
-    post_hook="{{ cx_retire_dropped(ref('int_bills'), ['bill_id']) }}"
-) }}
+{{ config(**cx_incremental_config(
+    'delete+insert', unique_key='bill_id',
+    post_hook="{{ cx_retire_dropped(ref('int_bills'), ['bill_id']) }}")) }}
 {#- rows stored under another tolerance: every bill is compared again -#}
 {%- set plan = ami_recompute_from(stamps={'usage_tolerance': 'cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ')'}) %}
 {%- set bills_sql = ami_bills_to_compute(plan) %}

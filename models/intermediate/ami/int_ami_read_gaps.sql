@@ -13,12 +13,7 @@
 -- reading older reads: day R - 1 itself when it has a read, else the day
 -- before the stored gap that holds day R - 1, else (R - 1 before the coverage)
 -- the coverage's start sentinel.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    post_hook="{{ ami_gaps_retire_recomputed() }}"
-) }}
+{{ config(**cx_incremental_config('append', post_hook="{{ ami_gaps_retire_recomputed() }}")) }}
 {%- set plan = ami_recompute_from(require_day_before=true) %}
 with windowed as (
     -- install_seq: a dense integer for the install, the key the markers are

@@ -5,12 +5,9 @@
 -- Incremental by delivery, as int_rejected_rows (append, then a post-hook
 -- retires the re-read deliveries' older rows; a table on Spark): a scheduled
 -- run reads only the reads' deliveries staging wrote since its last run.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    post_hook="{{ cx_retire_recounted_deliveries(['raw_ami_daily_reads']) }}"
-) }}
+{{ config(**cx_incremental_config(
+    'append',
+    post_hook="{{ cx_retire_recounted_deliveries(['raw_ami_daily_reads']) }}")) }}
 {%- set plan = cx_delivery_plan(['raw_ami_daily_reads']) %}
 select
     staging_row_id as rejected_read_id,

@@ -30,13 +30,9 @@
 -- greedy chain restarts there as its first link. A stored cooldown_days other
 -- than the var recomputes every account; a post-hook removes dropped candidates.
 {%- set cooldown_days = var('survey_cooldown_days', 30) %}
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['trigger_type', 'trigger_id'],
-    on_schema_change='fail',
-    post_hook="{{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id']) }}"
-) }}
+{{ config(**cx_incremental_config(
+    'delete+insert', unique_key=['trigger_type', 'trigger_id'],
+    post_hook="{{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id']) }}")) }}
 {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': cooldown_days | int}) %}
 
 with {{ cx_with_recursive() }} all_candidates as (

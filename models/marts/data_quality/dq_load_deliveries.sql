@@ -8,12 +8,9 @@
 -- post-hook retires the older rows of the deliveries intake recounted since
 -- (every one has a row in int_delivery_outcomes; docs/incremental.md). loaded_at stays in the working state: the publish
 -- leaves it out.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='append',
-    on_schema_change='fail',
-    post_hook="{{ cx_retire_recounted_deliveries(recounted=ref('int_delivery_outcomes')) }}"
-) }}
+{{ config(**cx_incremental_config(
+    'append',
+    post_hook="{{ cx_retire_recounted_deliveries(recounted=ref('int_delivery_outcomes')) }}")) }}
 {%- set plan = cx_change_plan(none, none) %}
 select
     cast(source_file as {{ type_varchar() }}) as source_file,

@@ -10,13 +10,9 @@
 -- docs/incremental.md): a scheduled run writes the records int_metric_records
 -- wrote since this table's last run; a post-hook removes the records it no
 -- longer holds. loaded_at stays in the working state: the publish leaves it out.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key='record_key',
-    on_schema_change='fail',
-    post_hook="{{ cx_retire_dropped(ref('int_metric_records'), ['metric_name', 'record_id']) }}"
-) }}
+{{ config(**cx_incremental_config(
+    'delete+insert', unique_key='record_key',
+    post_hook="{{ cx_retire_dropped(ref('int_metric_records'), ['metric_name', 'record_id']) }}")) }}
 {%- set plan = cx_change_plan(none, none) %}
 
 with records as (

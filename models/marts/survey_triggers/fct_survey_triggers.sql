@@ -9,13 +9,9 @@
 -- the as-of date moves between due and expired, and those whose hand-off
 -- batch changed. A post-hook removes triggers no longer selected or
 -- suppressed. loaded_at stays in the working state: the publish leaves it out.
-{{ config(
-    materialized=cx_incremental_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['trigger_type', 'trigger_id'],
-    on_schema_change='fail',
-    post_hook="{{ cx_retire_dropped(ref('int_survey_selection'), ['trigger_type', 'trigger_id']) }}"
-) }}
+{{ config(**cx_incremental_config(
+    'delete+insert', unique_key=['trigger_type', 'trigger_id'],
+    post_hook="{{ cx_retire_dropped(ref('int_survey_selection'), ['trigger_type', 'trigger_id']) }}")) }}
 {%- set plan = cx_change_plan(none, none) %}
 
 with as_of as (

@@ -31,13 +31,7 @@ interactions as (
 
 shares as (
     select
-        period_grain,
-        period_start,
-        segment_type,
-        segment_value,
-        channel,
-        channel_group,
-        interactions,
+        *,
         sum(interactions) over (
             partition by period_grain, period_start, segment_type, segment_value
         ) as total_interactions

@@ -151,6 +151,8 @@ def start_server(base_dir: Path | str | None = None, port: int | None = None,
     PGDATABASE, plus CX_PG_DIR: the folder stop_server removes).
     Works as root (the server runs as user postgres via runuser) and as a
     non-root user (the server runs as that user)."""
+    from cx_warehouse.contract import sql_ident, sql_literal
+
     bindir = find_bindir()
     base = Path(base_dir) if base_dir else Path(tempfile.mkdtemp(prefix="cx_pg_"))
     base.mkdir(parents=True, exist_ok=True)
@@ -179,13 +181,13 @@ def start_server(base_dir: Path | str | None = None, port: int | None = None,
     env = {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres", "PGPASSWORD": "",
            "PGDATABASE": database, "CX_PG_DIR": str(base)}
     exists = subprocess.run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d",
-                             "postgres", "-tAc", f"select 1 from pg_database where datname = '{database}'"],
+                             "postgres", "-tAc", f"select 1 from pg_database where datname = {sql_literal(database)}"],
                             capture_output=True, text=True)
     if exists.returncode != 0:
         raise LoadError(f"the server did not answer: {exists.stderr.strip()} (log: {log})")
     if exists.stdout.strip() != "1":
         run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
-             "-v", "ON_ERROR_STOP=1", "-c", f'create database "{database}" template template0 encoding \'UTF8\' '
+             "-v", "ON_ERROR_STOP=1", "-c", f"create database {sql_ident(database)} template template0 encoding 'UTF8' "
              f"locale_provider icu icu_locale '{LINGUISTIC_COLLATION}'"], "create database")
     (base / "env.json").write_text(json.dumps(env))
     if root:

@@ -31,6 +31,7 @@ import re
 
 import numpy as np
 
+from ..contract import sql_literal
 from .common import FILES, OPTIONAL, TYPES, KEYS
 from .defects import (
     BAD_VALUES, COMPLETED, CONFLICT, DOMAIN, EXACT, MISSING, NEGATIVE, OUT_OF_DOMAIN, SCORE,
@@ -541,7 +542,7 @@ class Sink:
             os.makedirs(self.dir, exist_ok=True)
 
     def _setup(self, con) -> None:
-        con.execute(f"SET temp_directory = '{os.path.join(self.work, 'spill')}'")
+        con.execute(f"SET temp_directory = {sql_literal(os.path.join(self.work, 'spill'))}")
         con.execute("SET preserve_insertion_order = true")
 
     def _note_overrides(self, oc: np.ndarray, ov: np.ndarray) -> None:
@@ -638,7 +639,7 @@ class Sink:
         select, text = self._select(con)
         opts = "FORMAT parquet" if self.format == "parquet" else "FORMAT csv, HEADER true"
         sql = (f"COPY (SELECT {select} FROM (SELECT *, {text} AS t FROM {relation})) "
-               f"TO '{path}' ({opts})")
+               f"TO {sql_literal(path)} ({opts})")
         return int(con.execute(sql).fetchone()[0])
 
     def finish(self) -> tuple[int, list[dict] | None]:
@@ -668,7 +669,7 @@ class Sink:
             select, text = self._select(con, dd)
             name = delivery_name(dd + EPOCH, self.format)
             n = int(con.execute(f"COPY (SELECT {select} FROM (SELECT *, {text} AS t FROM frame)) "
-                                f"TO '{os.path.join(folder, name)}' ({opts})").fetchone()[0])
+                                f"TO {sql_literal(os.path.join(folder, name))} ({opts})").fetchone()[0])
             assert n == len(rec), (dd, n, len(rec))
             out.append({"delivery": name, "rows": n})
             if dd in self.days:

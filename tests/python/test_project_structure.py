@@ -1,4 +1,4 @@
-"""Project conventions a reviewer checks: every model and documented column
+"""Project conventions a reviewer checks: every model, documented column and macro
 described, sources only read in staging, no staging-on-staging, enforced
 contracts on every published mart, no personal data in marts, and
 dbt-project-evaluator's rules as the package computes them (a primary-key
@@ -6,18 +6,20 @@ test on every model among them)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from cx_warehouse.contract import PROJECT_DIR
+from cx_warehouse.contract import PROJECT_DIR, load_contract
 from cx_warehouse.pipeline import dbt_env, dbt_executable
 
 from _builds import given_sample
 from _evaluator_rules import apply_exceptions, evaluator_rows
 
-PERSONAL = {"full_name", "email", "phone", "birth_date", "caller_phone"}
+# the columns the CIS contract flags as personal data (meta personal_data in _cis__sources.yml)
+PERSONAL = {c.name for e in load_contract() for c in e.columns if c.personal}
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,32 @@ def test_every_model_and_column_is_described(manifest):
             assert meta["description"].strip(), f"{uid}.{col} has no description"
 
 
+def test_every_macro_is_described_with_its_arguments(manifest):
+    # a macro a reader can look up: a description in the yml beside it, and every argument of its signature
+    for uid, macro in manifest["macros"].items():
+        if macro["package_name"] != "cx_warehouse":
+            continue
+        assert macro["description"].strip(), f"{uid} ({macro['original_file_path']}) has no description"
+        signature = re.search(r"\{%-?\s*(?:macro|test)\s+\w+\((.*?)\)\s*-?%\}", macro["macro_sql"], re.S)
+        if signature:  # a materialization has none
+            assert [a["name"] for a in macro["arguments"]] == _argument_names(signature.group(1)), \
+                f"{uid}: the yml's arguments differ from the signature's"
+
+
+def _argument_names(signature: str) -> list[str]:
+    """The argument names of a macro's signature, defaults (which may hold commas) left out."""
+    names, depth, current = [], 0, ""
+    for ch in signature + ",":
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "," and depth == 0:
+            if current.strip():
+                names.append(current.split("=")[0].strip())
+            current = ""
+        else:
+            current += ch
+    return names
+
+
 def test_sources_are_read_only_in_staging_and_staging_does_not_read_staging(manifest):
     for uid, node in models(manifest).items():
         path = node["original_file_path"]
@@ -68,6 +96,11 @@ def test_published_marts_enforce_contracts_and_hold_no_personal_data(manifest):
         if node["config"]["materialized"] == "incremental":  # its stamp is declared, and not published
             assert "loaded_at" in node["columns"], f"{uid} does not declare loaded_at"
         assert not PERSONAL & set(node["columns"]), f"{uid} exposes personal data"
+
+
+def test_the_personal_data_flags_come_from_the_contract():
+    # the published-mart check above reads the flags the staging masks and the GX gate checks
+    assert PERSONAL == {"full_name", "email", "phone", "birth_date", "caller_phone"}
 
 
 def test_cx_metrics_contract_matches_the_spec(manifest):

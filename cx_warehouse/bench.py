@@ -162,7 +162,10 @@ def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[st
                  on_each=None) -> dict[str, float]:
     """Floor of each model: a typed scan of its input rows - the export's
     typed scan for a staging model, a copy of each parent table otherwise
-    (timed on a read-only attach of the built warehouse)."""
+    (timed on a read-only attach of the built warehouse). A model whose parent
+    cannot be copied (out of disk at a million accounts, say) gets no floor."""
+    import duckdb
+
     con = _connect(":memory:")
     out: dict[str, float] = {}
     try:
@@ -181,9 +184,17 @@ def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[st
                 if p is None or p["resource_type"] not in ("model", "seed"):
                     continue
                 t0 = time.perf_counter()
-                con.execute(f'create or replace temp table floor_copy as select * from "{wh}"."{p["schema"]}"."{p["alias"]}"')
+                try:
+                    con.execute(f'create or replace temp table floor_copy as select * from "{wh}"."{p["schema"]}"."{p["alias"]}"')
+                except duckdb.Error as exc:  # a full disk, say: this floor is not measured, the others and the report still are
+                    print(f"model floor of {node['name']}: not measured (copying {p['name']}: "
+                          f"{str(exc).splitlines()[0]})", file=sys.stderr, flush=True)
+                    total = None
+                    break
                 total += time.perf_counter() - t0
                 con.execute("drop table floor_copy")
+            if total is None:
+                continue
             if node["fqn"][1] == "staging" and not any(d.startswith("source.") for d in node["depends_on"]["nodes"]):
                 # staging reads its export's files through cis_read_files (no ref to the source view)
                 name = "raw_" + node["name"].split("__", 1)[1]

@@ -188,7 +188,7 @@ def model_floors(state: Path, manifest: dict, models: list[str], floors: dict[st
                     con.execute(f'create or replace temp table floor_copy as select * from "{wh}"."{p["schema"]}"."{p["alias"]}"')
                 except duckdb.Error as exc:  # a full disk, say: this floor is not measured, the others and the report still are
                     print(f"model floor of {node['name']}: not measured (copying {p['name']}: "
-                          f"{str(exc).splitlines()[0]})", file=sys.stderr, flush=True)
+                          f"{(str(exc).splitlines() or [type(exc).__name__])[0]})", file=sys.stderr, flush=True)
                     total = None
                     break
                 total += time.perf_counter() - t0

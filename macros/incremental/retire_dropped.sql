@@ -34,7 +34,8 @@
 
 
 {#- The config() of a model kept incrementally with deletes (by key, or with
-    a post-hook that retires rows), the rule written once: incremental on
+    a post-hook that retires rows; the intake folder's two models take the
+    same settings in dbt_project.yml, which cannot call a macro): incremental on
     DuckDB and PostgreSQL, a table on Spark, where only append and partition
     overwrite exist without Delta (docs/incremental.md, "Engines"); a change
     of columns fails the run rather than leave stored rows of another shape.

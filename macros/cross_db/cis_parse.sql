@@ -151,6 +151,11 @@
     {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
 
+{#- md5 of the text form, its first 64 bits read as a bigint -#}
+{% macro postgres__row_hash(columns) -%}
+    cast(cast('x' || substr({{ default__row_hash(columns) }}, 1, 16) as bit(64)) as bigint)
+{%- endmacro %}
+
 {% macro duckdb__row_hash(columns) -%}
     hash({{ columns | join(', ') }})
 {%- endmacro %}

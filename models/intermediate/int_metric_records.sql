@@ -10,16 +10,20 @@
 -- period's snapshot day.
 --
 -- Incremental (delete+insert by metric and record; a table on Spark;
--- docs/incremental.md): a scheduled run computes every record and writes
--- only those that are new or differ from the stored row (an account whose
--- segment attributes changed changes its records), stamped with loaded_at,
--- which is what the daily sums and the semantic facts read. A record no
--- longer computed is written as a tombstone (is_dropped), which replaces its
--- stored row and which the post-hook then deletes.
+-- docs/incremental.md): a scheduled run computes every record, sums it and
+-- the stored rows per partition (metric, reference date and one of 64
+-- account buckets), and diffs row by row only the partitions whose sums
+-- differ (cx_changed_partitions): a new day's partitions, a late
+-- correction's, those of an account whose segment attributes changed. It
+-- writes the records that are new or differ from the stored row, stamped
+-- with loaded_at, which is what the daily sums and the semantic facts read.
+-- A record no longer computed is written as a tombstone (is_dropped), which
+-- replaces its stored row and which the post-hook then deletes.
 {{ config(**cx_incremental_config(
     'delete+insert', unique_key=['metric_name', 'record_id'],
     post_hook="{{ metric_records_delete_tombstones() }}")) }}
 {%- set plan = cx_change_plan(none, none) %}
+{%- set partition_columns = ['metric_name', 'reference_date'] %}
 
 with surveys as (
     select * from {{ ref('stg_cis__surveys') }}
@@ -140,7 +144,7 @@ unioned as (
     select * from inbound_contact_rate
 ),
 
-computed as (
+computed as {{ cte_not_materialized() }} (
     select
         unioned.metric_name,
         unioned.record_id,
@@ -159,21 +163,42 @@ computed as (
 ),
 {%- if plan %}
 
-stored as (
+stored_rows as (
     select * from {{ this }}
+),
+
+changed_partitions as (
+    {{ cx_changed_partitions('computed', 'stored_rows', partition_columns, 'account_id',
+                             ['record_id'] + metric_record_columns()) }}
+),
+
+changed as (
+    -- the computed records of the partitions whose sums differ
+    select computed.*
+    from computed
+    inner join changed_partitions
+        on {{ cx_in_partitions('computed', 'changed_partitions', partition_columns, 'account_id') }}
+),
+
+stored as (
+    -- the stored records of those partitions
+    select stored_rows.*
+    from stored_rows
+    inner join changed_partitions
+        on {{ cx_in_partitions('stored_rows', 'changed_partitions', partition_columns, 'account_id') }}
 ),
 
 changes as (
     -- records new or different from the stored row
     select
-        computed.*,
+        changed.*,
         false as is_dropped
-    from computed
+    from changed
     left join stored
         on
-            computed.metric_name = stored.metric_name
-            and computed.record_id = stored.record_id
-    where {{ cx_row_differs('computed', 'stored', 'record_id', metric_record_columns()) }}
+            changed.metric_name = stored.metric_name
+            and changed.record_id = stored.record_id
+    where {{ cx_row_differs('changed', 'stored', 'record_id', metric_record_columns()) }}
     union all
     -- stored records no longer computed: tombstones
     select
@@ -186,10 +211,10 @@ changes as (
     from stored
     where not exists (
         select 1
-        from computed
+        from changed
         where
-            computed.metric_name = stored.metric_name
-            and computed.record_id = stored.record_id
+            changed.metric_name = stored.metric_name
+            and changed.record_id = stored.record_id
     )
 )
 {%- else %}

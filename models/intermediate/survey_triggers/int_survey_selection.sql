@@ -23,7 +23,9 @@
 --      audit) is the last selected candidate before it.
 --
 -- Incremental (delete+insert by trigger; a table on Spark; docs/incremental.md):
--- a scheduled run diffs the candidates against the stored rows. Only the
+-- a scheduled run diffs the candidates against the stored rows, row by row
+-- only in the partitions (trigger type, event day and one of 64 account
+-- buckets) whose row counts or hash sums differ (cx_changed_partitions). Only the
 -- accounts with a new, changed or dropped candidate are decided again, and
 -- only from their last stored SELECTED candidate before the earliest change
 -- (the restart anchor): every decision before it is unchanged, and the
@@ -34,8 +36,9 @@
     'delete+insert', unique_key=['trigger_type', 'trigger_id'],
     post_hook="{{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id']) }}")) }}
 {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': cooldown_days | int}) %}
+{%- set partition_columns = ['trigger_type', 'event_date'] %}
 
-with {{ cx_with_recursive() }} all_candidates as (
+with {{ cx_with_recursive() }} all_candidates as {{ cte_not_materialized() }} (
     select * from {{ ref('int_survey_candidates') }}
 ),
 {%- if plan %}
@@ -44,23 +47,43 @@ stored as (
     select * from {{ this }}
 ),
 
+changed_partitions as (
+    {{ cx_changed_partitions('all_candidates', 'stored', partition_columns, 'account_id',
+                             ['trigger_id'] + survey_candidate_columns()) }}
+),
+
+changed_candidates as (
+    select all_candidates.*
+    from all_candidates
+    inner join changed_partitions
+        on {{ cx_in_partitions('all_candidates', 'changed_partitions', partition_columns, 'account_id') }}
+),
+
+changed_stored as (
+    select stored.*
+    from stored
+    inner join changed_partitions
+        on {{ cx_in_partitions('stored', 'changed_partitions', partition_columns, 'account_id') }}
+),
+
 candidate_changes as (
     -- a candidate new, dropped or different from its stored row: both versions
+    -- (both are in the partitions whose sums differ)
     select
-        all_candidates.trigger_type as current_trigger_type,
-        all_candidates.trigger_id as current_trigger_id,
-        all_candidates.account_id as current_account_id,
-        all_candidates.event_at as current_event_at,
-        stored.account_id as stored_account_id,
-        stored.event_at as stored_event_at
-    from all_candidates
-    full outer join stored
+        changed_candidates.trigger_type as current_trigger_type,
+        changed_candidates.trigger_id as current_trigger_id,
+        changed_candidates.account_id as current_account_id,
+        changed_candidates.event_at as current_event_at,
+        changed_stored.account_id as stored_account_id,
+        changed_stored.event_at as stored_event_at
+    from changed_candidates
+    full outer join changed_stored
         on
-            all_candidates.trigger_type = stored.trigger_type
-            and all_candidates.trigger_id = stored.trigger_id
+            changed_candidates.trigger_type = changed_stored.trigger_type
+            and changed_candidates.trigger_id = changed_stored.trigger_id
     where
-        all_candidates.trigger_id is null
-        or {{ cx_row_differs('all_candidates', 'stored', 'trigger_id', survey_candidate_columns()) }}
+        changed_candidates.trigger_id is null
+        or {{ cx_row_differs('changed_candidates', 'changed_stored', 'trigger_id', survey_candidate_columns()) }}
 ),
 
 touched_accounts as (

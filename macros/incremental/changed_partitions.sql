@@ -1,0 +1,79 @@
+{#-
+  Scoping a model's diff against its own stored rows to the partitions that
+  changed (docs/incremental.md, "Partition checksums"), for the two models
+  whose upstream carries no stamp (int_metric_records, int_survey_selection).
+
+  A partition is a value of `partition_columns` (a day, a metric) and a bucket
+  of `bucket_column` (an account: one of 64 by its hash). Both sides are
+  summed per partition: the row count and the sum of a 64-bit hash of every
+  compared column. A partition whose count or sum differs holds every row that
+  is new, changed, moved or gone, on the side it is on: a row that moves
+  (another day, another account) changes the partition it leaves and the one
+  it enters. So the diff, restricted to those partitions on both sides, is the
+  whole diff, and it reads the day's partitions instead of the history. The
+  sums are two scans and a group-by each; the row-by-row join that spilled at
+  a million accounts runs on the changed partitions only.
+  The partition columns must not be null (their not_null tests say so): a
+  null never equals itself in the join that picks the partitions' rows.
+-#}
+
+{#- The 64-bit hash of one row bucketed: the partition key's last part. -#}
+{% macro cx_partition_bucket(column, prefix='') -%}
+    ({{ row_hash([prefix ~ column]) }} % 64)
+{%- endmacro %}
+
+
+{#- A select of the partitions whose rows differ between `computed` and
+    `stored` (CTE names or relations), one row per partition: its
+    `partition_columns` and `partition_bucket`. -#}
+{% macro cx_changed_partitions(computed, stored, partition_columns, bucket_column, columns) %}
+    {%- set keys = partition_columns + ['partition_bucket'] %}
+    select
+        {%- for key in keys %}
+        coalesce(computed_sums.{{ key }}, stored_sums.{{ key }}) as {{ key }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from (
+        {{- cx_partition_sums(computed, partition_columns, bucket_column, columns) }}
+    ) as computed_sums
+    full outer join (
+        {{- cx_partition_sums(stored, partition_columns, bucket_column, columns) }}
+    ) as stored_sums
+        on
+            {%- for key in keys %}
+            computed_sums.{{ key }} = stored_sums.{{ key }}{{ " and" if not loop.last }}
+            {%- endfor %}
+    where
+        computed_sums.row_count is distinct from stored_sums.row_count
+        or computed_sums.row_checksum is distinct from stored_sums.row_checksum
+{%- endmacro %}
+
+
+{% macro cx_partition_sums(rows, partition_columns, bucket_column, columns) %}
+        select
+            {%- for column in partition_columns %}
+            {{ column }},
+            {%- endfor %}
+            partition_bucket,
+            count(*) as row_count,
+            sum(row_checksum) as row_checksum
+        from (
+            select
+                {%- for column in partition_columns %}
+                {{ column }},
+                {%- endfor %}
+                {{ cx_partition_bucket(bucket_column) }} as partition_bucket,
+                cast({{ row_hash(columns) }} as decimal(38, 0)) as row_checksum
+            from {{ rows }}
+        ) as hashed_rows
+        group by {{ (partition_columns + ['partition_bucket']) | join(', ') }}
+{%- endmacro %}
+
+
+{#- The join condition of rows (alias `rows`) on the changed partitions
+    (alias `partitions`, from cx_changed_partitions). -#}
+{% macro cx_in_partitions(rows, partitions, partition_columns, bucket_column) -%}
+    {%- for column in partition_columns %}
+    {{ rows }}.{{ column }} = {{ partitions }}.{{ column }} and
+    {%- endfor %}
+    {{ cx_partition_bucket(bucket_column, rows ~ '.') }} = {{ partitions }}.partition_bucket
+{%- endmacro %}

@@ -23,11 +23,14 @@
 {%- endmacro %}
 
 
-{#- A select of the partitions whose rows differ between `computed` and
-    `stored` (CTE names or relations), one row per partition: its
-    `partition_columns` and `partition_bucket`. -#}
-{% macro cx_changed_partitions(computed, stored, partition_columns, bucket_column, columns) %}
+{#- Three CTEs: changed_partitions (one row per partition whose rows differ
+    between `computed` and `stored`: its partition columns and
+    partition_bucket), then `computed_as` and `stored_as`, the rows of each
+    side in those partitions. The model diffs those two row by row. -#}
+{% macro cx_changed_partition_rows(computed, stored, partition_columns, bucket_column, columns, computed_as, stored_as) %}
     {%- set keys = partition_columns + ['partition_bucket'] %}
+changed_partitions as (
+    -- the partitions whose row counts or hash sums differ
     select
         {%- for key in keys %}
         coalesce(computed_sums.{{ key }}, stored_sums.{{ key }}) as {{ key }}{{ "," if not loop.last }}
@@ -45,6 +48,21 @@
     where
         computed_sums.row_count is distinct from stored_sums.row_count
         or computed_sums.row_checksum is distinct from stored_sums.row_checksum
+),
+{%- for rows, name in [(computed, computed_as), (stored, stored_as)] %}
+
+{{ name }} as (
+    -- the {{ "computed" if loop.first else "stored" }} rows of those partitions
+    select {{ rows }}.*
+    from {{ rows }}
+    inner join changed_partitions
+        on
+            {%- for column in partition_columns %}
+            {{ rows }}.{{ column }} = changed_partitions.{{ column }} and
+            {%- endfor %}
+            {{ cx_partition_bucket(bucket_column, rows ~ '.') }} = changed_partitions.partition_bucket
+){{ "," if loop.first }}
+{%- endfor %}
 {%- endmacro %}
 
 
@@ -66,14 +84,4 @@
             from {{ rows }}
         ) as hashed_rows
         group by {{ (partition_columns + ['partition_bucket']) | join(', ') }}
-{%- endmacro %}
-
-
-{#- The join condition of rows (alias `rows`) on the changed partitions
-    (alias `partitions`, from cx_changed_partitions). -#}
-{% macro cx_in_partitions(rows, partitions, partition_columns, bucket_column) -%}
-    {%- for column in partition_columns %}
-    {{ rows }}.{{ column }} = {{ partitions }}.{{ column }} and
-    {%- endfor %}
-    {{ cx_partition_bucket(bucket_column, rows ~ '.') }} = {{ partitions }}.partition_bucket
 {%- endmacro %}

@@ -13,7 +13,7 @@
 -- docs/incremental.md): a scheduled run computes every record, sums it and
 -- the stored rows per partition (metric, reference date and one of 64
 -- account buckets), and diffs row by row only the partitions whose sums
--- differ (cx_changed_partitions): a new day's partitions, a late
+-- differ (cx_changed_partition_rows): a new day's partitions, a late
 -- correction's, those of an account whose segment attributes changed. It
 -- writes the records that are new or differ from the stored row, stamped
 -- with loaded_at, which is what the daily sums and the semantic facts read.
@@ -167,26 +167,8 @@ stored_rows as (
     select * from {{ this }}
 ),
 
-changed_partitions as (
-    {{ cx_changed_partitions('computed', 'stored_rows', partition_columns, 'account_id',
-                             ['record_id'] + metric_record_columns()) }}
-),
-
-changed as (
-    -- the computed records of the partitions whose sums differ
-    select computed.*
-    from computed
-    inner join changed_partitions
-        on {{ cx_in_partitions('computed', 'changed_partitions', partition_columns, 'account_id') }}
-),
-
-stored as (
-    -- the stored records of those partitions
-    select stored_rows.*
-    from stored_rows
-    inner join changed_partitions
-        on {{ cx_in_partitions('stored_rows', 'changed_partitions', partition_columns, 'account_id') }}
-),
+{{ cx_changed_partition_rows('computed', 'stored_rows', partition_columns, 'account_id',
+                             ['record_id'] + metric_record_columns(), 'changed', 'stored') }},
 
 changes as (
     -- records new or different from the stored row

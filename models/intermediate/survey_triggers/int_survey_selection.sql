@@ -25,7 +25,7 @@
 -- Incremental (delete+insert by trigger; a table on Spark; docs/incremental.md):
 -- a scheduled run diffs the candidates against the stored rows, row by row
 -- only in the partitions (trigger type, event day and one of 64 account
--- buckets) whose row counts or hash sums differ (cx_changed_partitions). Only the
+-- buckets) whose row counts or hash sums differ (cx_changed_partition_rows). Only the
 -- accounts with a new, changed or dropped candidate are decided again, and
 -- only from their last stored SELECTED candidate before the earliest change
 -- (the restart anchor): every decision before it is unchanged, and the
@@ -47,24 +47,8 @@ stored as (
     select * from {{ this }}
 ),
 
-changed_partitions as (
-    {{ cx_changed_partitions('all_candidates', 'stored', partition_columns, 'account_id',
-                             ['trigger_id'] + survey_candidate_columns()) }}
-),
-
-changed_candidates as (
-    select all_candidates.*
-    from all_candidates
-    inner join changed_partitions
-        on {{ cx_in_partitions('all_candidates', 'changed_partitions', partition_columns, 'account_id') }}
-),
-
-changed_stored as (
-    select stored.*
-    from stored
-    inner join changed_partitions
-        on {{ cx_in_partitions('stored', 'changed_partitions', partition_columns, 'account_id') }}
-),
+{{ cx_changed_partition_rows('all_candidates', 'stored', partition_columns, 'account_id',
+                             ['trigger_id'] + survey_candidate_columns(), 'changed_candidates', 'changed_stored') }},
 
 candidate_changes as (
     -- a candidate new, dropped or different from its stored row: both versions

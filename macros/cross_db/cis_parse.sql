@@ -151,9 +151,15 @@
     {{ dbt.hash(dbt.concat(parts)) }}
 {%- endmacro %}
 
-{#- md5 of the text form, its first 64 bits read as a bigint -#}
+{#- md5 of the values, each written as its length, ':' and its text (null as
+    'n', so null and '' differ and no two rows of values write alike), its
+    first 64 bits read as a bigint (summable) -#}
 {% macro postgres__row_hash(columns) -%}
-    cast(cast('x' || substr({{ default__row_hash(columns) }}, 1, 16) as bit(64)) as bigint)
+    {%- set parts = [] -%}
+    {%- for c in columns -%}
+        {%- do parts.append("coalesce(length(cast(" ~ c ~ " as text)) || ':' || cast(" ~ c ~ " as text), 'n')") -%}
+    {%- endfor -%}
+    cast(cast('x' || substr(md5({{ parts | join(" || '|' || ") }}), 1, 16) as bit(64)) as bigint)
 {%- endmacro %}
 
 {% macro duckdb__row_hash(columns) -%}

@@ -4,22 +4,29 @@
   whose upstream carries no stamp (int_metric_records, int_survey_selection).
 
   A partition is a value of `partition_columns` (a day, a metric) and a bucket
-  of `bucket_column` (an account: one of 64 by its hash). Both sides are
+  of `bucket_column` (an account: one of 1,024 by its hash). Both sides are
   summed per partition: the row count and the sum of a 64-bit hash of every
   compared column. A partition whose count or sum differs holds every row that
   is new, changed, moved or gone, on the side it is on: a row that moves
   (another day, another account) changes the partition it leaves and the one
   it enters. So the diff, restricted to those partitions on both sides, is the
-  whole diff, and it reads the day's partitions instead of the history. The
-  sums are two scans and a group-by each; the row-by-row join that spilled at
-  a million accounts runs on the changed partitions only.
+  whole diff, and it compares the day's rows instead of the history's. The
+  sums cost a scan of each side (the computed side is computed once for them
+  and once more, filtered, for the rows) and a group-by; the row-by-row join
+  that spilled at a million accounts runs on the changed partitions only.
   The partition columns must not be null (their not_null tests say so): a
-  null never equals itself in the join that picks the partitions' rows.
+  null never equals itself in the join that picks the partitions' rows (an
+  `is not distinct from` there would keep PostgreSQL from a hash join). The
+  bucket column may be null: its hash is a value like any other.
 -#}
 
-{#- The 64-bit hash of one row bucketed: the partition key's last part. -#}
+{#- The bucket of one value, 0 to 1023: the partition key's last part (a
+    signed hash, as on PostgreSQL, is brought into range too). 1,024 buckets
+    keep the partitions of a day small at a million accounts, so that a few
+    hundred accounts whose attributes change bring back a few percent of the
+    history, not all of it. -#}
 {% macro cx_partition_bucket(column, prefix='') -%}
-    ({{ row_hash([prefix ~ column]) }} % 64)
+    ((({{ row_hash([prefix ~ column]) }} % 1024) + 1024) % 1024)
 {%- endmacro %}
 
 

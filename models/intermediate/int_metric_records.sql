@@ -11,7 +11,7 @@
 --
 -- Incremental (delete+insert by metric and record; a table on Spark;
 -- docs/incremental.md): a scheduled run computes every record, sums it and
--- the stored rows per partition (metric, reference date and one of 64
+-- the stored rows per partition (metric, reference date and one of 1,024
 -- account buckets), and diffs row by row only the partitions whose sums
 -- differ (cx_changed_partition_rows): a new day's partitions, a late
 -- correction's, those of an account whose segment attributes changed. It
@@ -163,7 +163,8 @@ computed as {{ cte_not_materialized() }} (
 ),
 {%- if plan %}
 
-stored_rows as (
+stored_rows as {{ cte_not_materialized() }} (
+    -- read twice, each time as a scan (not a copy of the table)
     select * from {{ this }}
 ),
 

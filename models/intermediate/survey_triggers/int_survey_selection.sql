@@ -24,7 +24,7 @@
 --
 -- Incremental (delete+insert by trigger; a table on Spark; docs/incremental.md):
 -- a scheduled run diffs the candidates against the stored rows, row by row
--- only in the partitions (trigger type, event day and one of 64 account
+-- only in the partitions (trigger type, event day and one of 1,024 account
 -- buckets) whose row counts or hash sums differ (cx_changed_partition_rows). Only the
 -- accounts with a new, changed or dropped candidate are decided again, and
 -- only from their last stored SELECTED candidate before the earliest change
@@ -43,7 +43,8 @@ with {{ cx_with_recursive() }} all_candidates as {{ cte_not_materialized() }} (
 ),
 {%- if plan %}
 
-stored as (
+stored as {{ cte_not_materialized() }} (
+    -- read three times, each time as a scan (not a copy of the table)
     select * from {{ this }}
 ),
 

@@ -51,12 +51,27 @@
     so a run that failed its tests is tested again by its retry even when the
     retry wrote newer rows to the same model; where nothing was stamped since,
     or nothing was ever published (dbt alone, PostgreSQL, Spark), the rows of
-    the latest run. One comparison, so the engine can prune by the stamp. -#}
+    the latest run. The bound is read first (run_query) and written into the
+    condition as a literal: a comparison with a constant lets the engine skip
+    the row groups stamped before it (DuckDB's zone maps), where a comparison
+    with a subquery reads the stamp of every row (DECISIONLOG 131). -#}
 {% macro cx_batch_condition(relation) -%}
-    loaded_at >= coalesce(
-        (select min(loaded_at) from {{ relation }}
-         where loaded_at > (select max(run_started_at) from {{ published_runs_relation() }})),
-        (select max(loaded_at) from {{ relation }}))
+    {%- set bound_sql -%}
+        select coalesce(
+            (select min(loaded_at) from {{ relation }}
+             where loaded_at > (select max(run_started_at) from {{ published_runs_relation() }})),
+            (select max(loaded_at) from {{ relation }})) as batch_start
+    {%- endset -%}
+    {%- if not execute -%}
+        loaded_at >= ({{ bound_sql }})
+    {%- else -%}
+        {%- set bound = run_query(bound_sql).columns[0].values()[0] -%}
+        {%- if bound is none -%}
+            1 = 0
+        {%- else -%}
+            loaded_at >= cast('{{ bound.strftime("%Y-%m-%d %H:%M:%S.%f") if bound.strftime is defined else bound }}' as {{ dbt.type_timestamp() }})
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- when the dbt run that wrote the row started (UTC): the batch marker -#}

@@ -54,16 +54,6 @@
             where loaded_at < {{ cx_loaded_at() }}
         ),
 
-        changed as (
-            {%- if upstream is none %}
-            select cast(null as {{ dbt.type_string() }}) as first_changed
-            {%- else %}
-            select min(changed_rows.{{ key }}) as first_changed
-            from {{ upstream }} as changed_rows
-            where changed_rows.{{ stamp }} > (select watermark.loaded_at from watermark)
-            {%- endif %}
-        ),
-
         stale as (
             select count(*) as stale_rows
             from {{ this }} as stored
@@ -77,10 +67,8 @@
 
         select
             {{ dbt.cast('watermark.loaded_at', dbt.type_string()) }} as watermark,
-            {{ dbt.cast('changed.first_changed', dbt.type_string()) }} as first_changed,
             stale.stale_rows
         from watermark
-        cross join changed
         cross join stale
     {%- endset %}
     {%- set row = run_query(probe_sql).rows[0] %}
@@ -88,8 +76,8 @@
         {%- do log(this.identifier ~ ": nothing stored before this run, every key is computed", info=false) %}
         {{ return(none) }}
     {%- endif %}
-    {%- if row[2] > 0 %}
-        {%- do log(this.identifier ~ ": " ~ row[2] ~ " stored rows carry another " ~ (stamps.keys() | join(' or '))
+    {%- if row[1] > 0 %}
+        {%- do log(this.identifier ~ ": " ~ row[1] ~ " stored rows carry another " ~ (stamps.keys() | join(' or '))
                    ~ ", every key is recomputed", info=true) %}
         {{ return(none) }}
     {%- endif %}
@@ -97,10 +85,18 @@
     {%- if upstream is none %}
         {{ return({'watermark': watermark, 'first_changed': none, 'changed_keys': none}) }}
     {%- endif %}
+    {#- the watermark as a literal, so the engine skips the upstream's row
+        groups stamped before it (a subquery bound reads every row's stamp) -#}
+    {%- set first_changed_sql %}
+        select {{ dbt.cast('min(changed_rows.' ~ key ~ ')', dbt.type_string()) }} as first_changed
+        from {{ upstream }} as changed_rows
+        where changed_rows.{{ stamp }} > cast('{{ watermark }}' as {{ dbt.type_timestamp() }})
+    {%- endset %}
+    {%- set first_changed = run_query(first_changed_sql).rows[0][0] %}
     {%- set changed_keys %}
         select distinct changed_rows.{{ key }} as changed_key
         from {{ upstream }} as changed_rows
         where changed_rows.{{ stamp }} > cast('{{ watermark }}' as {{ dbt.type_timestamp() }})
     {%- endset %}
-    {{ return({'watermark': watermark, 'first_changed': row[1], 'changed_keys': changed_keys}) }}
+    {{ return({'watermark': watermark, 'first_changed': first_changed, 'changed_keys': changed_keys}) }}
 {% endmacro %}

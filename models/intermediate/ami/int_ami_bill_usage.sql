@@ -18,17 +18,37 @@
 -- ami_recompute_from), and the bills that are new or whose bill row changed;
 -- every bill when var ami_usage_tolerance differs from the stored rows'.
 -- It reads only the attributed reads from the earliest service start of those
--- bills on; a post-hook removes the bills no longer kept.
+-- bills to their latest service end, one calendar month at a time (below); a
+-- post-hook removes the bills no longer kept.
 {{ config(**cx_incremental_config(
     'delete+insert', unique_key='bill_id',
     post_hook="{{ cx_retire_dropped(ref('int_bills'), ['bill_id']) }}")) }}
 {#- rows stored under another tolerance: every bill is compared again -#}
 {%- set plan = ami_recompute_from(stamps={'usage_tolerance': 'cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ')'}) %}
 {%- set bills_sql = ami_bills_to_compute(plan) %}
+{#- On a scheduled run, the calendar months of the bills to compute (their
+    first service start to their last service end): the reads are read one
+    such month at a time, each by a literal date range the engine prunes by
+    (zone maps), instead of once per month of the year over every month. -#}
 {%- set reads_from = none %}
+{%- set read_months = [] %}
 {%- if plan and execute %}
-    {%- set reads_from = run_query('select ' ~ dbt.cast('min(service_period_start)', dbt.type_string()) ~ ' from (' ~ bills_sql ~ ') as to_compute').columns[0].values()[0] %}
-    {%- set reads_from = (reads_from or '9999-12-31')[:10] %}
+    {%- set span = run_query('select ' ~ dbt.cast('min(service_period_start)', dbt.type_string()) ~ ', '
+                             ~ dbt.cast('max(service_period_end)', dbt.type_string())
+                             ~ ' from (' ~ bills_sql ~ ') as to_compute').rows[0] %}
+    {%- set reads_from = (span[0] or '9999-12-31')[:10] %}
+    {#- past three years of months (a far-off service end), the twelve
+        month-of-year joins instead -#}
+    {%- if span[0] and span[1] and (span[1][:4] | int) - (span[0][:4] | int) <= 3 %}
+        {%- set first_month = modules.datetime.date(span[0][:4] | int, span[0][5:7] | int, 1) %}
+        {%- set last_month = modules.datetime.date(span[1][:4] | int, span[1][5:7] | int, 1) %}
+        {%- set month = namespace(start=first_month) %}
+        {%- for _ in range(((last_month.year - first_month.year) * 12 + last_month.month - first_month.month) + 1) %}
+            {%- set next_start = modules.datetime.date(month.start.year + (month.start.month // 12), month.start.month % 12 + 1, 1) %}
+            {%- do read_months.append((month.start.isoformat(), next_start.isoformat())) %}
+            {%- set month.start = next_start %}
+        {%- endfor %}
+    {%- endif %}
 {%- endif %}
 with bills as (
     -- every kept bill, or on a scheduled run those to recompute (see above)
@@ -122,9 +142,11 @@ bill_months as {{ cte_not_materialized() }} (
 -- holds a twelfth of the bill-months instead of all of them, so at 1 M
 -- accounts it fits in memory where the single join spilled past the disk
 -- (DECISIONLOG 76). The months are fixed, so no query of the data is needed
--- to compile the model.
+-- to compile the model. A scheduled run joins one calendar month at a time,
+-- the months of the bills it computes, each reading only that month's reads.
 bill_month_reads as (
-    {%- for month_of_year in range(1, 13) %}
+    {%- set parts = read_months if read_months else range(1, 13) %}
+    {%- for part in parts %}
     select
         bill_months.bill_id,
         count(*) as reads,
@@ -137,8 +159,14 @@ bill_month_reads as (
             and bill_months.service_period_start <= reads.read_date
             and bill_months.service_period_end >= reads.read_date
     where
-        extract(month from bill_months.read_month) = {{ month_of_year }}
-        and extract(month from reads.read_date) = {{ month_of_year }}
+        {%- if read_months %}
+        bill_months.read_month = cast('{{ part[0] }}' as date)
+        and reads.read_date >= cast('{{ part[0] }}' as date)
+        and reads.read_date < cast('{{ part[1] }}' as date)
+        {%- else %}
+        extract(month from bill_months.read_month) = {{ part }}
+        and extract(month from reads.read_date) = {{ part }}
+        {%- endif %}
     group by bill_months.bill_id
     {%- if not loop.last %}
     union all

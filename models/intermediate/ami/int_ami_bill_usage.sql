@@ -147,6 +147,13 @@ bill_months as {{ cte_not_materialized() }} (
 bill_month_reads as (
     {%- set parts = read_months if read_months else range(1, 13) %}
     {%- for part in parts %}
+    {%- if read_months %}
+    {%- set bills_of_part = "bill_months.read_month = cast('" ~ part[0] ~ "' as date)" %}
+    {%- set reads_of_part = "reads.read_date >= cast('" ~ part[0] ~ "' as date) and reads.read_date < cast('" ~ part[1] ~ "' as date)" %}
+    {%- else %}
+    {%- set bills_of_part = "extract(month from bill_months.read_month) = " ~ part %}
+    {%- set reads_of_part = "extract(month from reads.read_date) = " ~ part %}
+    {%- endif %}
     select
         bill_months.bill_id,
         count(*) as reads,
@@ -159,14 +166,8 @@ bill_month_reads as (
             and bill_months.service_period_start <= reads.read_date
             and bill_months.service_period_end >= reads.read_date
     where
-        {%- if read_months %}
-        bill_months.read_month = cast('{{ part[0] }}' as date)
-        and reads.read_date >= cast('{{ part[0] }}' as date)
-        and reads.read_date < cast('{{ part[1] }}' as date)
-        {%- else %}
-        extract(month from bill_months.read_month) = {{ part }}
-        and extract(month from reads.read_date) = {{ part }}
-        {%- endif %}
+        {{ bills_of_part }}
+        and {{ reads_of_part }}
     group by bill_months.bill_id
     {%- if not loop.last %}
     union all

@@ -76,9 +76,10 @@
 
 
 {#- The bills int_ami_bill_usage computes: every kept bill, or with a plan
-    (a scheduled run) those whose service period ends on or after day R, those
-    not stored yet and those whose bill row changed since it was stored. -#}
-{% macro ami_bills_to_compute(plan) %}
+    (a scheduled run) those whose service period ends on or after day R, and,
+    when int_bills was built again since (`bills_changed`), those not stored
+    yet and those whose bill row changed since it was stored. -#}
+{% macro ami_bills_to_compute(plan, bills_changed=true) %}
     {%- set bill_columns = ['bill_id', 'account_id', 'billing_run_id', 'bill_date', 'service_period_start',
         'service_period_end', 'billed_kwh', 'is_estimated', 'is_rebill', 'is_corrected'] %}
     select
@@ -86,10 +87,12 @@
         kept.{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('int_bills') }} as kept
-    {%- if plan %}
+    {%- if plan and bills_changed %}
     left join {{ this }} as stored on kept.bill_id = stored.bill_id
     where
         kept.service_period_end >= cast('{{ plan.from_date }}' as date)
         or {{ cx_row_differs('kept', 'stored', 'bill_id', bill_columns[1:]) }}
+    {%- elif plan %}
+    where kept.service_period_end >= cast('{{ plan.from_date }}' as date)
     {%- endif %}
 {% endmacro %}

@@ -100,3 +100,20 @@
     {%- endset %}
     {{ return({'watermark': watermark, 'first_changed': first_changed, 'changed_keys': changed_keys}) }}
 {% endmacro %}
+
+
+{#- Whether `upstream`, a table rebuilt whole by the runs that select it and
+    stamped with loaded_at (every row the run's start), was built again since
+    this model's last run: true when it was, when this is no scheduled run
+    (no plan), or when the upstream carries no stamp (a warehouse built
+    before it had one). A model that reads a table whose rows carry no
+    per-row change stamp learns from it that nothing there changed, and
+    skips what it would otherwise diff (int_ami_bill_usage: the bills;
+    int_metric_records: the bill records). -#}
+{% macro cx_rebuilt_since_last_run(upstream, key) %}
+    {%- if not (execute and is_incremental()) %}{{ return(true) }}{% endif %}
+    {%- set upstream_columns = adapter.get_columns_in_relation(upstream) | map(attribute='name') | map('lower') | list %}
+    {%- if 'loaded_at' not in upstream_columns %}{{ return(true) }}{% endif %}
+    {%- set plan = cx_change_plan(upstream, key) %}
+    {{ return(plan is none or plan.first_changed is not none) }}
+{% endmacro %}

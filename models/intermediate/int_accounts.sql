@@ -27,6 +27,9 @@ select
     customers.birth_date is not null as has_birth_date,
     {{ anniversary('customers.birth_date', 35) }} as turns_35_on,
     {{ anniversary('customers.birth_date', 50) }} as turns_50_on,
-    {{ anniversary('customers.birth_date', 65) }} as turns_65_on
+    {{ anniversary('customers.birth_date', 65) }} as turns_65_on,
+    -- when this table was last built: an incremental reader that ran after it
+    -- knows no account changed since (int_metric_records)
+    {{ cx_loaded_at() }} as loaded_at
 from accounts
 left join customers on accounts.customer_id = customers.customer_id

@@ -37,7 +37,10 @@ select
     bills.corrects_bill_id is not null as is_rebill,
     coalesce(exceptions_per_bill.exceptions, 0) as exceptions,
     coalesce(corrections.corrections, 0) > 0 as is_corrected,
-    coalesce(exceptions_per_bill.exceptions, 0) = 0 and coalesce(corrections.corrections, 0) = 0 as is_accurate
+    coalesce(exceptions_per_bill.exceptions, 0) = 0 and coalesce(corrections.corrections, 0) = 0 as is_accurate,
+    -- when this table was last built: an incremental reader that ran after it
+    -- knows no bill changed since (int_ami_bill_usage)
+    {{ cx_loaded_at() }} as loaded_at
 from bills
 left join exceptions_per_bill on bills.bill_id = exceptions_per_bill.bill_id
 left join corrections on bills.bill_id = corrections.bill_id

@@ -25,7 +25,10 @@
     post_hook="{{ cx_retire_dropped(ref('int_bills'), ['bill_id']) }}")) }}
 {#- rows stored under another tolerance: every bill is compared again -#}
 {%- set plan = ami_recompute_from(stamps={'usage_tolerance': 'cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ')'}) %}
-{%- set bills_sql = ami_bills_to_compute(plan) %}
+{#- int_bills is a table: when it was not built again since this model's last
+    run (its loaded_at), no bill is new or changed, and the bills are not
+    compared with the stored ones -#}
+{%- set bills_sql = ami_bills_to_compute(plan, cx_rebuilt_since_last_run(ref('int_bills'), 'bill_id') if plan else true) %}
 {#- On a scheduled run, the calendar months of the bills to compute (their
     first service start to their last service end): the reads are read one
     such month at a time, each by a literal date range the engine prunes by

@@ -111,7 +111,7 @@ def dbt_env(duckdb_path: Path) -> dict[str, str]:
 
 
 def dbt_invocation(args: list[str], duckdb_path: Path, raw_dir: Path | None = None,
-                   test_scope: str | None = None) -> dict:
+                   test_scope: str | None = None, same_settings: bool = False) -> dict:
     """subprocess's arguments (args, cwd, env) for a dbt command on DuckDB into
     `duckdb_path`, run the way that lets dbt reuse its parse (DECISIONLOG 106):
     dbt parses the whole project again whenever the profile's connection or
@@ -119,7 +119,10 @@ def dbt_invocation(args: list[str], duckdb_path: Path, raw_dir: Path | None = No
     the warehouse file's folder with the file (and the spill folder) named
     relative to it, and the landing folder and the test scope travel in the
     environment (CX_RAW_DIR, CX_TEST_SCOPE), not in --vars. Every run into a
-    file of the same name, in any folder, then sees the same profile."""
+    file of the same name, in any folder, then sees the same profile.
+    same_settings (CX_SAME_SETTINGS=1): the run's settings and code are those
+    of the build before it, which lets a model trust that a table not rebuilt
+    since its last run holds nothing new for it (cx_rebuilt_since_last_run)."""
     duckdb_path = Path(duckdb_path).resolve()
     env = dbt_env(duckdb_path)
     env["DUCKDB_PATH"] = duckdb_path.name
@@ -134,13 +137,17 @@ def dbt_invocation(args: list[str], duckdb_path: Path, raw_dir: Path | None = No
     env.update(handoff_ledger_env(duckdb_path))
     if test_scope is not None:
         env["CX_TEST_SCOPE"] = test_scope
+    if same_settings:
+        env["CX_SAME_SETTINGS"] = "1"
+    else:
+        env.pop("CX_SAME_SETTINGS", None)
     return {"args": [dbt_executable(), *args, "--project-dir", str(PROJECT_DIR)],
             "cwd": str(duckdb_path.parent), "env": env}
 
 
 def run_dbt(args: list[str], duckdb_path: Path, quiet: bool = False, raw_dir: Path | None = None,
-            test_scope: str | None = None) -> int:
-    call = dbt_invocation(args, duckdb_path, raw_dir, test_scope)
+            test_scope: str | None = None, same_settings: bool = False) -> int:
+    call = dbt_invocation(args, duckdb_path, raw_dir, test_scope, same_settings)
     return subprocess.call(call["args"], cwd=call["cwd"], env=call["env"],
                            stdout=subprocess.DEVNULL if quiet else None)
 
@@ -490,12 +497,13 @@ def build_and_publish(
         (dbt_target_dir() / "run_results.json").unlink(missing_ok=True)
         t0 = time.perf_counter()
         if quiet or verbose:
-            rc = run_dbt(args, state, quiet=quiet, raw_dir=raw_dir, test_scope=test_scope)
+            rc = run_dbt(args, state, quiet=quiet, raw_dir=raw_dir, test_scope=test_scope,
+                         same_settings=bool(exports))
         else:
             print(f"build: dbt build of the working state {state} (dbt's log: {dbt_log_dir() / 'dbt.log'}; "
                   "--verbose shows it here)", flush=True)
             call = dbt_invocation([*args, "--log-format", "json", "--log-format-file", "debug"], state,
-                                  raw_dir, test_scope)
+                                  raw_dir, test_scope, same_settings=bool(exports))
             rc = stream_build(call)
         timings["dbt_build_s"] = time.perf_counter() - t0
         health = run_health(state)

@@ -13,7 +13,8 @@
   recomputes every day, so R falls on the feed's first day and everything is
   recomputed. `stamps` are the model's input stamps (cx_change_plan).
 
-  Returned as a dict {from_date, day_before} of 'YYYY-MM-DD' text, or none:
+  Returned as a dict {from_date, day_before} of 'YYYY-MM-DD' text, with the
+  model's watermark (cx_change_plan's, 'YYYY-MM-DD HH:MM:SS'), or none:
   - when cx_change_plan says recompute everything (a full build, nothing
     stored, a stale input stamp);
   - when R is the feed's first day or earlier;
@@ -55,7 +56,7 @@
     {%- endset %}
     {%- set row = run_query(probe_sql).rows[0] %}
     {%- if row[0] or (require_day_before and not row[3]) %}{{ return(none) }}{% endif %}
-    {{ return({'from_date': row[1][:10], 'day_before': row[2][:10]}) }}
+    {{ return({'from_date': row[1][:10], 'day_before': row[2][:10], 'watermark': changes.watermark}) }}
 {% endmacro %}
 
 

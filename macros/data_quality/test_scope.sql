@@ -60,16 +60,17 @@
         select coalesce(
             (select min(loaded_at) from {{ relation }}
              where loaded_at > (select max(run_started_at) from {{ published_runs_relation() }})),
-            (select max(loaded_at) from {{ relation }})) as batch_start
+            (select max(loaded_at) from {{ relation }}))
     {%- endset -%}
     {%- if not execute -%}
         loaded_at >= ({{ bound_sql }})
     {%- else -%}
-        {%- set bound = run_query(bound_sql).columns[0].values()[0] -%}
+        {#- as text in the engine's own format, so no driver converts its zone -#}
+        {%- set bound = run_query('select ' ~ dbt.cast('(' ~ bound_sql ~ ')', dbt.type_string()) ~ ' as batch_start').rows[0][0] -%}
         {%- if bound is none -%}
             1 = 0
         {%- else -%}
-            loaded_at >= cast('{{ bound.strftime("%Y-%m-%d %H:%M:%S.%f") if bound.strftime is defined else bound }}' as {{ dbt.type_timestamp() }})
+            loaded_at >= cast('{{ bound }}' as {{ dbt.type_timestamp() }})
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -103,17 +103,21 @@
 
 
 {#- Whether `upstream`, a table rebuilt whole by the runs that select it and
-    stamped with loaded_at (every row the run's start), was built again since
-    this model's last run: true when it was, when this is no scheduled run
-    (no plan), or when the upstream carries no stamp (a warehouse built
-    before it had one). A model that reads a table whose rows carry no
-    per-row change stamp learns from it that nothing there changed, and
-    skips what it would otherwise diff (int_ami_bill_usage: the bills;
-    int_metric_records: the bill records). -#}
-{% macro cx_rebuilt_since_last_run(upstream, key) %}
-    {%- if not (execute and is_incremental()) %}{{ return(true) }}{% endif %}
+    stamped with loaded_at (every row the run's start), may hold a change
+    this model has not seen: false only when `make run` says the run's
+    settings and code are those of the last build (env CX_SAME_SETTINGS,
+    set when it selects the nodes downstream of the changed exports) and
+    the table's newest stamp is not after `watermark`, this model's newest
+    stamp before this run (cx_change_plan). True on a full build, on a plain
+    `dbt build`, when the table carries no stamp (a warehouse built before
+    it had one) or is empty, or when it was rebuilt, whatever the rebuild
+    changed. A model that reads such a table learns from false that nothing
+    there changed, and skips what it would otherwise diff (int_ami_bill_usage:
+    the bills; int_metric_records: the bill records). -#}
+{% macro cx_rebuilt_since_last_run(upstream, watermark) %}
+    {%- if not execute or watermark is none or env_var('CX_SAME_SETTINGS', '') != '1' %}{{ return(true) }}{% endif %}
     {%- set upstream_columns = adapter.get_columns_in_relation(upstream) | map(attribute='name') | map('lower') | list %}
     {%- if 'loaded_at' not in upstream_columns %}{{ return(true) }}{% endif %}
-    {%- set plan = cx_change_plan(upstream, key) %}
-    {{ return(plan is none or plan.first_changed is not none) }}
+    {%- set newest = run_query('select ' ~ dbt.cast('max(loaded_at)', dbt.type_string()) ~ ' from ' ~ upstream).rows[0][0] %}
+    {{ return(newest is none or newest[:19] > watermark) }}
 {% endmacro %}

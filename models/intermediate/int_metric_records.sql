@@ -27,13 +27,15 @@
 {%- set plan = cx_change_plan(none, none) %}
 {#- The bill records depend only on int_bills, int_accounts (the segment) and
     the reporting window, which holds every kept bill unless var as_of_date
-    pins it. When neither table was built again since this model's last run
-    and no as-of date is pinned, they cannot have changed: a scheduled run
-    then neither computes nor diffs them (on a day without billing or
-    account deliveries, two thirds of the records at 1 M accounts). -#}
-{%- set skip_bills = plan is not none and not var('as_of_date')
-    and not cx_rebuilt_since_last_run(ref('int_bills'), 'bill_id')
-    and not cx_rebuilt_since_last_run(ref('int_accounts'), 'account_id') %}
+    pins it, and a pinned date is one of the run's settings. When neither
+    table was built again since this model's last run, with the same
+    settings and code (cx_rebuilt_since_last_run), they cannot have changed:
+    a scheduled run then neither computes nor diffs them (on a day without
+    billing or account deliveries, two thirds of the records at 1 M
+    accounts). -#}
+{%- set skip_bills = plan is not none
+    and not cx_rebuilt_since_last_run(ref('int_bills'), plan.watermark)
+    and not cx_rebuilt_since_last_run(ref('int_accounts'), plan.watermark) %}
 {%- set partition_columns = ['metric_name', 'reference_date'] %}
 
 with surveys as (

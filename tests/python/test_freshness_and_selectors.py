@@ -103,3 +103,13 @@ def test_cadence_selectors(ls_dir, selector, present, absent):
         assert n in names, (selector, n)
     for n in absent:
         assert n not in names, (selector, n)
+
+
+def test_only_make_run_vouches_that_the_settings_are_the_last_builds(monkeypatch, tmp_path):
+    """CX_SAME_SETTINGS=1 lets a model trust that a table not rebuilt since its last run
+    holds nothing new (cx_rebuilt_since_last_run, DECISIONLOG 133). dbt gets it only when
+    the caller says so (`make run` selecting by the changed exports), never from a shell
+    that happens to have it set."""
+    monkeypatch.setenv("CX_SAME_SETTINGS", "1")
+    assert "CX_SAME_SETTINGS" not in dbt_invocation(["build"], tmp_path / "w.duckdb")["env"]
+    assert dbt_invocation(["build"], tmp_path / "w.duckdb", same_settings=True)["env"]["CX_SAME_SETTINGS"] == "1"

@@ -26,9 +26,9 @@
 {#- rows stored under another tolerance: every bill is compared again -#}
 {%- set plan = ami_recompute_from(stamps={'usage_tolerance': 'cast(' ~ tolerance ~ ' as ' ~ type_double() ~ ')'}) %}
 {#- int_bills is a table: when it was not built again since this model's last
-    run (its loaded_at), no bill is new or changed, and the bills are not
-    compared with the stored ones -#}
-{%- set bills_sql = ami_bills_to_compute(plan, cx_rebuilt_since_last_run(ref('int_bills'), 'bill_id') if plan else true) %}
+    run with the same settings (cx_rebuilt_since_last_run), no bill is new or
+    changed, and the bills are not compared with the stored ones -#}
+{%- set bills_sql = ami_bills_to_compute(plan, cx_rebuilt_since_last_run(ref('int_bills'), plan.watermark) if plan else true) %}
 {#- On a scheduled run, the calendar months of the bills to compute (their
     first service start to their last service end): the reads are read one
     such month at a time, each by a literal date range the engine prunes by
@@ -40,13 +40,12 @@
                              ~ dbt.cast('max(service_period_end)', dbt.type_string())
                              ~ ' from (' ~ bills_sql ~ ') as to_compute').rows[0] %}
     {%- set reads_from = (span[0] or '9999-12-31')[:10] %}
-    {#- past three years of months (a far-off service end), the twelve
-        month-of-year joins instead -#}
-    {%- if span[0] and span[1] and (span[1][:4] | int) - (span[0][:4] | int) <= 3 %}
-        {%- set first_month = modules.datetime.date(span[0][:4] | int, span[0][5:7] | int, 1) %}
-        {%- set last_month = modules.datetime.date(span[1][:4] | int, span[1][5:7] | int, 1) %}
-        {%- set month = namespace(start=first_month) %}
-        {%- for _ in range(((last_month.year - first_month.year) * 12 + last_month.month - first_month.month) + 1) %}
+    {#- past 36 months (a far-off service end), the twelve month-of-year joins
+        instead -#}
+    {%- set months = ((span[1][:4] | int) - (span[0][:4] | int)) * 12 + (span[1][5:7] | int) - (span[0][5:7] | int) + 1 if span[0] and span[1] else 0 %}
+    {%- if 0 < months <= 36 %}
+        {%- set month = namespace(start=modules.datetime.date(span[0][:4] | int, span[0][5:7] | int, 1)) %}
+        {%- for _ in range(months) %}
             {%- set next_start = modules.datetime.date(month.start.year + (month.start.month // 12), month.start.month % 12 + 1, 1) %}
             {%- do read_months.append((month.start.isoformat(), next_start.isoformat())) %}
             {%- set month.start = next_start %}

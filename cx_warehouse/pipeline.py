@@ -78,11 +78,6 @@ def handoff_ledger_env(state: Path) -> dict[str, str]:
 
 
 def dbt_executable() -> str:
-    """The dbt command every run starts: $CX_DBT (an executable file, for
-    example a wrapper; the test suite's, tests/python/_dbt_shared_parse.py),
-    else the virtualenv's dbt, else dbt on the PATH."""
-    if os.environ.get("CX_DBT"):
-        return os.environ["CX_DBT"]
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"
 

@@ -36,18 +36,6 @@ os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT))
 os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
-# Every dbt invocation of the session starts from a parse the session has
-# already made for the same vars and connection (DECISIONLOG 134): dbt's
-# command is the wrapper, which hands a new target folder the saved parse.
-SHARED_PARSE = str(PROJECT / "tests" / "python" / "_dbt_shared_parse.py")
-if "CX_DBT_REAL" not in os.environ:
-    from cx_warehouse.pipeline import dbt_executable
-
-    if os.environ.get("CX_DBT") == SHARED_PARSE:
-        del os.environ["CX_DBT"]
-    os.environ["CX_DBT_REAL"] = dbt_executable()
-os.environ["CX_DBT"] = SHARED_PARSE
-os.environ["CX_DBT_PARSE_CACHE"] = str(SHARED / "parses")
 
 # Tests run in work units (pytest-xdist's --dist loadscope): a module, or a
 # class, is one unit, so its module- or class-scoped builds are made once, on

@@ -178,6 +178,8 @@
         {%- do readers.append({'sql': "read_parquet([" ~ cx_string_literals(parquets) ~ "], union_by_name = true, filename = true)",
                                'columns': held}) -%}
     {%- endif -%}
+    {%- set delivery_rows = [] -%}
+    {%- for f in files -%}{%- do delivery_rows.append([f.path, f.delivery, f.fingerprint]) -%}{%- endfor -%}
     {%- set parts = [] -%}
     {%- for reader in readers -%}
         {%- set part -%}
@@ -205,9 +207,7 @@
     ) as files
     inner join (
         values
-        {%- for f in files %}
-        ({{ cx_string_literals([f.path, f.delivery, f.fingerprint]) }}){{ "," if not loop.last }}
-        {%- endfor %}
+        {{ cx_string_rows(delivery_rows) }}
     ) as deliveries (source_path, source_delivery, delivery_fingerprint)
         on files.source_path = deliveries.source_path
 {%- endmacro %}
@@ -365,9 +365,9 @@
     {%- for name, files in listing.items() if files -%}
         {%- set rows = [] -%}
         {%- for f in files -%}
-            {%- do rows.append('(' ~ cx_string_literals([name, f.delivery, f.fingerprint, f.kind, f.path]) ~ ')') -%}
+            {%- do rows.append([name, f.delivery, f.fingerprint, f.kind, f.path]) -%}
         {%- endfor -%}
-        {%- do run_query('insert into ' ~ listed ~ ' values ' ~ rows | join(', ')) -%}
+        {%- do run_query('insert into ' ~ listed ~ ' values ' ~ cx_string_rows(rows)) -%}
     {%- endfor -%}
     {%- set build_sql -%}
         create table {{ fresh }}{{ cis_table_format() }} as

@@ -47,10 +47,10 @@
 
 {#- SQL condition: the row's (source_delivery, delivery_fingerprint) is one of the given deliveries'. -#}
 {% macro cis_loaded_deliveries_in(files) -%}
+    {%- set rows = [] -%}
+    {%- for f in files -%}{%- do rows.append([f.delivery, f.fingerprint]) -%}{%- endfor %}
     (source_delivery, delivery_fingerprint) in (
-        {%- for f in files %}
-        ({{ cx_string_literals([f.delivery, f.fingerprint]) }}){{ "," if not loop.last }}
-        {%- endfor %}
+        {{ cx_string_rows(rows) }}
     )
 {%- endmacro %}
 

@@ -80,8 +80,8 @@
 {% endmacro %}
 
 {#- Spark string literals take backslash escapes; a doubled quote is two literals. -#}
-{% macro spark__cx_escape_string(value) -%}
-    {{ value | replace('\\', '\\\\') | replace("'", "\\'") }}
+{% macro spark__cx_string_escapes() -%}
+    {{ return([['\\', '\\\\'], ["'", "\\'"]]) }}
 {%- endmacro %}
 
 {#- Spark runs one statement per call: the schema and the table one by one. -#}

@@ -22,7 +22,7 @@
     file paths and delivery names reach SQL only this way (or as bound
     parameters in Python), whatever characters they hold. -#}
 {% macro cx_string_literals(values) -%}
-    {{ return(cx_string_rows([values])[1:-1]) }}
+    {{ return(cx_string_rows([values])[1:-1] if values else '') }}
 {%- endmacro %}
 
 {#- Rows of values as a comma-separated list of parenthesised tuples of SQL
@@ -47,7 +47,8 @@
     {%- set out = [] -%}
     {%- set at = namespace(i=0) -%}
     {%- for row in rows -%}
-        {%- do out.append("('" ~ escaped[at.i:at.i + row | length] | join("', '") ~ "')") -%}
+        {%- set literals = escaped[at.i:at.i + row | length] -%}
+        {%- do out.append("('" ~ literals | join("', '") ~ "')" if literals else "()") -%}
         {%- set at.i = at.i + row | length -%}
     {%- endfor -%}
     {{ return(out | join(',\n')) }}

@@ -30,9 +30,10 @@
     deliveries, a row per file. The intake lists thousands of files on every
     run, so the values are escaped together: joined by a separator, the
     engine's pairs applied once to the whole text, split again (DECISIONLOG
-    134); a value that holds the separator itself is escaped on its own. -#}
+    134); when a value holds the separator itself, every value is escaped
+    on its own (tests/singular/assert_string_literals_read_back.sql). -#}
 {% macro cx_string_rows(rows) -%}
-    {%- set separator = '\x00\x1fcx\x1f\x00' -%}
+    {%- set separator = cx_string_rows_separator() -%}
     {%- set values = [] -%}
     {%- for row in rows -%}{%- do values.extend(row | map('string')) -%}{%- endfor -%}
     {%- set joined = namespace(text=values | join(separator)) -%}
@@ -52,4 +53,11 @@
         {%- set at.i = at.i + row | length -%}
     {%- endfor -%}
     {{ return(out | join(',\n')) }}
+{%- endmacro %}
+
+{#- What cx_string_rows joins values with: control characters no file name
+    or CIS value is expected to hold (a value that does is still escaped
+    right, one by one). -#}
+{% macro cx_string_rows_separator() -%}
+    {{ return('\x1f\x1ecx\x1e\x1f') }}
 {%- endmacro %}

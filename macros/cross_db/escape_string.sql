@@ -36,11 +36,7 @@
     {%- set separator = cx_string_rows_separator() -%}
     {%- set values = [] -%}
     {%- for row in rows -%}{%- do values.extend(row | map('string')) -%}{%- endfor -%}
-    {%- set joined = namespace(text=values | join(separator)) -%}
-    {%- for pair in cx_string_escapes() -%}
-        {%- set joined.text = joined.text | replace(pair[0], pair[1]) -%}
-    {%- endfor -%}
-    {%- set escaped = joined.text.split(separator) -%}
+    {%- set escaped = cx_escape_string(values | join(separator)).split(separator) -%}
     {%- if escaped | length != values | length -%}
         {%- set escaped = [] -%}
         {%- for value in values -%}{%- do escaped.append(cx_escape_string(value)) -%}{%- endfor -%}

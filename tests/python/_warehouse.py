@@ -14,24 +14,23 @@ import pandas as pd
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def dbt_target_for(db_name: str, dbt_vars: str | None = None) -> Path:
+def dbt_target_for(db_name: str) -> Path:
     """This worker's dbt target folder for runs into a warehouse file named
-    `db_name` with these command-line vars (JSON). dbt parses the whole
-    project again when the vars or the profile (the file's name) differ from
-    its saved parse (DECISIONLOG 106), and tests that pass their own
-    tolerances alternate with runs that pass none: each combination keeps
-    its own folder, and its parse, for the session."""
-    key = hashlib.sha1(f"{db_name}|{dbt_vars or ''}".encode()).hexdigest()[:10]
+    `db_name`. dbt parses the whole project again when the profile (the
+    file's name) differs from its saved parse (DECISIONLOG 106); the suite's
+    runs share a parse whatever settings they pass (DECISIONLOG 135), so each
+    file name keeps one folder, and its parse, for the session."""
+    key = hashlib.sha1(db_name.encode()).hexdigest()[:10]
     return Path(os.environ.get("DBT_TARGET_PATH", PROJECT / "target")).with_name(f"target-{key}")
 
 
 def run_cli(*args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     """`python -m cx_warehouse <args>`, its dbt in the target folder of its
-    warehouse file's name and vars (dbt_target_for)."""
-    opt = {a: b for a, b in zip(args, args[1:]) if a in ("--duckdb", "--vars")}
+    warehouse file's name (dbt_target_for)."""
+    opt = {a: b for a, b in zip(args, args[1:]) if a == "--duckdb"}
     env = dict(os.environ)
     if "--duckdb" in opt:
-        env["DBT_TARGET_PATH"] = str(dbt_target_for(Path(opt["--duckdb"]).name, opt.get("--vars")))
+        env["DBT_TARGET_PATH"] = str(dbt_target_for(Path(opt["--duckdb"]).name))
     return subprocess.run([sys.executable, "-m", "cx_warehouse", *args], cwd=PROJECT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

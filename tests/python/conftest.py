@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,13 @@ os.environ.setdefault("DBT_PROFILES_DIR", str(PROJECT))
 os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "False"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["GX_ANALYTICS_ENABLED"] = "False"
+# Every dbt process of the suite shares a parse with the others of the same
+# profile and target, whatever settings (--vars) they pass (DECISIONLOG 135):
+# _dbt_shared_parse/sitecustomize.py, loaded from PYTHONPATH, keeps the
+# session's parses in CX_TEST_PARSE_CACHE.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(Path(__file__).with_name("_dbt_shared_parse")), os.environ.get("PYTHONPATH")) if p)
+os.environ["CX_TEST_PARSE_CACHE"] = str(SHARED / "parses")
 
 # Tests run in work units (pytest-xdist's --dist loadscope): a module, or a
 # class, is one unit, so its module- or class-scoped builds are made once, on

@@ -237,3 +237,63 @@ def test_the_references_tests_are_the_contracts_references(manifest):
                 to = meta["kwargs"]["to"].split("'")[1]
                 found.add((model, node["column_name"], meta["name"], to, meta["kwargs"]["field"]))
     assert len(expected) == 30 and found == expected
+
+
+def _shared_parse_module():
+    """tests/python/_dbt_shared_parse/sitecustomize.py, loaded by path (the suite's dbt processes load it
+    as their sitecustomize)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("_dbt_shared_parse") / "sitecustomize.py"
+    spec = importlib.util.spec_from_file_location("cx_dbt_shared_parse", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# what a build adds to its manifest's nodes when it compiles them (and where it ran)
+COMPILE_FIELDS = ("created_at", "compiled", "compiled_code", "compiled_path", "build_path", "extra_ctes",
+                  "extra_ctes_injected", "root_path", "index")
+
+
+def _as_parsed(node):
+    """A manifest entry without what compiling adds: the macros a node calls grow when it
+    compiles, the nodes it depends on do not."""
+    if not isinstance(node, dict):
+        return node
+    kept = {k: v for k, v in node.items() if k not in COMPILE_FIELDS}
+    if isinstance(kept.get("depends_on"), dict):
+        kept["depends_on"] = kept["depends_on"].get("nodes")
+    return kept
+
+
+@pytest.mark.slow
+def test_the_settings_the_suite_shares_a_parse_across_do_not_change_the_parse(manifest, tmp_path):
+    """The suite's dbt runs accept a saved parse made with other values of PARSE_FREE_VARS
+    (DECISIONLOG 135): that is only right while no model, test, source or config reads them when
+    dbt parses. Parse in full with every one of them changed (numbers halved plus one, dates and
+    paths other) and compare with this code's parse, node by node: configs, references, test
+    arguments, the nodes each depends on (dbt refuses at compile time a reference it did not record
+    when it parsed)."""
+    free = _shared_parse_module().PARSE_FREE_VARS
+    defaults = _project_vars()
+    changed = {}
+    for name in sorted(free):
+        value = defaults.get(name)
+        changed[name] = (value * 0.5 + 1 if isinstance(value, (int, float)) and not isinstance(value, bool)
+                         else {"as_of_date": "2024-02-29"}.get(name, "/no/such/landing"))
+    assert set(changed) >= {"raw_dir", "as_of_date", "orphan_error_share", "ami_usage_tolerance"}
+    database = next(iter(models(manifest).values()))["database"]  # the catalog: the warehouse file's stem
+    env = dbt_env(tmp_path / f"{database}.duckdb")
+    env.pop("CX_TEST_PARSE_CACHE", None)  # dbt's own full parse, nothing shared
+    proc = subprocess.run([dbt_executable(), "parse", "--no-partial-parse", "--vars", json.dumps(changed),
+                           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+                          cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    other = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    for section in ("nodes", "sources", "macros", "unit_tests", "exposures", "metrics", "semantic_models",
+                    "saved_queries", "groups", "disabled", "parent_map", "child_map"):
+        ours, theirs = manifest.get(section) or {}, other.get(section) or {}
+        assert set(ours) == set(theirs), section
+        differ = [k for k in ours if _as_parsed(ours[k]) != _as_parsed(theirs[k])]
+        assert not differ, f"{section}: the parse depends on the settings for {differ[:5]}"

@@ -1,0 +1,133 @@
+"""The test suite's shared dbt parse (DECISIONLOG 135): loaded into every
+Python process the suite starts (tests/python/conftest.py puts this folder on
+PYTHONPATH and sets CX_TEST_PARSE_CACHE), it changes nothing until dbt's
+manifest loader is imported, and nothing outside the test suite.
+
+dbt parses the whole project again (about 13 s) whenever the command-line
+vars differ from those of its saved parse, although this project's parse
+does not depend on the settings the tests pass (tests/python/
+test_project_structure.py parses with every one of them changed and compares);
+and every new target folder starts with no saved parse at all. So, in a dbt
+process of the suite:
+
+- a saved parse made with only the settings of PARSE_FREE_VARS on the command
+  line is accepted for another run that also passes only those (dbt still
+  checks the profile, the target, the project files, the environment
+  variables the project reads and its own version, as always);
+- a target folder with no saved parse gets the session's parse for the same
+  profile, target, project and environment (a copy, from CX_TEST_PARSE_CACHE),
+  and the first parse made for those is put there.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import os
+import sys
+
+# the settings the suite passes with --vars that only shape SQL at run time
+# (macros and tests read them when they compile, not when dbt parses). Not
+# test_scope: the batch scope's tests call other macros and read other
+# relations, which dbt records when it parses them.
+PARSE_FREE_VARS = frozenset({
+    "raw_dir", "as_of_date", "lookback_days", "orphan_error_share",
+    "rejected_share_max", "rejected_rows_tolerated", "rejected_share_never",
+    "ami_orphan_read_error_share", "ami_vacant_read_error_share", "ami_meter_install_overlap_error_share",
+    "ami_premise_meter_overlap_error_share", "ami_premise_account_overlap_error_share",
+    "ami_duplicate_read_error_share", "ami_negative_kwh_error_share", "ami_read_gap_error_share",
+    "ami_non_reporting_error_share", "ami_error_min_population", "ami_usage_tolerance",
+    "ami_usage_match_rate_min", "survey_cooldown_days",
+})
+SIDECAR = ".cx-parse-free-vars"  # beside partial_parse.msgpack: its profile|target, when its vars were parse-free
+
+
+def _patch(module) -> None:
+    import hashlib
+    import shutil
+
+    loader = module.ManifestLoader
+    cache = os.environ.get("CX_TEST_PARSE_CACHE")
+
+    def parse_free(self) -> bool:
+        return set(self.root_project.cli_vars) <= PARSE_FREE_VARS
+
+    def stamp(self) -> str:
+        args = self.root_project.args
+        return f"{getattr(args, 'profile', '') or ''}|{getattr(args, 'target', '') or ''}"
+
+    def cache_key(self) -> str:
+        check = self.manifest.state_check
+        parts = [stamp(self), module.__version__, check.profile_hash.checksum, check.project_env_vars_hash.checksum,
+                 *sorted(f"{k}:{v.checksum}" for k, v in check.project_hashes.items())]
+        return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:16]
+
+    def saved_path(self) -> str:
+        return os.path.join(self.root_project.project_target_path, module.PARTIAL_PARSE_FILE_NAME)
+
+    original_read = loader.read_manifest_for_partial_parse
+    original_check = loader.is_partial_parsable
+    original_write = loader.write_manifest_for_partial_parse
+
+    def read_manifest_for_partial_parse(self):
+        path = saved_path(self)
+        if cache and not os.path.exists(path) and parse_free(self):
+            cached = os.path.join(cache, cache_key(self))
+            if os.path.exists(cached + ".msgpack"):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                shutil.copyfile(cached + ".msgpack", path)
+                with open(path + SIDECAR, "w") as fh:
+                    fh.write(stamp(self))
+        return original_read(self)
+
+    def is_partial_parsable(self, manifest):
+        sidecar = saved_path(self) + SIDECAR
+        if parse_free(self) and os.path.exists(sidecar):
+            with open(sidecar) as fh:
+                if fh.read() == stamp(self):
+                    manifest.state_check.vars_hash = self.manifest.state_check.vars_hash
+        return original_check(self, manifest)
+
+    def write_manifest_for_partial_parse(self):
+        original_write(self)
+        path = saved_path(self)
+        if not parse_free(self):
+            if os.path.exists(path + SIDECAR):
+                os.remove(path + SIDECAR)
+            return
+        with open(path + SIDECAR, "w") as fh:
+            fh.write(stamp(self))
+        if cache:
+            cached = os.path.join(cache, cache_key(self))
+            if not os.path.exists(cached + ".msgpack"):
+                os.makedirs(cache, exist_ok=True)
+                tmp = f"{cached}.{os.getpid()}.tmp"
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, cached + ".msgpack")
+
+    loader.read_manifest_for_partial_parse = read_manifest_for_partial_parse
+    loader.is_partial_parsable = is_partial_parsable
+    loader.write_manifest_for_partial_parse = write_manifest_for_partial_parse
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Patches dbt.parser.manifest right after it is first imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "dbt.parser.manifest":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            _patch(module)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if os.environ.get("CX_TEST_PARSE_CACHE") is not None:
+    sys.meta_path.insert(0, _PatchOnImport())

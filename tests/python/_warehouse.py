@@ -14,6 +14,12 @@ import pandas as pd
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+# the working state of a `cx.duckdb` warehouse, the file most of the suite's dbt
+# runs write: a run started beside a file of this name (pipeline.dbt_invocation)
+# has the same profile as they do, so it starts from their parse (DECISIONLOG 135)
+SHARED_PARSE_NAME = "cx.state.duckdb"
+
+
 def dbt_target_for(db_name: str) -> Path:
     """This worker's dbt target folder for runs into a warehouse file named
     `db_name`. dbt parses the whole project again when the profile (the

@@ -27,10 +27,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cx_warehouse.contract import PROJECT_DIR
-from cx_warehouse.pipeline import dbt_env, dbt_executable
+from cx_warehouse.pipeline import dbt_invocation
 
 from _ami_fixtures import AS_OF, PLANTED, write_exports
+from _warehouse import SHARED_PARSE_NAME
 
 # share-based integrity checks -> the var holding their error share
 SHARE_CHECKS = {
@@ -102,14 +102,14 @@ class DbtRun:
 
 def run_dbt(command: str, raw_dir: Path, db: Path, work: Path, extra_vars: dict | None = None,
             select: list[str] = BUILD_SELECT) -> DbtRun:
-    """Run dbt from the project dir into `db`; return its run results and the stored failing rows."""
+    """Run dbt into `db` (from its folder); return its run results and the stored failing rows."""
     target = work / "target"
     dbt_vars = {"raw_dir": str(raw_dir), "as_of_date": AS_OF.isoformat(), **(extra_vars or {})}
     args = [command, *select, "--vars", json.dumps(dbt_vars),
             "--target-path", str(target), "--log-path", str(work / "logs")]
     started = time.perf_counter()
-    proc = subprocess.run([dbt_executable(), *args], cwd=PROJECT_DIR, env=dbt_env(db),
-                          capture_output=True, text=True, timeout=900)
+    call = dbt_invocation(args, db)  # started beside `db`, named relative to it: the suite's shared parse
+    proc = subprocess.run(call["args"], cwd=call["cwd"], env=call["env"], capture_output=True, text=True, timeout=900)
     elapsed = time.perf_counter() - started
     results_file = target / "run_results.json"
     assert results_file.exists(), f"dbt {command} wrote no run_results.json:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
@@ -144,7 +144,7 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 def _clean_chain(root: Path) -> dict:
     raw = write_exports(root / "exports", bad=False)
-    db = root / "clean.duckdb"
+    db = root / SHARED_PARSE_NAME
     build = run_dbt("build", raw, db, root)
     # the strictest settings: any failing row errors, whatever the population, and the gate wants 100 %
     strict = run_dbt("test", raw, db, root, select=TEST_SELECT,
@@ -154,7 +154,7 @@ def _clean_chain(root: Path) -> dict:
 
 def _bad_chain(root: Path) -> dict:
     raw = write_exports(root / "exports", bad=True)
-    db = root / "bad.duckdb"
+    db = root / SHARED_PARSE_NAME
     build = run_dbt("build", raw, db, root)
     usage = query(db, "select bill_id, is_fully_covered, is_matched, variance_share from intermediate.int_ami_bill_usage")
     zero = run_dbt("test", raw, db, root, select=TEST_SELECT, extra_vars=ZERO_SHARES)
@@ -162,7 +162,8 @@ def _bad_chain(root: Path) -> dict:
     guarded = run_dbt("test", raw, db, root, select=TEST_SELECT,
                       extra_vars={**ZERO_SHARES, "ami_error_min_population": 10**9, "ami_usage_match_rate_min": 0.75})
     # a wider kWh tolerance matches the 10 %-over bills: rebuild the usage models on a copy
-    tolerant_db = root / "bad_tolerant.duckdb"
+    tolerant_db = root / "tolerant" / SHARED_PARSE_NAME
+    tolerant_db.parent.mkdir()
     shutil.copyfile(db, tolerant_db)
     tolerant = run_dbt("build", raw, tolerant_db, root, extra_vars={"ami_usage_tolerance": 0.15},
                        select=["--select", "int_ami_bill_usage", "fct_ami_usage_match",

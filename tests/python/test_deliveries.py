@@ -495,7 +495,7 @@ class TestDeliveryChain:
 
     # The batch a scoped test reads is chosen by loaded_at in staging (four dbt invocations).
     def test_a_batch_scoped_test_reads_only_the_batch_and_still_fails_on_it(self, chain, tmp_path):
-        state = tmp_path / "state.duckdb"
+        state = tmp_path / state_path(chain["inc_db"]).name  # (the same profile as the chain's runs: its parse)
         shutil.copy2(state_path(chain["inc_db"]), state)
         raw = chain["partial"]
         # (no check of the untouched state first: the batch scope reads the same batch rows below,
@@ -530,7 +530,7 @@ class TestDeliveryChain:
         of one key and a later run (two hours later) a new read: the batch-scoped key test
         still finds the duplicate. With no published run on record the batch is the latest
         run's rows only, and the duplicate goes unseen."""
-        state = tmp_path / "state.duckdb"
+        state = tmp_path / state_path(chain["inc_db"]).name  # (the same profile as the chain's runs: its parse)
         shutil.copy2(state_path(chain["inc_db"]), state)
         con = duckdb.connect(str(state))
         try:
@@ -558,7 +558,7 @@ class TestDeliveryChain:
     def test_the_batch_reconciliation_reads_only_the_batch_files_and_still_fails_on_them(self, chain, tmp_path):
         # assert_every_export_reconciles in batch scope reads the files of the
         # deliveries the latest run wrote, not the whole landing folder
-        state = tmp_path / "state.duckdb"
+        state = tmp_path / state_path(chain["inc_db"]).name  # (the same profile as the chain's runs: its parse)
         shutil.copy2(state_path(chain["inc_db"]), state)
         raw = tmp_path / "landing"
         shutil.copytree(chain["partial"], raw)

@@ -277,6 +277,7 @@ def test_the_settings_the_suite_shares_a_parse_across_do_not_change_the_parse(ma
     when it parsed)."""
     free = _shared_parse_module().PARSE_FREE_VARS
     defaults = _project_vars()
+    assert free - {"raw_dir"} <= set(defaults), "a setting the project does not have"
     changed = {}
     for name in sorted(free):
         value = defaults.get(name)

@@ -25,20 +25,27 @@ import importlib.util
 import os
 import sys
 
-# the settings the suite passes with --vars that only shape SQL at run time
-# (macros and tests read them when they compile, not when dbt parses). Not
-# test_scope: the batch scope's tests call other macros and read other
-# relations, which dbt records when it parses them.
+# the settings that only shape SQL at run time (macros and tests read them
+# when they compile, not when dbt parses): the landing folder and every
+# scalar setting of dbt_project.yml but reporting_role (PostgreSQL's grants
+# config reads it when dbt parses). Not test_scope either: the batch scope's
+# tests call other macros and read other relations, which dbt records when it
+# parses them.
 PARSE_FREE_VARS = frozenset({
-    "raw_dir", "as_of_date", "lookback_days", "orphan_error_share",
-    "rejected_share_max", "rejected_rows_tolerated", "rejected_share_never",
-    "ami_orphan_read_error_share", "ami_vacant_read_error_share", "ami_meter_install_overlap_error_share",
-    "ami_premise_meter_overlap_error_share", "ami_premise_account_overlap_error_share",
-    "ami_duplicate_read_error_share", "ami_negative_kwh_error_share", "ami_read_gap_error_share",
-    "ami_non_reporting_error_share", "ami_error_min_population", "ami_usage_tolerance",
-    "ami_usage_match_rate_min", "survey_cooldown_days",
+    "raw_dir", "lookback_days", "as_of_date", "fcr_recontact_window_days", "fast_resolution_days",
+    "alert_baseline_months", "alert_min_baseline_months", "alert_standard_errors", "alert_min_volume",
+    "orphan_error_share", "rejected_share_max", "rejected_rows_tolerated", "rejected_share_never",
+    "weakest_segment_min_denominator", "survey_cooldown_days", "survey_window_start_hours",
+    "survey_window_end_hours", "ami_orphan_read_error_share", "ami_vacant_read_error_share",
+    "ami_meter_install_overlap_error_share", "ami_premise_meter_overlap_error_share",
+    "ami_premise_account_overlap_error_share", "ami_duplicate_read_error_share", "ami_negative_kwh_error_share",
+    "ami_read_gap_error_share", "ami_non_reporting_error_share", "ami_error_min_population",
+    "ami_estimated_read_warn_share", "ami_estimated_read_error_share", "ami_usage_tolerance",
+    "ami_usage_match_rate_min", "ami_usage_match_min_covered_bills",
 })
-SIDECAR = ".cx-parse-free-vars"  # beside partial_parse.msgpack: its profile|target, when its vars were parse-free
+# beside partial_parse.msgpack when its vars were parse-free: the key of its
+# profile, target, project and environment (cache_key)
+SIDECAR = ".cx-parse-free-vars"
 
 
 def _patch(module) -> None:
@@ -51,13 +58,10 @@ def _patch(module) -> None:
     def parse_free(self) -> bool:
         return set(self.root_project.cli_vars) <= PARSE_FREE_VARS
 
-    def stamp(self) -> str:
-        args = self.root_project.args
-        return f"{getattr(args, 'profile', '') or ''}|{getattr(args, 'target', '') or ''}"
-
     def cache_key(self) -> str:
-        check = self.manifest.state_check
-        parts = [stamp(self), module.__version__, check.profile_hash.checksum, check.project_env_vars_hash.checksum,
+        args, check = self.root_project.args, self.manifest.state_check
+        parts = [getattr(args, "profile", "") or "", getattr(args, "target", "") or "", module.__version__,
+                 check.profile_hash.checksum, check.project_env_vars_hash.checksum,
                  *sorted(f"{k}:{v.checksum}" for k, v in check.project_hashes.items())]
         return hashlib.sha1("\x00".join(parts).encode()).hexdigest()[:16]
 
@@ -68,41 +72,52 @@ def _patch(module) -> None:
     original_check = loader.is_partial_parsable
     original_write = loader.write_manifest_for_partial_parse
 
+    def saved_key(self) -> str | None:
+        sidecar = saved_path(self) + SIDECAR
+        if not os.path.exists(sidecar):
+            return None
+        with open(sidecar) as fh:
+            return fh.read()
+
+    def mark(self, key: str | None) -> None:
+        sidecar = saved_path(self) + SIDECAR
+        if key is None:
+            if os.path.exists(sidecar):
+                os.remove(sidecar)
+        else:
+            with open(sidecar, "w") as fh:
+                fh.write(key)
+
     def read_manifest_for_partial_parse(self):
-        path = saved_path(self)
-        if cache and not os.path.exists(path) and parse_free(self):
-            cached = os.path.join(cache, cache_key(self))
-            if os.path.exists(cached + ".msgpack"):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                shutil.copyfile(cached + ".msgpack", path)
-                with open(path + SIDECAR, "w") as fh:
-                    fh.write(stamp(self))
+        # a folder with no saved parse, or one for another profile (several warehouse files
+        # share a worker's folder), starts from the session's parse for this one
+        if cache and parse_free(self):
+            key = cache_key(self)
+            cached = os.path.join(cache, key + ".msgpack")
+            if saved_key(self) != key and os.path.exists(cached):
+                os.makedirs(os.path.dirname(saved_path(self)), exist_ok=True)
+                shutil.copyfile(cached, saved_path(self))
+                mark(self, key)
         return original_read(self)
 
     def is_partial_parsable(self, manifest):
-        sidecar = saved_path(self) + SIDECAR
-        if parse_free(self) and os.path.exists(sidecar):
-            with open(sidecar) as fh:
-                if fh.read() == stamp(self):
-                    manifest.state_check.vars_hash = self.manifest.state_check.vars_hash
+        if parse_free(self) and saved_key(self) == cache_key(self):
+            manifest.state_check.vars_hash = self.manifest.state_check.vars_hash
         return original_check(self, manifest)
 
     def write_manifest_for_partial_parse(self):
+        mark(self, None)  # (until the new parse is written whole)
         original_write(self)
-        path = saved_path(self)
         if not parse_free(self):
-            if os.path.exists(path + SIDECAR):
-                os.remove(path + SIDECAR)
             return
-        with open(path + SIDECAR, "w") as fh:
-            fh.write(stamp(self))
-        if cache:
-            cached = os.path.join(cache, cache_key(self))
-            if not os.path.exists(cached + ".msgpack"):
-                os.makedirs(cache, exist_ok=True)
-                tmp = f"{cached}.{os.getpid()}.tmp"
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, cached + ".msgpack")
+        key = cache_key(self)
+        mark(self, key)
+        cached = os.path.join(cache, key + ".msgpack") if cache else None
+        if cached and not os.path.exists(cached):
+            os.makedirs(cache, exist_ok=True)
+            tmp = f"{cached}.{os.getpid()}.tmp"
+            shutil.copyfile(saved_path(self), tmp)
+            os.replace(tmp, cached)
 
     loader.read_manifest_for_partial_parse = read_manifest_for_partial_parse
     loader.is_partial_parsable = is_partial_parsable

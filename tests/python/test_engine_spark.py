@@ -6,7 +6,7 @@ path holds a space, a quote, an accented letter and glob brackets, with
 raw_contacts as two deliveries, one named like SQL (_builds.awkward_landing),
 are read by DuckDB's intake into the intake folder Spark reads
 (cx_warehouse.engines.spark.load) and built on Spark into a pytest tmp dir, its
-own metastore, warehouse and intake folder (CX_SPARK_DIR); the DuckDB side is
+own catalog, warehouse and intake folder (CX_SPARK_DIR); the DuckDB side is
 the session's build of the same folder (conftest.awkward_sample_build).
 Every published mart (models under models/marts materialized as table or
 incremental, from the Spark build's manifest) is then compared row for row,
@@ -54,13 +54,13 @@ def builds(awkward_sample_build, tmp_path_factory):
     env["CX_SPARK_DIR"] = str(spark_dir)
     # A small extract: no adaptive re-planning, one shuffle partition, the serial
     # collector, no generated code (interpreted expressions), no constraint
-    # propagation, the metastore in memory (one build; the comparison reads the
-    # tables' files). Each query's fixed cost is the build's cost (docs/benchmarks.md,
-    # "Test suite"); none of these changes a result.
+    # propagation, the catalog in Spark's own memory instead of Hive's metastore
+    # (one build; the comparison reads the tables' files). Each query's fixed cost
+    # is the build's cost (docs/benchmarks.md, "Test suite"); none of these changes
+    # a result.
     env.update(CX_SPARK_ADAPTIVE="false", CX_SPARK_SHUFFLE_PARTITIONS="1", CX_SPARK_JAVA_OPTIONS="-XX:+UseSerialGC",
                CX_SPARK_WHOLE_STAGE_CODEGEN="false", CX_SPARK_CODEGEN_FACTORY_MODE="NO_CODEGEN",
-               CX_SPARK_CONSTRAINT_PROPAGATION="false",
-               CX_SPARK_METASTORE_URL="jdbc:derby:memory:metastore_db;create=true")
+               CX_SPARK_CONSTRAINT_PROPAGATION="false", CX_SPARK_CATALOG="in-memory")
     started = time.perf_counter()
     spark.load(Path(awkward_sample_build["raw"]), base=spark_dir, log=lambda line: None)
     proc = dbt_build(work, Path(awkward_sample_build["raw"]), "spark", env, target="spark")

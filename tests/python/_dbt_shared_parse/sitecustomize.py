@@ -14,9 +14,10 @@ process of the suite:
   line is accepted for another run that also passes only those (dbt still
   checks the profile, the target, the project files, the environment
   variables the project reads and its own version, as always);
-- a target folder with no saved parse gets the session's parse for the same
-  profile, target, project and environment (a copy, from CX_TEST_PARSE_CACHE),
-  and the first parse made for those is put there.
+- a target folder with no saved parse, or with one for another profile,
+  gets the session's parse for the same profile, target, project and
+  environment (a copy, from CX_TEST_PARSE_CACHE), and the first parse made
+  for those is put there.
 """
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""The test suite's shared dbt parse (DECISIONLOG 135): loaded into every
-Python process the suite starts (tests/python/conftest.py puts this folder on
-PYTHONPATH and sets CX_TEST_PARSE_CACHE), it changes nothing until dbt's
-manifest loader is imported, and nothing outside the test suite.
+"""The test suite's dbt processes: a shared parse (DECISIONLOG 135) and loggers
+that skip what they would drop (DECISIONLOG 138). Loaded into every Python
+process the suite starts (tests/python/conftest.py puts this folder on
+PYTHONPATH and sets CX_TEST_PARSE_CACHE; `make test`'s dbt build of the sample
+puts it there too), it changes nothing until dbt's manifest loader or its
+loggers are imported, and nothing outside the test suite.
 
 dbt parses the whole project again (about 13 s) whenever the command-line
 vars differ from those of its saved parse, although this project's parse
@@ -18,6 +20,12 @@ process of the suite:
   gets the session's parse for the same profile, target, project and
   environment (a copy, from CX_TEST_PARSE_CACHE), and the first parse made
   for those is put there.
+
+It also spares dbt's loggers the lines they would drop (DECISIONLOG 138):
+dbt formats every event (about 25 per node, most at debug level) for each of
+its two loggers, its standard output and its log file, and only then does
+Python's logging drop those below the logger's level. Here a logger skips an
+event its level drops before formatting it; the lines written are the same.
 """
 from __future__ import annotations
 
@@ -125,11 +133,32 @@ def _patch(module) -> None:
     loader.write_manifest_for_partial_parse = write_manifest_for_partial_parse
 
 
+def _patch_loggers(module) -> None:
+    import logging
+
+    levels = {"test": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "error": logging.ERROR}
+    original = module._Logger.write_line
+
+    def write_line(self, msg):
+        # what original() would send to Python's logging, and at which level (a print event as error)
+        log = self._python_logger
+        if (log is not None and not module._is_print_event(msg)
+                and not log.isEnabledFor(levels.get(msg.info.level, logging.ERROR))):
+            return
+        original(self, msg)
+
+    module._Logger.write_line = write_line
+
+
 class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Patches dbt.parser.manifest right after it is first imported."""
+    """Patches a module right after it is first imported."""
+
+    def __init__(self, name: str, patch) -> None:
+        self.name, self.patch = name, patch
 
     def find_spec(self, name, path=None, target=None):
-        if name != "dbt.parser.manifest":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
@@ -139,11 +168,12 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module):
             execute(module)
-            _patch(module)
+            self.patch(module)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
 if os.environ.get("CX_TEST_PARSE_CACHE") is not None:
-    sys.meta_path.insert(0, _PatchOnImport())
+    sys.meta_path.insert(0, _PatchOnImport("dbt.parser.manifest", _patch))
+sys.meta_path.insert(0, _PatchOnImport("dbt_common.events.logger", _patch_loggers))

@@ -1,9 +1,10 @@
-"""The test suite's dbt processes: a shared parse (DECISIONLOG 135) and loggers
-that skip what they would drop (DECISIONLOG 138). Loaded into every Python
-process the suite starts (tests/python/conftest.py puts this folder on
-PYTHONPATH and sets CX_TEST_PARSE_CACHE; `make test`'s dbt build of the sample
-puts it there too), it changes nothing until dbt's manifest loader or its
-loggers are imported, and nothing outside the test suite.
+"""The test suite's dbt processes: a shared parse (DECISIONLOG 135), loggers
+that skip what they would drop and Jinja sources compiled once (DECISIONLOG
+138). Loaded into every Python process the suite starts (tests/python/
+conftest.py puts this folder on PYTHONPATH and sets CX_TEST_PARSE_CACHE;
+`make test`'s dbt build of the sample puts it there too), it changes nothing
+until dbt's manifest loader, its loggers or its Jinja client are imported, and
+nothing outside the test suite.
 
 dbt parses the whole project again (about 13 s) whenever the command-line
 vars differ from those of its saved parse, although this project's parse
@@ -21,11 +22,17 @@ process of the suite:
   environment (a copy, from CX_TEST_PARSE_CACHE), and the first parse made
   for those is put there.
 
-It also spares dbt's loggers the lines they would drop (DECISIONLOG 138):
-dbt formats every event (about 25 per node, most at debug level) for each of
-its two loggers, its standard output and its log file, and only then does
-Python's logging drop those below the logger's level. Here a logger skips an
-event its level drops before formatting it; the lines written are the same.
+It also spares dbt two repeated costs (DECISIONLOG 138), with the same output:
+
+- dbt formats every event (about 25 per node, most at debug level) for each
+  of its two loggers, its standard output and its log file, and only then
+  does Python's logging drop those below the logger's level. Here a logger
+  skips an event its level drops before formatting it.
+- dbt compiles a Jinja template from its source text for every node it runs,
+  and most data tests share a handful of sources (a generic test's call).
+  Here a process compiles each source once (per kind of Jinja environment)
+  and binds the compiled code to each node's environment and context, as
+  Jinja's own bytecode cache does.
 """
 from __future__ import annotations
 
@@ -151,6 +158,23 @@ def _patch_loggers(module) -> None:
     module._Logger.write_line = write_line
 
 
+def _patch_templates(module) -> None:
+    cache = {}
+
+    def get_template(string, ctx, node=None, capture_macros=False, native=False):
+        # dbt's get_template: a new environment per call, the source compiled again each time
+        with module.catch_jinja(node):
+            env = module.get_environment(node, capture_macros, native=native)
+            source = str(string)
+            key = (type(env), source)
+            code = cache.get(key)
+            if code is None:
+                code = cache[key] = env.compile(source)
+            return env.template_class.from_code(env, code, env.make_globals(ctx), None)
+
+    module.get_template = get_template
+
+
 class _PatchOnImport(importlib.abc.MetaPathFinder):
     """Patches a module right after it is first imported."""
 
@@ -177,3 +201,4 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 if os.environ.get("CX_TEST_PARSE_CACHE") is not None:
     sys.meta_path.insert(0, _PatchOnImport("dbt.parser.manifest", _patch))
 sys.meta_path.insert(0, _PatchOnImport("dbt_common.events.logger", _patch_loggers))
+sys.meta_path.insert(0, _PatchOnImport("dbt_common.clients.jinja", _patch_templates))

@@ -1,10 +1,10 @@
 """The test suite's dbt processes: a shared parse (DECISIONLOG 135), loggers
-that skip what they would drop and Jinja sources compiled once (DECISIONLOG
-138). Loaded into every Python process the suite starts (tests/python/
-conftest.py puts this folder on PYTHONPATH and sets CX_TEST_PARSE_CACHE;
-`make test`'s dbt build of the sample puts it there too), it changes nothing
-until dbt's manifest loader, its loggers or its Jinja client are imported, and
-nothing outside the test suite.
+that skip what they would drop, Jinja sources compiled once and one
+manifest.json a build (DECISIONLOG 138). Loaded into every Python process the
+suite starts (tests/python/conftest.py puts this folder on PYTHONPATH and sets
+CX_TEST_PARSE_CACHE; `make test`'s dbt build of the sample puts it there too),
+it changes nothing until dbt's manifest loader, its loggers or its Jinja client
+are imported, and nothing outside the test suite.
 
 dbt parses the whole project again (about 13 s) whenever the command-line
 vars differ from those of its saved parse, although this project's parse
@@ -22,7 +22,7 @@ process of the suite:
   environment (a copy, from CX_TEST_PARSE_CACHE), and the first parse made
   for those is put there.
 
-It also spares dbt two repeated costs (DECISIONLOG 138), with the same output:
+It also spares dbt three repeated costs (DECISIONLOG 138), with the same output:
 
 - dbt formats every event (about 25 per node, most at debug level) for each
   of its two loggers, its standard output and its log file, and only then
@@ -33,6 +33,9 @@ It also spares dbt two repeated costs (DECISIONLOG 138), with the same output:
   Here a process compiles each source once (per kind of Jinja environment)
   and binds the compiled code to each node's environment and context, as
   Jinja's own bytecode cache does.
+- dbt writes manifest.json once it has parsed the project and again when a
+  build, run, test, seed or snapshot ends (with the compiled code). Here those
+  commands write it only when they end, in a target folder that has one.
 """
 from __future__ import annotations
 
@@ -140,6 +143,32 @@ def _patch(module) -> None:
     loader.write_manifest_for_partial_parse = write_manifest_for_partial_parse
 
 
+# commands whose task writes manifest.json when it ends (dbt's GraphRunnableTask)
+WRITES_MANIFEST_AT_END = frozenset({"build", "run", "test", "seed", "snapshot"})
+
+
+def _patch_manifest_writes(module) -> None:
+    from dbt.flags import get_flags
+
+    original = module.parse_manifest
+
+    def parse_manifest(runtime_config, write_perf_info, write, write_json, active_integrations):
+        # the command writes manifest.json again when it ends: not also once parsed, unless the
+        # folder has none yet (a command that stops before its end leaves the folder's last one)
+        there = os.path.exists(os.path.join(runtime_config.project_target_path, "manifest.json"))
+        if there and getattr(get_flags(), "WHICH", None) in WRITES_MANIFEST_AT_END:
+            write_json = False
+        return original(runtime_config, write_perf_info, write, write_json, active_integrations)
+
+    module.parse_manifest = parse_manifest
+
+
+def _patch_manifest_module(module) -> None:
+    if os.environ.get("CX_TEST_PARSE_CACHE") is not None:
+        _patch(module)
+    _patch_manifest_writes(module)
+
+
 def _patch_loggers(module) -> None:
     import logging
 
@@ -198,7 +227,8 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-if os.environ.get("CX_TEST_PARSE_CACHE") is not None:
-    sys.meta_path.insert(0, _PatchOnImport("dbt.parser.manifest", _patch))
-sys.meta_path.insert(0, _PatchOnImport("dbt_common.events.logger", _patch_loggers))
-sys.meta_path.insert(0, _PatchOnImport("dbt_common.clients.jinja", _patch_templates))
+# (as a process's sitecustomize only: a test that loads this file by path reads its settings)
+if __name__ == "sitecustomize":
+    sys.meta_path.insert(0, _PatchOnImport("dbt.parser.manifest", _patch_manifest_module))
+    sys.meta_path.insert(0, _PatchOnImport("dbt_common.events.logger", _patch_loggers))
+    sys.meta_path.insert(0, _PatchOnImport("dbt_common.clients.jinja", _patch_templates))

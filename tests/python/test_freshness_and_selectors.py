@@ -12,6 +12,8 @@ import pytest
 from cx_warehouse.contract import PROJECT_DIR, load_contract
 from cx_warehouse.pipeline import dbt_invocation
 
+from _warehouse import SHARED_PARSE_NAME
+
 EVENT_COLUMNS = {
     "raw_ami_daily_reads": "read_date", "raw_billing_runs": "run_date", "raw_bills": "bill_date",
     "raw_payments": "paid_at", "raw_service_orders": "created_at", "raw_contacts": "started_at",
@@ -38,8 +40,9 @@ def write_exports(raw: Path, event_time: datetime) -> None:
 
 
 def dbt(args: list[str], tmp_path: Path, raw_dir: Path | None = None) -> subprocess.CompletedProcess:
+    # (a warehouse file named like the delivery chains' working states: their profile, so their parse)
     call = dbt_invocation([*args, "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
-                          tmp_path / "fresh.duckdb", raw_dir=raw_dir)
+                          tmp_path / SHARED_PARSE_NAME, raw_dir=raw_dir)
     return subprocess.run(**call, capture_output=True, text=True, timeout=900)
 
 

@@ -14,20 +14,30 @@ import pytest
 
 from _warehouse import PROJECT, mart_differences, query
 
-# `make test` installs Dagster (make orchestration) and sets CX_REQUIRE_ENGINES=1: there a
-# missing Dagster fails the module instead of skipping it.
-if os.environ.get("CX_REQUIRE_ENGINES") == "1":
-    import dagster
-else:
-    dagster = pytest.importorskip("dagster")
-
-from cx_warehouse import orchestration as orch  # noqa: E402
-
 SAMPLE = PROJECT / "data" / "sample_exports"
 
 
+# Dagster and the code location are imported when this module's tests run, not when pytest
+# collects: the code location parses the project on import (cx_warehouse.orchestration._manifest),
+# which at collection would hold up both workers at the start of the session.
 @pytest.fixture(scope="module")
-def materialised(tmp_path_factory):
+def dagster():
+    # `make test` installs Dagster (make orchestration) and sets CX_REQUIRE_ENGINES=1: there a
+    # missing Dagster fails the module instead of skipping it.
+    if os.environ.get("CX_REQUIRE_ENGINES") == "1":
+        import dagster
+        return dagster
+    return pytest.importorskip("dagster")
+
+
+@pytest.fixture(scope="module")
+def orch(dagster):
+    from cx_warehouse import orchestration
+    return orchestration
+
+
+@pytest.fixture(scope="module")
+def materialised(tmp_path_factory, dagster, orch):
     instance = dagster.DagsterInstance.ephemeral()
     root = tmp_path_factory.mktemp("dagster")
     warehouse = orch.Warehouse(raw_dir=str(SAMPLE), duckdb_path=str(root / "wh" / "cx.duckdb"), handoff_dir="")
@@ -36,7 +46,7 @@ def materialised(tmp_path_factory):
     return {"result": result, "warehouse": warehouse, "resources": resources, "instance": instance}
 
 
-def test_the_definitions_load_with_a_schedule_per_cadence_and_one_writer_pool():
+def test_the_definitions_load_with_a_schedule_per_cadence_and_one_writer_pool(dagster, orch):
     dagster.Definitions.validate_loadable(orch.defs)
     repo = orch.defs.get_repository_def()
     schedules = {s.name: s for s in repo.schedule_defs}
@@ -59,7 +69,7 @@ def test_the_definitions_load_with_a_schedule_per_cadence_and_one_writer_pool():
                                      "portal_users", "portal_events", "delivery_preferences", "surveys")} <= intake
 
 
-def test_every_asset_materialises_and_every_dbt_test_is_a_check(materialised):
+def test_every_asset_materialises_and_every_dbt_test_is_a_check(materialised, dagster):
     result = materialised["result"]
     assert result.success
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
@@ -76,7 +86,7 @@ def test_the_published_marts_equal_the_sample_build(materialised, sample_build):
     assert "fct_cx_metrics" in diffs and all(n == 0 for n in diffs.values()), diffs
 
 
-def test_a_failing_gate_publishes_nothing(materialised):
+def test_a_failing_gate_publishes_nothing(materialised, dagster, orch):
     warehouse = materialised["warehouse"]
     before = query(warehouse.published, "select count(*) as n, sum(numerator) as s from marts.fct_cx_metrics")
     with duckdb.connect(str(warehouse.state)) as con:  # no csat row left: the marts suite fails

@@ -3,12 +3,13 @@
     int_survey_candidates, fct_survey_triggers int_survey_selection,
     fct_metric_records int_metric_records, int_ami_bill_usage int_bills):
     a stored row whose key is no longer in `kept` is deleted. The rows the run
-    wrote replace theirs through the unique key. Renders nothing on a full
-    build. -#}
-{% macro cx_retire_dropped(kept, keys) %}
+    wrote replace theirs through the unique key. `only`, a condition on the
+    stored rows (alias `stored`), limits the check to the rows that can have
+    been dropped. Renders nothing on a full build. -#}
+{% macro cx_retire_dropped(kept, keys, only=none) %}
     {%- if execute and is_incremental() %}
         delete from {{ this }} as stored
-        where not exists (
+        where {{ "(" ~ only ~ ") and" if only is not none }} not exists (
             select 1
             from {{ kept }} as kept
             where
@@ -39,8 +40,9 @@
     DuckDB and PostgreSQL, a table on Spark, where only append and partition
     overwrite exist without Delta (docs/incremental.md, "Engines"); a change
     of columns fails the run rather than leave stored rows of another shape.
-    Called as {{ config(**cx_incremental_config('append', post_hook=...)) }}. -#}
-{% macro cx_incremental_config(strategy, post_hook, unique_key=none) -%}
+    Called as {{ config(**cx_incremental_config('append', post_hook=...)) }};
+    a model that deletes what it replaces before it inserts passes pre_hook. -#}
+{% macro cx_incremental_config(strategy, post_hook=none, unique_key=none, pre_hook=none) -%}
     {%- set settings = {
         'materialized': 'table' if target.type == 'spark' else 'incremental',
         'incremental_strategy': strategy,
@@ -48,5 +50,7 @@
         'post_hook': post_hook,
     } %}
     {%- if unique_key is not none %}{% do settings.update({'unique_key': unique_key}) %}{% endif %}
+    {%- if pre_hook is not none %}{% do settings.update({'pre_hook': pre_hook}) %}{% endif %}
+    {%- if post_hook is none %}{% do settings.pop('post_hook') %}{% endif %}
     {{ return(settings) }}
 {%- endmacro %}

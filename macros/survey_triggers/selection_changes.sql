@@ -8,6 +8,31 @@
 {%- endmacro %}
 
 
+{#- Whether int_survey_selection leaves the bill candidates out of its diff
+    on this run (`plan`: its cx_change_plan): the bill candidates depend
+    only on int_bills, int_accounts and the run's settings, so when neither
+    table was built again since the model's last run, with the same settings
+    and code (cx_rebuilt_since_last_run), none changed, was added or was
+    dropped (at a million accounts about half the candidates). -#}
+{% macro survey_selection_skips_bills(plan) %}
+    {{ return(plan is not none
+              and not cx_rebuilt_since_last_run(ref('int_bills'), plan.watermark)
+              and not cx_rebuilt_since_last_run(ref('int_accounts'), plan.watermark)) }}
+{% endmacro %}
+
+
+{#- Post-hook of int_survey_selection: the stored triggers no longer among
+    the candidates are deleted (cx_retire_dropped), the bills left out when
+    the run left them out of its diff. -#}
+{% macro survey_selection_retire_dropped() %}
+    {%- if execute and is_incremental() %}
+        {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': var('survey_cooldown_days', 30) | int}) %}
+        {{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id'],
+                             only="stored.trigger_type <> 'bill'" if survey_selection_skips_bills(plan) else none) }}
+    {%- endif %}
+{% endmacro %}
+
+
 {#- The triggers fct_survey_triggers writes again on a scheduled run: every
     one whose row can have changed since the table's last run (watermark,
     'YYYY-MM-DD HH:MM:SS'). Read inside the model, where the CTEs `as_of`

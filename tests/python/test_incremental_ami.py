@@ -99,19 +99,36 @@ def steady(tmp_path_factory):
         con.execute(f"copy (select * exclude (survey_opt_out) from read_parquet('{customers}')) "
                     f"to '{customers.with_suffix('.tmp')}' (format parquet)")
     customers.with_suffix(".tmp").replace(customers)
+    # no billing on the last day: int_bills is not built again, so the survey chain
+    # leaves the bill candidates as stored (survey_candidates_plan, survey_selection_skips_bills)
+    for f in full.glob(f"raw_bills/{END}.*"):
+        f.unlink()
     partial = root / "landing"
     shutil.copytree(full, partial)
     last = [f for f in partial.glob(f"*/{END}.*")]
     for f in last:
         f.unlink()
+    # the last day also re-sends an earlier payments delivery without one of its payments
+    # (P): P is then staged no more, and its candidate must go (the full build never sees it)
+    with duckdb.connect() as con:
+        # (one that keeps other payments: a delivery re-sent empty is not recounted, docs/incremental.md)
+        resent = max(f for f in (full / "raw_payments").glob("*.parquet") if f.stem < day(20).isoformat()
+                     and con.execute(f"select count(*) from read_parquet('{f}')").fetchone()[0] >= 2)
+        dropped = con.execute(f"select payment_id, account_id from read_parquet('{resent}') "
+                              f"where account_id is not null order by payment_id limit 1").fetchone()
+        con.execute(f"copy (select * from read_parquet('{resent}') where payment_id <> '{dropped[0]}') "
+                    f"to '{resent.with_suffix('.tmp')}' (format parquet)")
+    resent.with_suffix(".tmp").replace(resent)
     full_db, inc_db = root / "full" / "cx.duckdb", root / "inc" / "cx.duckdb"
     run_ok(full, full_db)
     run_ok(partial, inc_db)
-    for f in full.glob(f"*/{END}.*"):
+    before = query(state_path(inc_db), "select trigger_type, trigger_id, loaded_at from intermediate.int_survey_candidates")
+    for f in [*full.glob(f"*/{END}.*"), resent]:
         shutil.copy2(f, partial / f.parent.name / f.name)
-    day = run_ok(partial, inc_db)
+    last_day = run_ok(partial, inc_db)
     return {"roles": roles, "full": state_path(full_db), "inc": state_path(inc_db),
-            "full_db": full_db, "inc_db": inc_db, "day": day}
+            "full_db": full_db, "inc_db": inc_db, "day": last_day, "dropped_payment": dropped[0],
+            "candidates_before": before}
 
 
 def differences(a: Path, b: Path, table: str) -> int:
@@ -135,7 +152,8 @@ def differences(a: Path, b: Path, table: str) -> int:
 
 
 @pytest.mark.parametrize("table", ["int_ami_read_gaps", "int_ami_install_coverage", "int_ami_bill_usage",
-                                   "int_delivery_outcomes", "int_rejected_rows", "int_ami_rejected_reads"])
+                                   "int_delivery_outcomes", "int_rejected_rows", "int_ami_rejected_reads",
+                                   "int_survey_candidates", "int_survey_selection"])
 def test_the_incremental_tables_equal_a_full_rebuild(steady, table):
     assert differences(steady["full"], steady["inc"], table) == 0
 
@@ -261,3 +279,34 @@ def test_the_day_runs_only_the_nodes_downstream_of_the_exports_it_changed(steady
     # no test attached to an unchanged export's staging model ran; the day's exports' tests did
     # (the singular assert_* tests read every export: they ran, their other parents changed)
     assert day.unchanged_exports == 0 and day.reads > 0 and day.tests < first.tests
+
+
+def test_the_day_computed_again_only_the_candidates_whose_sources_it_wrote(steady):
+    # int_survey_candidates on a scheduled run with the accounts unchanged
+    # (survey_candidates_plan): the payments and service orders staged in the day
+    # (the last day's and the re-sent delivery's), every contact (int_contacts has no
+    # stamp), no bill (int_bills was not built again); the rest keep the first run's stamp
+    inc = steady["inc"]
+    stamp = query(inc, "select max(loaded_at) as s from intermediate.int_survey_candidates").s[0]
+    written = query(inc, """
+        select c.trigger_type, count(*) as n,
+               count(*) filter (where c.trigger_type = 'payment' and c.trigger_id not in (
+                   select payment_id from staging.stg_cis__payments where loaded_at = ?)) as payments_not_staged_now,
+               count(*) filter (where c.trigger_type = 'service_order' and c.trigger_id not in (
+                   select service_order_id from staging.stg_cis__service_orders where loaded_at = ?)) as orders_not_staged_now
+        from intermediate.int_survey_candidates as c where c.loaded_at = ? group by 1""", [stamp, stamp, stamp])
+    by_kind = {r.trigger_type: r for r in written.itertuples()}
+    assert "bill" not in by_kind
+    assert by_kind["payment"].n > 0 and by_kind["payment"].payments_not_staged_now == 0
+    assert by_kind.get("service_order") is None or by_kind["service_order"].orders_not_staged_now == 0
+    contacts = query(inc, "select count(*) as n from intermediate.int_survey_candidates where trigger_type = 'contact'")
+    assert by_kind["contact"].n == contacts.n[0]
+    kept = query(inc, "select count(*) as n from intermediate.int_survey_candidates where loaded_at < ?", [stamp])
+    assert kept.n[0] > 0
+    # the payment the re-sent delivery no longer holds: a candidate after the first run, none now
+    before = steady["candidates_before"]
+    dropped = steady["dropped_payment"]
+    assert ((before.trigger_type == "payment") & (before.trigger_id == dropped)).sum() == 1
+    now = query(inc, "select count(*) as n from intermediate.int_survey_selection "
+                     "where trigger_type = 'payment' and trigger_id = ?", [dropped])
+    assert now.n[0] == 0

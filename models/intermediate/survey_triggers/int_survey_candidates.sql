@@ -7,6 +7,17 @@
 --   service_order kept orders, status completed completed_at
 --   contact       assisted contacts, not abandoned
 --                                               started_at + talk + hold + wrap seconds (empty = 0)
+--
+-- Incremental (append after a delete; a table on Spark; docs/incremental.md):
+-- a scheduled run computes again only the candidates whose source rows were
+-- written since the model's last run (survey_candidates_plan): the payments
+-- and service orders staged since, the bills when int_bills was built again,
+-- every contact (int_contacts carries no stamp). The pre-hook first deletes
+-- the stored rows of those ids and of ids no longer staged at all. When the
+-- accounts were built again, or the settings or code changed, every
+-- candidate is computed again.
+{{ config(**cx_incremental_config('append', pre_hook="{{ survey_candidates_delete_recomputed() }}")) }}
+{%- set plan = survey_candidates_plan() %}
 {%- set window_start_hours = var('survey_window_start_hours', 24) %}
 {%- set window_end_hours = var('survey_window_end_hours', 48) %}
 
@@ -17,6 +28,7 @@ with bill_events as (
         account_id,
         cast(bill_date as {{ dbt.type_timestamp() }}) as event_at
     from {{ ref('int_bills') }}
+    where {{ survey_candidates_filter(plan, 'bill', 'bill_id') }}
 ),
 
 payment_events as (
@@ -26,7 +38,7 @@ payment_events as (
         account_id,
         paid_at as event_at
     from {{ ref('stg_cis__payments') }}
-    where is_in_force
+    where is_in_force and {{ survey_candidates_filter(plan, 'payment', 'payment_id') }}
 ),
 
 service_order_events as (
@@ -42,6 +54,7 @@ service_order_events as (
         is_in_force
         and status = 'completed'
         and completed_at is not null
+        and {{ survey_candidates_filter(plan, 'service_order', 'service_order_id') }}
 ),
 
 contact_events as (
@@ -112,5 +125,6 @@ select
         when not (opened_date <= event_date and (closed_date is null or event_date < closed_date)) then 'inactive_account'
         when not has_email then 'no_email'
         when is_survey_opted_out then 'opted_out'
-    end as eligibility_reason
+    end as eligibility_reason,
+    {{ cx_loaded_at() }} as loaded_at
 from dated

@@ -31,11 +31,17 @@
 -- (the restart anchor): every decision before it is unchanged, and the
 -- greedy chain restarts there as its first link. A stored cooldown_days other
 -- than the var recomputes every account; a post-hook removes dropped candidates.
+-- The bill candidates are left out of the diff (and of the post-hook's check)
+-- when neither int_bills nor int_accounts was built again since the model's
+-- last run (survey_selection_skips_bills): they cannot have changed. They
+-- still take part in the decisions of the accounts decided again.
+-- depends_on: {{ ref('int_bills') }}, {{ ref('int_accounts') }} (survey_selection_skips_bills reads their stamps)
 {%- set cooldown_days = var('survey_cooldown_days', 30) %}
 {{ config(**cx_incremental_config(
     'delete+insert', unique_key=['trigger_type', 'trigger_id'],
-    post_hook="{{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id']) }}")) }}
+    post_hook="{{ survey_selection_retire_dropped() }}")) }}
 {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': cooldown_days | int}) %}
+{%- set skip_bills = survey_selection_skips_bills(plan) %}
 {%- set partition_columns = ['trigger_type', 'event_date'] %}
 
 with {{ cx_with_recursive() }} all_candidates as {{ cte_not_materialized() }} (
@@ -44,11 +50,25 @@ with {{ cx_with_recursive() }} all_candidates as {{ cte_not_materialized() }} (
 {%- if plan %}
 
 stored as {{ cte_not_materialized() }} (
-    -- read three times, each time as a scan (not a copy of the table)
+    -- read four times, each time as a scan (not a copy of the table)
     select * from {{ this }}
 ),
 
-{{ cx_changed_partition_rows('all_candidates', 'stored', partition_columns, 'account_id',
+diffed_candidates as {{ cte_not_materialized() }} (
+    select * from all_candidates
+    {%- if skip_bills %}
+    where trigger_type <> 'bill'
+    {%- endif %}
+),
+
+diffed_stored as {{ cte_not_materialized() }} (
+    select * from stored
+    {%- if skip_bills %}
+    where trigger_type <> 'bill'
+    {%- endif %}
+),
+
+{{ cx_changed_partition_rows('diffed_candidates', 'diffed_stored', partition_columns, 'account_id',
                              ['trigger_id'] + survey_candidate_columns(), 'changed_candidates', 'changed_stored') }},
 
 candidate_changes as (

@@ -94,16 +94,20 @@ def read_header(path: Path) -> list[str]:
             return []
 
 
-def parquet_columns(path: Path) -> dict[str, str]:
-    """Column name -> DuckDB type of a Parquet file (reads the footer only)."""
+def parquet_columns(path: Path, con=None) -> dict[str, str]:
+    """Column name -> DuckDB type of a Parquet file (reads the footer only),
+    on `con` when given (a preflight of thousands of files opens one
+    connection, not one per file)."""
     import duckdb
 
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if own else con
     try:
         return {row[0]: row[1] for row in con.execute(
             "select column_name, column_type from (describe select * from read_parquet($1))", [str(path)]).fetchall()}
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 # Parquet types a contract type accepts besides text (VARCHAR is always fine:
@@ -199,38 +203,60 @@ def fingerprints(paths: list[Path]) -> dict[Path, str]:
     return {p: by_name.get(str(p)) for p in paths}
 
 
-def preflight(raw_dir: Path, exports: list[Export] | None = None) -> list[str]:
+def preflight(raw_dir: Path, exports: list[Export] | None = None,
+              checked: set[tuple[str, str, str]] | None = None) -> list[str]:
     """Problems that stop a run: an export that is missing or present in two
     forms, an empty folder, or a delivery that cannot be read, is empty, holds
     a header only, or whose header (CSV) or schema (Parquet) lacks a contract
     column or types one in a way the contract excludes.
 
+    `checked`: deliveries (export, file name, fingerprint) that passed this
+    preflight before with the same contract (pipeline.preflight_checked):
+    their files are not read again, so a daily run reads the day's files,
+    not the history's (DECISIONLOG 141). The export-level checks always run.
+
     Returns one message per problem, each naming the file (and column).
     Row-level problems are not checked here: staging rejects those row by row.
     """
+    import duckdb
+
     exports = exports or load_contract()
     raw_dir = Path(raw_dir)
     problems: list[str] = []
     if not raw_dir.is_dir():
         return [f"{raw_dir}: raw export directory does not exist"]
-    for export in exports:
-        forms = export_forms(raw_dir, export.name)
-        if not forms and (raw_dir / export.name).is_dir():
-            problems.append(f"{export.name}/: folder holds no .csv or .parquet delivery")
-            continue
-        if len(forms) != 1:
-            message = intake_rule("missing" if not forms else "two_forms")
-            problems.append(message.format(name=export.name, raw_dir=raw_dir, forms=" and ".join(forms)))
-            continue
-        files = export_files(raw_dir, export.name)
-        for path in files:
-            unreadable = unreadable_name(path.name)
-            if unreadable:  # the name shown on one line, a control character as its escape
-                shown = "".join(ch.encode("unicode_escape").decode() if ord(ch) < 32 or ord(ch) == 127 else ch
-                                for ch in str(path.relative_to(raw_dir)))
-                problems.append(f"{shown}: {unreadable}")
-                continue
-            problems += delivery_problems(raw_dir, path, export, only=len(files) == 1)
+    con = duckdb.connect()
+    try:
+        for export in exports:
+            problems += _export_problems(raw_dir, export, checked or set(), con)
+    finally:
+        con.close()
+    return problems
+
+
+def _export_problems(raw_dir: Path, export: Export, checked: set[tuple[str, str, str]], con) -> list[str]:
+    """preflight's problems of one export."""
+    forms = export_forms(raw_dir, export.name)
+    if not forms and (raw_dir / export.name).is_dir():
+        return [f"{export.name}/: folder holds no .csv or .parquet delivery"]
+    if len(forms) != 1:
+        message = intake_rule("missing" if not forms else "two_forms")
+        return [message.format(name=export.name, raw_dir=raw_dir, forms=" and ".join(forms))]
+    files = export_files(raw_dir, export.name)
+    known = {(delivery, fingerprint) for name, delivery, fingerprint in checked if name == export.name}
+    try:
+        seen = fingerprints(files) if known else {}
+    except Exception:  # noqa: BLE001 - a file read_blob cannot read: every file is read, and named
+        seen = {}
+    problems: list[str] = []
+    for path in files:
+        unreadable = unreadable_name(path.name)
+        if unreadable:  # the name shown on one line, a control character as its escape
+            shown = "".join(ch.encode("unicode_escape").decode() if ord(ch) < 32 or ord(ch) == 127 else ch
+                            for ch in str(path.relative_to(raw_dir)))
+            problems.append(f"{shown}: {unreadable}")
+        elif (path.name, seen.get(path)) not in known:
+            problems += delivery_problems(raw_dir, path, export, only=len(files) == 1, con=con)
     return problems
 
 
@@ -244,14 +270,14 @@ def unreadable_name(name: str) -> str | None:
     return None
 
 
-def delivery_problems(raw_dir: Path, path: Path, export: Export, only: bool = True) -> list[str]:
+def delivery_problems(raw_dir: Path, path: Path, export: Export, only: bool = True, con=None) -> list[str]:
     """File-level faults of one delivery, each a line naming the file. A
     header-only file is a fault when it is the export's only delivery; in a
     folder of deliveries it is a quiet day (the header is still checked)."""
     shown = path.relative_to(raw_dir)
     try:
         if path.suffix == ".parquet":
-            types = parquet_columns(path)
+            types = parquet_columns(path, con)
             what = "schema"
         else:
             shape = csv_shape_problem(path)

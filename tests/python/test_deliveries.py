@@ -605,6 +605,39 @@ def test_a_delivery_with_a_broken_header_stops_the_run_naming_it(tmp_path, small
     assert not db.exists()
 
 
+def test_preflight_reads_again_only_the_deliveries_it_has_not_checked(tmp_path, small_landing):
+    # a daily run's preflight reads the day's files, not the history's (DECISIONLOG 141): a
+    # delivery checked before under the same fingerprint is not read again; a re-sent one is
+    import os
+
+    from cx_warehouse.contract import fingerprints, preflight
+    from cx_warehouse.pipeline import _write_state_meta, preflight_checked, state_path
+
+    raw = tmp_path / "exports"
+    shutil.copytree(small_landing, raw)
+    bad = raw / "raw_contacts" / sorted(p.name for p in (raw / "raw_contacts").iterdir())[1]
+    bad.write_text(bad.read_text().replace("reason_code", "reason", 1))
+    message = f"raw_contacts/{bad.name}: header lacks contract column 'reason_code'"
+    fingerprint = fingerprints([bad])[bad]
+    assert preflight(raw) == [message]
+    assert preflight(raw, checked={("raw_contacts", bad.name, fingerprint)}) == []
+    assert preflight(raw, checked={("raw_surveys", bad.name, fingerprint)}) == [message]
+    os.utime(bad, ns=(bad.stat().st_atime_ns, bad.stat().st_mtime_ns + 2_000_000_000))  # re-sent: a new fingerprint
+    assert preflight(raw, checked={("raw_contacts", bad.name, fingerprint)}) == [message]
+    # the run passes the last publish's deliveries only when the state was last built with the
+    # same settings and code
+    published = tmp_path / "wh" / "cx.duckdb"
+    published.parent.mkdir()
+    with duckdb.connect(str(published)) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.dq_load_deliveries as select 'raw_contacts' as source_file, "
+                    "'a.csv' as source_delivery, '1-2' as delivery_fingerprint")
+    state_path(published).touch()
+    _write_state_meta(state_path(published), {"built_settings": "S"})
+    assert preflight_checked(published, "S") == {("raw_contacts", "a.csv", "1-2")}
+    assert preflight_checked(published, "T") == set()
+
+
 def test_two_forms_of_one_export_stop_the_run_naming_both(tmp_path, small_landing):
     raw = tmp_path / "exports"
     shutil.copytree(small_landing, raw)

@@ -473,3 +473,22 @@ def test_dbt_catches_the_faults_the_gate_no_longer_looks_for(sample_build, tmp_p
     assert rc != 0
     for _, expected in DBT_CATCHES:
         assert expected in failed, (expected, sorted(failed))
+
+
+def test_the_gate_import_runs_beside_the_build_and_is_done_when_joined():
+    # pipeline.build_and_publish starts it before dbt's build and joins it before the gate
+    # (DECISIONLOG 140): a fresh process, so that nothing imported Great Expectations before
+    import subprocess
+    import sys
+
+    code = ("import sys, threading\n"
+            "from cx_warehouse.gx_checks import preload_great_expectations\n"
+            "assert 'great_expectations' not in sys.modules\n"
+            "thread = preload_great_expectations()\n"
+            "assert thread.daemon and thread.name == 'gx-preload'\n"
+            "thread.join()\n"
+            "assert 'great_expectations.expectations' in sys.modules\n"
+            "assert 'great_expectations.data_context.types.base' in sys.modules\n"
+            "import os; assert os.environ['GX_ANALYTICS_ENABLED'] == 'False'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr

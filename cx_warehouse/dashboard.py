@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -442,10 +443,35 @@ window.cxRendered.then(() => document.body.setAttribute('data-rendered', Object.
 """
 
 
+def vega_bundle(vlc, vl_version: str) -> str:
+    """vl-convert's JavaScript bundle of Vega and Vega-Lite, which the page
+    embeds: the same text for one vl-convert and one Vega-Lite version, and
+    about 1.4 s to make, so it is kept in dbt's target folder between runs
+    (a daily `make run` writes the page every day)."""
+    from importlib.metadata import version
+
+    from .pipeline import dbt_target_dir
+
+    path = dbt_target_dir() / f"vega-bundle-{version('vl-convert-python')}-{vl_version}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    bundle = vlc.javascript_bundle(vl_version=vl_version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(bundle, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only project folder: made again next time
+        pass
+    return bundle
+
+
 def _page(as_of, month, duckdb_path, sections, charts, following, datasets, choices, vlc) -> str:
     specs = {cid: chart.to_dict() for cid, chart in charts}
     major, minor = alt.SCHEMA_VERSION.lstrip("v").split(".")[:2]
-    bundle = vlc.javascript_bundle(vl_version=f"v{major}_{minor}")
+    bundle = vega_bundle(vlc, f"v{major}_{minor}")
     nav = "".join(f'<a href="#s{i}">{html.escape(t)}</a>' for i, (t, _) in enumerate(sections))
     body = "".join(f'<section id="s{i}"><h2>{html.escape(t)}</h2>{content}</section>'
                    for i, (t, content) in enumerate(sections))

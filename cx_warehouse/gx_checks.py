@@ -127,8 +127,7 @@ def raw_batches(con: duckdb.DuckDBPyConnection, raw_dir: Path, cfg: dict,
     if not Path(raw_dir).is_dir():
         raise FileNotFoundError(f"raw export directory not found: {raw_dir}")
     schema, keys = contract.sql_ident(cfg["marts"]["schema"]), ["source_file", "source_delivery"]
-    landed = pd.DataFrame([d for d in landing_deliveries(Path(raw_dir))
-                           if only is None or d["source_delivery"] in only.get(d["source_file"], ())],
+    landed = pd.DataFrame(landing_deliveries(Path(raw_dir), only),
                           columns=[*keys, "delivery_fingerprint"], dtype=object)
     staged = con.execute(f"select source_file, source_delivery, delivery_fingerprint as staged_fingerprint "
                          f"from {schema}.dq_load_deliveries").df()

@@ -165,11 +165,14 @@ class RunResult:
 # ---------------------------------------------------------------------------
 # Deliveries: what the landing folder holds against what was published
 # ---------------------------------------------------------------------------
-def landing_deliveries(raw_dir: Path) -> list[dict]:
-    """Every delivery of every export with the fingerprint staging uses."""
+def landing_deliveries(raw_dir: Path, only: dict[str, set[str]] | None = None) -> list[dict]:
+    """Every delivery of every export with the fingerprint staging uses; with
+    `only` (export -> delivery file names), those deliveries alone."""
     rows = []
     for export in load_contract():
         files = export_files(raw_dir, export.name)
+        if only is not None:
+            files = [p for p in files if p.name in only.get(export.name, ())]
         for p, fp in fingerprints(files).items():
             rows.append({"source_file": export.name, "source_delivery": p.name, "delivery_fingerprint": fp})
     return rows

@@ -809,6 +809,28 @@ def assert_charts_show_the_segment(db: Path, dom: str, segment_type: str, segmen
                                                           r["prior_year_share"]) for r in shown[chart]} == expected, chart
 
 
+def test_the_dashboard_makes_the_vega_bundle_once_per_version(tmp_path, monkeypatch):
+    # the page embeds vl-convert's bundle; a daily run reads it from dbt's target folder
+    import vl_convert
+
+    from cx_warehouse.dashboard import vega_bundle
+
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    calls = []
+
+    class Counting:
+        @staticmethod
+        def javascript_bundle(vl_version):
+            calls.append(vl_version)
+            return vl_convert.javascript_bundle(vl_version=vl_version)
+
+    first = vega_bundle(Counting, "v5_20")
+    assert calls == ["v5_20"] and "vega" in first.lower() and len(first) > 100_000
+    assert vega_bundle(Counting, "v5_20") == first and calls == ["v5_20"]
+    assert [p.name.startswith("vega-bundle-") and p.name.endswith("-v5_20.js")
+            for p in (tmp_path / "target").iterdir()] == [True]
+
+
 def test_dashboard_opens_offline_renders_every_chart_and_shows_the_marts_numbers(built, tmp_path):
     line = [ln for ln in built["stdout"].splitlines() if ln.startswith("Dashboard: ")]
     assert line, built["stdout"][-2000:]

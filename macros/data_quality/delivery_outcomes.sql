@@ -53,25 +53,68 @@ where {{ conditions | join(' and ') }}
     its deliveries are matched by name alone. A mart that follows an intake
     model (dq_load_deliveries, dq_rejected_rows) passes `recounted`, the
     delivery outcomes, which hold a stamped row for every delivery intake
-    recounted: it then depends on that model, not on the 14 staging models. -#}
+    recounted: it then depends on that model, not on the 14 staging models.
+    A delivery the manifest listed anew since (cis.deliveries, listed_at: a
+    re-sent file) leaves too, even with no row now: re-sent empty, staging
+    holds nothing of it (cis_retire_emptied_deliveries), and neither does a
+    full build. -#}
 {% macro cx_retire_recounted_deliveries(exports=none, recounted=none) %}
     {%- if execute and is_incremental() %}
         {%- set plan = cx_change_plan(none, none) if recounted is not none else cx_delivery_plan(exports) %}
         {%- set written_rows = recounted if recounted is not none else cx_staged_deliveries(exports) %}
+        {%- set one_export = exports and exports | length == 1 %}
         delete from {{ this }} as stored
         where
             stored.loaded_at < {{ cx_loaded_at() }}
             {%- if plan %}
-            and exists (
-                select 1
-                from {{ written_rows }} as written
-                where
-                    written.loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
-                    {%- if not exports or exports | length > 1 %}
-                    and written.source_file = stored.source_file
-                    {%- endif %}
-                    and written.source_delivery = stored.source_delivery
+            and (
+                exists (
+                    select 1
+                    from {{ written_rows }} as written
+                    where
+                        written.loaded_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+                        {%- if not one_export %}
+                        and written.source_file = stored.source_file
+                        {%- endif %}
+                        and written.source_delivery = stored.source_delivery
+                )
+                or exists (
+                    select 1
+                    from cis.deliveries as listed
+                    where
+                        listed.listed_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+                        and listed.export_name = {{ cx_string_literals([exports[0]]) if one_export else 'stored.source_file' }}
+                        and listed.source_delivery = stored.source_delivery
+                )
             )
             {%- endif %}
+    {%- endif %}
+{% endmacro %}
+
+
+{#- Post-hook of the 14 staging models: a delivery the intake listed anew
+    since the model's last run (cis.deliveries, listed_at) was reloaded whole,
+    so every row of it this run wrote carries this run's stamp; an older row
+    of it is left only when the new version holds no row at all (re-sent
+    empty: delete+insert by source_delivery deletes the deliveries the batch
+    holds rows of). Such rows are deleted, as a full build of the folder holds
+    none; the model itself has already recomputed which rows of their keys
+    are in force. Nothing on a full build, nor on Spark (a partition
+    overwrite cannot delete; its staging is rebuilt by a full refresh). -#}
+{% macro cis_retire_emptied_deliveries() %}
+    {%- if execute and is_incremental() and target.type != 'spark' %}
+        {%- set plan = cx_change_plan(none, none) %}
+        {%- if plan %}
+        delete from {{ this }} as stored
+        where
+            stored.loaded_at < {{ cx_loaded_at() }}
+            and stored.source_delivery in (
+                select listed.source_delivery
+                from cis.deliveries as listed
+                where
+                    listed.export_name = {{ cx_string_literals(['raw_' ~ this.identifier[9:]]) }}
+                    and listed.listed_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+            )
+        {%- endif %}
     {%- endif %}
 {% endmacro %}

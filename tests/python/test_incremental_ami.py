@@ -111,24 +111,30 @@ def steady(tmp_path_factory):
     # the last day also re-sends an earlier payments delivery without one of its payments
     # (P): P is then staged no more, and its candidate must go (the full build never sees it)
     with duckdb.connect() as con:
-        # (one that keeps other payments: a delivery re-sent empty is not recounted, docs/incremental.md)
+        # (one that keeps other payments)
         resent = max(f for f in (full / "raw_payments").glob("*.parquet") if f.stem < day(20).isoformat()
                      and con.execute(f"select count(*) from read_parquet('{f}')").fetchone()[0] >= 2)
         dropped = con.execute(f"select payment_id, account_id from read_parquet('{resent}') "
                               f"where account_id is not null order by payment_id limit 1").fetchone()
         con.execute(f"copy (select * from read_parquet('{resent}') where payment_id <> '{dropped[0]}') "
                     f"to '{resent.with_suffix('.tmp')}' (format parquet)")
+        # and re-sends the first payments delivery empty (its columns, no row): staging and
+        # the delivery accounts must then hold nothing of it, as a full build of the empty file
+        emptied = min((full / "raw_payments").glob("*.parquet"))
+        con.execute(f"copy (select * from read_parquet('{emptied}') limit 0) "
+                    f"to '{emptied.with_suffix('.tmp')}' (format parquet)")
     resent.with_suffix(".tmp").replace(resent)
+    emptied.with_suffix(".tmp").replace(emptied)
     full_db, inc_db = root / "full" / "cx.duckdb", root / "inc" / "cx.duckdb"
     run_ok(full, full_db)
     run_ok(partial, inc_db)
     before = query(state_path(inc_db), "select trigger_type, trigger_id, loaded_at from intermediate.int_survey_candidates")
-    for f in [*full.glob(f"*/{END}.*"), resent]:
+    for f in [*full.glob(f"*/{END}.*"), resent, emptied]:
         shutil.copy2(f, partial / f.parent.name / f.name)
     last_day = run_ok(partial, inc_db)
     return {"roles": roles, "full": state_path(full_db), "inc": state_path(inc_db),
             "full_db": full_db, "inc_db": inc_db, "day": last_day, "dropped_payment": dropped[0],
-            "candidates_before": before}
+            "candidates_before": before, "emptied": emptied.name}
 
 
 def differences(a: Path, b: Path, table: str) -> int:
@@ -310,3 +316,16 @@ def test_the_day_computed_again_only_the_candidates_whose_sources_it_wrote(stead
     now = query(inc, "select count(*) as n from intermediate.int_survey_selection "
                      "where trigger_type = 'payment' and trigger_id = ?", [dropped])
     assert now.n[0] == 0
+
+
+def test_a_delivery_re_sent_empty_leaves_staging_and_the_delivery_accounts(steady):
+    # its older rows go (cis_retire_emptied_deliveries, cx_retire_recounted_deliveries
+    # reading the manifest's re-listed files), as a full build of the empty file holds none
+    for db in (steady["inc"], steady["full"]):
+        held = query(db, "select (select count(*) from staging.stg_cis__payments where source_delivery = $1) "
+                         "+ (select count(*) from intermediate.int_delivery_outcomes "
+                         "   where source_file = 'raw_payments' and source_delivery = $1) as n", [steady["emptied"]])
+        assert held.n[0] == 0
+    listed = query(steady["inc"], "select count(*) as n from cis.deliveries "
+                                  "where export_name = 'raw_payments' and source_delivery = ?", [steady["emptied"]])
+    assert listed.n[0] == 1

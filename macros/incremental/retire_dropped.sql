@@ -3,13 +3,12 @@
     int_survey_candidates, fct_survey_triggers int_survey_selection,
     fct_metric_records int_metric_records, int_ami_bill_usage int_bills):
     a stored row whose key is no longer in `kept` is deleted. The rows the run
-    wrote replace theirs through the unique key. `only`, a condition on the
-    stored rows (alias `stored`), limits the check to the rows that can have
-    been dropped. Renders nothing on a full build. -#}
-{% macro cx_retire_dropped(kept, keys, only=none) %}
+    wrote replace theirs through the unique key. Renders nothing on a full
+    build. -#}
+{% macro cx_retire_dropped(kept, keys) %}
     {%- if execute and is_incremental() %}
         delete from {{ this }} as stored
-        where {{ "(" ~ only ~ ") and" if only is not none }} not exists (
+        where not exists (
             select 1
             from {{ kept }} as kept
             where

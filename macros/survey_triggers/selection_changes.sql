@@ -21,18 +21,6 @@
 {% endmacro %}
 
 
-{#- Post-hook of int_survey_selection: the stored triggers no longer among
-    the candidates are deleted (cx_retire_dropped), the bills left out when
-    the run left them out of its diff. -#}
-{% macro survey_selection_retire_dropped() %}
-    {%- if execute and is_incremental() %}
-        {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': var('survey_cooldown_days', 30) | int}) %}
-        {{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id'],
-                             only="stored.trigger_type <> 'bill'" if survey_selection_skips_bills(plan) else none) }}
-    {%- endif %}
-{% endmacro %}
-
-
 {#- The triggers fct_survey_triggers writes again on a scheduled run: every
     one whose row can have changed since the table's last run (watermark,
     'YYYY-MM-DD HH:MM:SS'). Read inside the model, where the CTEs `as_of`

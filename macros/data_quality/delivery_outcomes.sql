@@ -80,10 +80,9 @@ where {{ conditions | join(' and ') }}
                 )
                 or exists (
                     select 1
-                    from cis.deliveries as listed
+                    from {{ cis_listed_since(plan.watermark) }} as listed
                     where
-                        listed.listed_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
-                        and listed.export_name = {{ cx_string_literals([exports[0]]) if one_export else 'stored.source_file' }}
+                        listed.export_name = {{ cx_string_literals([exports[0]]) if one_export else 'stored.source_file' }}
                         and listed.source_delivery = stored.source_delivery
                 )
             )
@@ -110,11 +109,25 @@ where {{ conditions | join(' and ') }}
             stored.loaded_at < {{ cx_loaded_at() }}
             and stored.source_delivery in (
                 select listed.source_delivery
-                from cis.deliveries as listed
-                where
-                    listed.export_name = {{ cx_string_literals(['raw_' ~ this.identifier[9:]]) }}
-                    and listed.listed_at > cast('{{ plan.watermark }}' as {{ dbt.type_timestamp() }})
+                from {{ cis_listed_since(plan.watermark) }} as listed
+                where listed.export_name = {{ cx_string_literals(['raw_' ~ this.identifier[9:]]) }}
             )
         {%- endif %}
     {%- endif %}
 {% endmacro %}
+
+
+{#- The deliveries the intake listed anew since `watermark` ('YYYY-MM-DD
+    HH:MM:SS', a model's cx_change_plan watermark): new files and files
+    re-sent with a new fingerprint, from the delivery manifest cis.deliveries
+    (listed_at), as a parenthesised select of export_name and
+    source_delivery. Read by the two post-hooks above. -#}
+{% macro cis_listed_since(watermark) -%}
+(
+    select
+        export_name,
+        source_delivery
+    from cis.deliveries
+    where listed_at > cast('{{ watermark }}' as {{ dbt.type_timestamp() }})
+)
+{%- endmacro %}

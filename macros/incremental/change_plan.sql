@@ -121,3 +121,16 @@
     {%- set newest = run_query('select ' ~ dbt.cast('max(loaded_at)', dbt.type_string()) ~ ' from ' ~ upstream).rows[0][0] %}
     {{ return(newest is none or newest[:19] > watermark) }}
 {% endmacro %}
+
+
+{#- Whether nothing derived from the bills alone can have changed since a
+    model's last run (`plan`: its cx_change_plan; none: false): neither
+    int_bills nor int_accounts was built again since, with the same settings
+    and code (cx_rebuilt_since_last_run). A model then leaves its bill rows
+    out of what it computes and diffs (int_metric_records: the bill records;
+    int_survey_selection: the bill candidates). -#}
+{% macro cx_bills_unchanged_since_last_run(plan) %}
+    {{ return(plan is not none
+              and not cx_rebuilt_since_last_run(ref('int_bills'), plan.watermark)
+              and not cx_rebuilt_since_last_run(ref('int_accounts'), plan.watermark)) }}
+{% endmacro %}

@@ -8,19 +8,6 @@
 {%- endmacro %}
 
 
-{#- Whether int_survey_selection leaves the bill candidates out of its diff
-    on this run (`plan`: its cx_change_plan): the bill candidates depend
-    only on int_bills, int_accounts and the run's settings, so when neither
-    table was built again since the model's last run, with the same settings
-    and code (cx_rebuilt_since_last_run), none changed, was added or was
-    dropped (at a million accounts about half the candidates). -#}
-{% macro survey_selection_skips_bills(plan) %}
-    {{ return(plan is not none
-              and not cx_rebuilt_since_last_run(ref('int_bills'), plan.watermark)
-              and not cx_rebuilt_since_last_run(ref('int_accounts'), plan.watermark)) }}
-{% endmacro %}
-
-
 {#- The triggers fct_survey_triggers writes again on a scheduled run: every
     one whose row can have changed since the table's last run (watermark,
     'YYYY-MM-DD HH:MM:SS'). Read inside the model, where the CTEs `as_of`

@@ -33,9 +33,7 @@
     a scheduled run then neither computes nor diffs them (on a day without
     billing or account deliveries, two thirds of the records at 1 M
     accounts). -#}
-{%- set skip_bills = plan is not none
-    and not cx_rebuilt_since_last_run(ref('int_bills'), plan.watermark)
-    and not cx_rebuilt_since_last_run(ref('int_accounts'), plan.watermark) %}
+{%- set skip_bills = cx_bills_unchanged_since_last_run(plan) %}
 {%- set partition_columns = ['metric_name', 'reference_date'] %}
 
 with surveys as (

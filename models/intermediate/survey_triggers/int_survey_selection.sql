@@ -32,16 +32,16 @@
 -- greedy chain restarts there as its first link. A stored cooldown_days other
 -- than the var recomputes every account; a post-hook removes dropped candidates.
 -- The bill candidates are left out of the diff when neither int_bills nor
--- int_accounts was built again since the model's
--- last run (survey_selection_skips_bills): they cannot have changed. They
--- still take part in the decisions of the accounts decided again.
--- depends_on: {{ ref('int_bills') }}, {{ ref('int_accounts') }} (survey_selection_skips_bills reads their stamps)
+-- int_accounts was built again since the model's last run
+-- (cx_bills_unchanged_since_last_run): they cannot have changed. They still
+-- take part in the decisions of the accounts decided again.
+-- depends_on: {{ ref('int_bills') }}, {{ ref('int_accounts') }} (cx_bills_unchanged_since_last_run reads their stamps)
 {%- set cooldown_days = var('survey_cooldown_days', 30) %}
 {{ config(**cx_incremental_config(
     'delete+insert', unique_key=['trigger_type', 'trigger_id'],
     post_hook="{{ cx_retire_dropped(ref('int_survey_candidates'), ['trigger_type', 'trigger_id']) }}")) }}
 {%- set plan = cx_change_plan(none, none, stamps={'cooldown_days': cooldown_days | int}) %}
-{%- set skip_bills = survey_selection_skips_bills(plan) %}
+{%- set skip_bills = cx_bills_unchanged_since_last_run(plan) %}
 {%- set partition_columns = ['trigger_type', 'event_date'] %}
 
 with {{ cx_with_recursive() }} all_candidates as {{ cte_not_materialized() }} (
@@ -50,7 +50,7 @@ with {{ cx_with_recursive() }} all_candidates as {{ cte_not_materialized() }} (
 {%- if plan %}
 
 stored as {{ cte_not_materialized() }} (
-    -- read four times, each time as a scan (not a copy of the table)
+    -- read three times, each time as a scan (not a copy of the table)
     select * from {{ this }}
 ),
 
